@@ -1,0 +1,3 @@
+module github.com/imagepipe/imagepipe
+
+go 1.26.0

@@ -1,0 +1,119 @@
+// Package manifest defines where imagepipe keeps things and the manifest that
+// commits a processed image: image IDs, object keys and the manifest document.
+package manifest
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Status is the state of an image as the API reports it.
+type Status string
+
+const (
+	StatusPending Status = "pending"
+	StatusReady   Status = "ready"
+	StatusFailed  Status = "failed"
+)
+
+// Version is bumped when the manifest's meaning changes incompatibly.
+const Version = 1
+
+// VariantsPrefix is where every output object lives in the output bucket.
+const VariantsPrefix = "variants/"
+
+// FilenameMetaKey is the S3 user-metadata key (x-amz-meta-filename) that carries the
+// client's file name, percent-encoded because S3 metadata must be ASCII.
+const FilenameMetaKey = "filename"
+
+// Manifest is written last, after every variant: its presence means the image is done.
+type Manifest struct {
+	Version     int       `json:"version"`
+	ID          string    `json:"id"`
+	Status      Status    `json:"status"`
+	Source      Source    `json:"source"`
+	Variants    []Variant `json:"variants"`
+	Error       *Error    `json:"error,omitempty"`
+	CompletedAt time.Time `json:"completedAt"`
+	// ProcessingMS is the time from the start of download to the manifest write.
+	ProcessingMS int64 `json:"processingMs"`
+}
+
+// Source describes the original upload.
+type Source struct {
+	Bucket     string    `json:"bucket"`
+	Key        string    `json:"key"`
+	ETag       string    `json:"etag"`
+	Filename   string    `json:"filename,omitempty"`
+	Format     string    `json:"format,omitempty"`
+	Width      int       `json:"width,omitempty"`
+	Height     int       `json:"height,omitempty"`
+	Bytes      int64     `json:"bytes"`
+	UploadedAt time.Time `json:"uploadedAt"`
+}
+
+// Variant is one finished rendition.
+type Variant struct {
+	Name   string `json:"name"`
+	Format string `json:"format"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	Bytes  int64  `json:"bytes"`
+	Key    string `json:"key"`
+}
+
+// Error says why an image failed, for a person.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+var idPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// NewID returns 128 random bits as 32 lowercase hex digits. IDs are only ever made
+// by the server, so clients cannot choose or guess each other's keys.
+func NewID() string {
+	var b [16]byte
+	// crypto/rand.Read never fails on supported platforms (it panics instead).
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ValidID reports whether id has the form NewID makes.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
+// UploadKey is where the browser uploads the original.
+func UploadKey(prefix, id string) string { return prefix + id }
+
+// IDForUploadKey maps a key in the uploads bucket to an image ID. Keys made by the
+// API carry their ID; any other key under the prefix (an upload made with the AWS
+// CLI, say) gets a stable ID derived from the key, so duplicate events agree and no
+// key, however odd, can name a path outside variants/. ok is false for keys outside
+// the prefix.
+func IDForUploadKey(prefix, key string) (id string, ok bool) {
+	rest, found := strings.CutPrefix(key, prefix)
+	if !found || rest == "" {
+		return "", false
+	}
+	if ValidID(rest) {
+		return rest, true
+	}
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:16]), true
+}
+
+// Prefix is the folder of one image's outputs.
+func Prefix(id string) string { return VariantsPrefix + id + "/" }
+
+// Key is where the manifest of an image lives.
+func Key(id string) string { return path.Join(VariantsPrefix, id, "manifest.json") }
+
+// VariantKey is where one rendition lives.
+func VariantKey(id, name, ext string) string {
+	return path.Join(VariantsPrefix, id, name+"."+ext)
+}
