@@ -69,13 +69,19 @@ func TestFromContextValues(t *testing.T) {
 				return reflect.DeepEqual(s.Variants, []imagecore.Variant{{Name: "thumb", Width: 100, Height: 100, Fit: imagecore.FitCover, Format: imagecore.FormatPNG}})
 			}},
 		{"variants from -c", map[string]any{"variants": `[{"name":"w300","width":300}]`},
-			func(s Settings) bool { return reflect.DeepEqual(s.Variants, []imagecore.Variant{{Name: "w300", Width: 300}}) }},
+			func(s Settings) bool {
+				return reflect.DeepEqual(s.Variants, []imagecore.Variant{{Name: "w300", Width: 300}})
+			}},
 		{"limits object", map[string]any{"limits": fromJSON(t, `{"maxBytes":1000,"maxPixels":2000,"maxSide":300}`)},
-			func(s Settings) bool { return s.Limits == imagecore.Limits{MaxBytes: 1000, MaxPixels: 2000, MaxSide: 300} }},
+			func(s Settings) bool {
+				return s.Limits == imagecore.Limits{MaxBytes: 1000, MaxPixels: 2000, MaxSide: 300}
+			}},
 		{"single limit overrides the object", map[string]any{
 			"limits":  fromJSON(t, `{"maxBytes":1000,"maxPixels":2000,"maxSide":300}`),
 			"maxSide": "400"},
-			func(s Settings) bool { return s.Limits == imagecore.Limits{MaxBytes: 1000, MaxPixels: 2000, MaxSide: 400} }},
+			func(s Settings) bool {
+				return s.Limits == imagecore.Limits{MaxBytes: 1000, MaxPixels: 2000, MaxSide: 400}
+			}},
 		{"single limits as numbers", map[string]any{"maxUploadBytes": 5e6, "maxPixels": 1e7},
 			func(s Settings) bool { return s.Limits.MaxBytes == 5_000_000 && s.Limits.MaxPixels == 10_000_000 }},
 		{"memory from -c", map[string]any{"resizeMemoryMb": "2048"},
@@ -89,7 +95,9 @@ func TestFromContextValues(t *testing.T) {
 		{"durations as seconds", map[string]any{"resizeTimeout": 90.0, "uploadUrlTtl": "120"},
 			func(s Settings) bool { return s.Resize.Timeout == 90*time.Second && s.UploadURLTTL == 2*time.Minute }},
 		{"durations in days", map[string]any{"queueRetention": "2d", "dlqRetention": "14d"},
-			func(s Settings) bool { return s.Queue.Retention == 48*time.Hour && s.Queue.DLQRetention == 14*24*time.Hour }},
+			func(s Settings) bool {
+				return s.Queue.Retention == 48*time.Hour && s.Queue.DLQRetention == 14*24*time.Hour
+			}},
 		{"event source", map[string]any{"resizeBatchSize": 20.0, "resizeBatchWindow": "5s", "resizeMaxConcurrency": "50", "maxReceiveCount": "3"},
 			func(s Settings) bool {
 				return s.Resize.BatchSize == 20 && s.Resize.BatchWindow == 5*time.Second && s.Resize.MaxConcurrency == 50 && s.Queue.MaxReceiveCount == 3
