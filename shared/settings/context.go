@@ -89,6 +89,17 @@ func FromContext(lookup func(key string) any) (Settings, error) {
 	set("alarmEmail", func(v any) (err error) { s.AlarmEmail, err = contextString(v); return })
 	set("oldestMessageAlarm", func(v any) (err error) { s.OldestMessageAlarm, err = contextDuration(v); return })
 
+	// AWS takes these in whole seconds; a fraction would only fail at deployment.
+	for key, d := range map[string]time.Duration{
+		"resizeTimeout":     s.Resize.Timeout,
+		"resizeBatchWindow": s.Resize.BatchWindow,
+		"queueRetention":    s.Queue.Retention,
+		"dlqRetention":      s.Queue.DLQRetention,
+	} {
+		if d%time.Second != 0 {
+			errs = append(errs, fmt.Errorf("%s: must be whole seconds on AWS, got %s", key, d))
+		}
+	}
 	if len(errs) > 0 {
 		// Validating half-parsed settings would only add confusing follow-on errors.
 		return Settings{}, errors.Join(errs...)

@@ -88,9 +88,9 @@ func TestFromContextValues(t *testing.T) {
 			func(s Settings) bool { return s.Resize.MemoryMB == 2048 }},
 		{"memory from cdk.json", map[string]any{"resizeMemoryMb": 1536.0},
 			func(s Settings) bool { return s.Resize.MemoryMB == 1536 }},
-		{"durations as Go strings", map[string]any{"resizeTimeout": "2m", "resizeBatchWindow": "500ms", "oldestMessageAlarm": "1h"},
+		{"durations as Go strings", map[string]any{"resizeTimeout": "2m", "resizeBatchWindow": "1m30s", "oldestMessageAlarm": "1h"},
 			func(s Settings) bool {
-				return s.Resize.Timeout == 2*time.Minute && s.Resize.BatchWindow == 500*time.Millisecond && s.OldestMessageAlarm == time.Hour
+				return s.Resize.Timeout == 2*time.Minute && s.Resize.BatchWindow == 90*time.Second && s.OldestMessageAlarm == time.Hour
 			}},
 		{"durations as seconds", map[string]any{"resizeTimeout": 90.0, "uploadUrlTtl": "120"},
 			func(s Settings) bool { return s.Resize.Timeout == 90*time.Second && s.UploadURLTTL == 2*time.Minute }},
@@ -159,6 +159,8 @@ func TestFromContextRejects(t *testing.T) {
 		{"originals expire zero", map[string]any{"originalsExpireDays": 0.0}, "originalsExpireDays"},
 		{"oldest message alarm too short", map[string]any{"oldestMessageAlarm": "10s"}, "oldestMessageAlarm"},
 		{"deadline margin over timeout", map[string]any{"resizeDeadlineMargin": "2m"}, "resizeDeadlineMargin"},
+		{"batch window fraction of a second", map[string]any{"resizeBatchWindow": "1500ms"}, "resizeBatchWindow"},
+		{"timeout fraction of a second", map[string]any{"resizeTimeout": 30.5}, "resizeTimeout"},
 		{"prefix without slash", map[string]any{"uploadPrefix": "uploads"}, "uploadPrefix"},
 	}
 	for _, tt := range tests {
