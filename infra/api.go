@@ -73,6 +73,7 @@ func NewAPI(scope constructs.Construct, id string, props APIProps) *API {
 		}
 	}
 	api := awsapigatewayv2.NewHttpApi(c, jsii.String("Http"), &awsapigatewayv2.HttpApiProps{
+		ApiName:            jsii.String("imagepipe"),
 		Description:        jsii.String("imagepipe: uploads, image status and the upload page"),
 		CorsPreflight:      cors,
 		CreateDefaultStage: jsii.Bool(false),

@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/imagepipe/imagepipe/shared/settings"
 )
@@ -29,7 +28,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	awscdk.Aspects_Of(stack.Stack).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	addNagChecks(stack.Stack)
 	app.Synth(nil)
 }
 

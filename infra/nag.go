@@ -10,6 +10,12 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
+// addNagChecks runs cdk-nag's AwsSolutions rules on the stack at synthesis. A
+// finding nobody acknowledged is an error annotation, which fails `cdk deploy`.
+func addNagChecks(stack awscdk.Stack) {
+	awscdk.Aspects_Of(stack).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+}
+
 // acknowledge records, next to the construct that causes it, why a cdk-nag
 // finding is accepted. appliesTo narrows it to the named findings' details.
 func acknowledge(c constructs.IConstruct, rule, reason string, appliesTo ...string) {

@@ -77,6 +77,8 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 	output("OutputBucketName", "Bucket holding variants and manifests", storage.Output.BucketName())
 	output("QueueUrl", "Resize queue", queue.Queue.QueueUrl())
 	output("DeadLetterQueueUrl", "Dead-letter queue; redrive it with imagepipe redrive", queue.DLQ.QueueUrl())
+	output("RedriveCommand", "Puts dead-lettered uploads back on the resize queue (docs/runbook.md)",
+		jsii.String("imagepipe redrive -dlq "+*queue.DLQ.QueueUrl()))
 	output("AlarmTopicArn", "SNS topic every alarm publishes to; subscribe to be told", alarms.Topic.TopicArn())
 	output("DashboardUrl", "CloudWatch dashboard", jsii.String(fmt.Sprintf(
 		"https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards:name=%s",
