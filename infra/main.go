@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/imagepipe/imagepipe/shared/settings"
@@ -29,7 +31,27 @@ func main() {
 		fail(err)
 	}
 	addNagChecks(stack.Stack)
-	app.Synth(nil)
+	if errs := reportFindings(app.Synth(nil), os.Stderr); errs > 0 {
+		// The CLI would refuse to deploy; `make synth` must not look like it worked.
+		fail(fmt.Errorf("%d error(s) in synthesis; acknowledge a cdk-nag finding only with a reason (infra/nag.go)", errs))
+	}
+}
+
+// reportFindings prints the warnings and errors synthesis recorded (cdk-nag's
+// among them) and returns how many errors there were.
+func reportFindings(assembly cxapi.CloudAssembly, w io.Writer) (errs int) {
+	for _, stack := range *assembly.StacksRecursively() {
+		for _, m := range *stack.Messages() {
+			if m.Level == cxapi.SynthesisMessageLevel_INFO {
+				continue
+			}
+			if m.Level == cxapi.SynthesisMessageLevel_ERROR {
+				errs++
+			}
+			fmt.Fprintf(w, "%s %s: %v\n", m.Level, *m.Id, m.Entry.Data)
+		}
+	}
+	return errs
 }
 
 func fail(err error) {
