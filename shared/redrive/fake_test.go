@@ -55,7 +55,9 @@ func newFakeSQS(names ...string) *fakeSQS {
 	return f
 }
 
-func (f *fakeSQS) url(name string) string { return "https://sqs.eu-west-1.amazonaws.com/123456789012/" + name }
+func (f *fakeSQS) url(name string) string {
+	return "https://sqs.eu-west-1.amazonaws.com/123456789012/" + name
+}
 
 // put adds messages to a queue and returns their IDs.
 func (f *fakeSQS) put(queue string, bodies ...string) []string {

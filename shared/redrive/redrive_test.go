@@ -174,8 +174,8 @@ func TestMoveTask(t *testing.T) {
 		wantStatus string
 	}{
 		{
-			name:  "followed to completion, matched by start time after the handle is gone",
-			lists: [][]types.ListMessageMoveTasksResultEntry{{running, older}, {running, older}, {done("COMPLETED", 7, ""), older}},
+			name:      "followed to completion, matched by start time after the handle is gone",
+			lists:     [][]types.ListMessageMoveTasksResultEntry{{running, older}, {running, older}, {done("COMPLETED", 7, ""), older}},
 			wantMoved: 7, wantStatus: "COMPLETED",
 		},
 		{
@@ -184,9 +184,9 @@ func TestMoveTask(t *testing.T) {
 			wantMoved: 7, wantStatus: "COMPLETED",
 		},
 		{
-			name:      "failed task is an error with SQS's reason",
-			lists:     [][]types.ListMessageMoveTasksResultEntry{{running}, {done("FAILED", 4, "AccessDenied on destination")}},
-			wantErr:   "AccessDenied on destination", wantMoved: 4, wantStatus: "FAILED",
+			name:    "failed task is an error with SQS's reason",
+			lists:   [][]types.ListMessageMoveTasksResultEntry{{running}, {done("FAILED", 4, "AccessDenied on destination")}},
+			wantErr: "AccessDenied on destination", wantMoved: 4, wantStatus: "FAILED",
 		},
 		{
 			name:    "task vanishes from the list",
