@@ -98,7 +98,7 @@
     var variants = el("ul", "variants");
     variants.hidden = true;
     [head, state, progress, detail, actions, variants].forEach(function (c) { li.appendChild(c); });
-    list.insertBefore(li, list.firstChild);
+    list.appendChild(li);
     return { file: file, li: li, stateEl: state, progress: progress, detail: detail, actions: actions, variants: variants };
   }
 
@@ -209,6 +209,7 @@
       if (!e.lengthComputable) return;
       var pct = Math.floor((e.loaded / e.total) * 100);
       item.progress.value = pct;
+      item.li.setAttribute("data-progress", String(pct));
       item.stateEl.textContent = "Uploading… " + pct + "%";
       item.detail.textContent = formatBytes(e.loaded) + " of " + formatBytes(e.total);
     });
