@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -369,6 +367,16 @@ func (c *Cloud) Close(ctx context.Context) error {
 			<-c.pollerDone
 		}
 		var errs []error
+		// goaws queues live in process globals: remove ours so the name is free again.
+		for _, u := range []string{c.ResizeQueueURL, c.DLQURL} {
+			if u != "" && c.SQS != nil {
+				dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				if _, err := c.SQS.DeleteQueue(dctx, &sqs.DeleteQueueInput{QueueUrl: &u}); err != nil {
+					errs = append(errs, fmt.Errorf("delete queue %s: %w", u, err))
+				}
+				cancel()
+			}
+		}
 		for i := len(c.servers) - 1; i >= 0; i-- {
 			sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			if err := c.servers[i].Shutdown(sctx); err != nil {
@@ -387,4 +395,3 @@ func (c *Cloud) Close(ctx context.Context) error {
 	return c.closeErr
 }
 
-var _ io.Writer = (*metricsHub)(nil)
