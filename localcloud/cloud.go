@@ -98,13 +98,14 @@ type Cloud struct {
 	// EventSource is the configuration of the resize queue's event source.
 	EventSource eventsource.Config
 
+	handler  eventsource.Handler
+	api      *http.Server
 	backend  gofakes3.Backend
 	notifier *Notifier
 	metrics  *metricsHub
 	emitter  *metrics.Emitter
 
 	servers      []*http.Server
-	serveErrs    chan error
 	stopHousekp  func()
 	stopPoller   context.CancelFunc
 	pollerDone   chan struct{}
@@ -157,7 +158,6 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 		OutputBucket:  cfg.Name + "-output",
 		Faults:        &Faults{},
 		metrics:       newMetricsHub(),
-		serveErrs:     make(chan error, 4),
 	}
 	defer func() {
 		if err != nil {
@@ -262,11 +262,12 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 			return nil, err
 		}
 	}
+	c.handler = handler
 	apiHandler, err := c.apiHandler()
 	if err != nil {
 		return nil, err
 	}
-	c.serve(apiLn, apiHandler)
+	c.api = c.serve(apiLn, apiHandler)
 
 	c.EventSource = eventsource.Config{
 		QueueURL:     c.ResizeQueueURL,
@@ -282,7 +283,7 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 		Log:          c.log,
 	}
 	if !cfg.NoEventSource {
-		poller, err := eventsource.New(c.EventSource, c.SQS, c.observe(handler))
+		poller, err := eventsource.New(c.EventSource, c.SQS, c.Handler())
 		if err != nil {
 			return nil, err
 		}
@@ -294,15 +295,19 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 	return c, nil
 }
 
-func (c *Cloud) serve(ln net.Listener, h http.Handler) {
+func (c *Cloud) serve(ln net.Listener, h http.Handler) *http.Server {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	c.servers = append(c.servers, srv)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			c.serveErrs <- err
+			c.log.Error("server stopped", "addr", ln.Addr().String(), "err", err)
 		}
 	}()
+	return srv
 }
+
+// Handler is the handler the resize event source invokes (with OnImage reporting).
+func (c *Cloud) Handler() eventsource.Handler { return c.observe(c.handler) }
 
 func (c *Cloud) openBackend() error {
 	if c.cfg.DataDir == "" {
@@ -362,6 +367,14 @@ func (c *Cloud) Settings() settings.Settings { return c.cfg.Settings }
 // shuts every server down. It is safe to call more than once.
 func (c *Cloud) Close(ctx context.Context) error {
 	c.closeOnce.Do(func() {
+		if c.api != nil {
+			// Intake first: no new uploads or status calls while work drains.
+			sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			if err := c.api.Shutdown(sctx); err != nil {
+				_ = c.api.Close()
+			}
+			cancel()
+		}
 		if c.stopPoller != nil {
 			c.stopPoller()
 			<-c.pollerDone

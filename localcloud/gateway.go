@@ -100,6 +100,10 @@ func (g *S3Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	g.Next.ServeHTTP(cw, r)
+	if !cw.wroteHeader {
+		// gofakes3 answered with an implicit 200: send it through our CORS headers.
+		cw.WriteHeader(http.StatusOK)
+	}
 
 	if event == "" || cw.status >= 300 || g.Notifier == nil {
 		return
