@@ -83,3 +83,29 @@ test-web: ensure-chromium
 	@mkdir -p .test-output
 	$(GO) test -count=1 -timeout 10m -artifacts -outputdir "$(CURDIR)/.test-output" ./web/...
 	@echo "screenshots: $$(find .test-output/_artifacts -name '*.png' | tr '\n' ' ')"
+## ---- infra (issue 4): the CDK app in infra/ --------------------------------
+# The CDK CLI is pinned: 2.1034.0 reads the cloud assembly schema (v48) that
+# aws-cdk-lib v2.224.0 writes. Pass CLI flags through CDK_ARGS, for example
+# make deploy CDK_ARGS="-c alarmEmail=ops@example.com --require-approval never".
+CDK_CLI_VERSION := 2.1034.0
+CDK := npx --yes aws-cdk@$(CDK_CLI_VERSION)
+CDK_ARGS ?=
+.PHONY: synth deploy diff destroy
+
+## synth: write the CloudFormation template and assets to cdk.out/ (offline: no AWS account, no CLI)
+synth: build
+	rm -rf cdk.out
+	CDK_OUTDIR=cdk.out $(GO) run ./infra
+	@echo "cdk.out/Imagepipe.template.json"
+
+## deploy: deploy the stack with your AWS credentials (cdk bootstrap first, see docs/deploy.md)
+deploy: build
+	$(CDK) deploy Imagepipe $(CDK_ARGS)
+
+## diff: what deploy would change
+diff: build
+	$(CDK) diff Imagepipe $(CDK_ARGS)
+
+## destroy: delete the stack (buckets are kept; see docs/deploy.md)
+destroy:
+	$(CDK) destroy Imagepipe $(CDK_ARGS)
