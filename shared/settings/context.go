@@ -37,6 +37,7 @@ var LogRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400
 func FromContext(lookup func(key string) any) (Settings, error) {
 	s := Default()
 	var errs []error
+	failed := map[string]bool{}
 	set := func(key string, parse func(v any) error) {
 		v := lookup(key)
 		if v == nil {
@@ -44,37 +45,42 @@ func FromContext(lookup func(key string) any) (Settings, error) {
 		}
 		if err := parse(v); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", key, err))
+			failed[key] = true
 		}
 	}
 
-	set("uploadPrefix", func(v any) (err error) { s.UploadPrefix, err = contextString(v); return })
-	set("allowedOrigins", func(v any) (err error) { s.AllowedOrigins, err = contextStrings(v); return })
-	set("variants", func(v any) error {
-		var vs []imagecore.Variant
-		if err := contextJSON(v, &vs); err != nil {
-			return err
-		}
-		s.Variants = vs
-		return nil
-	})
-	set("limits", func(v any) error { return contextJSON(v, &s.Limits) })
+	// A value that does not parse leaves the default in place, so validation below
+	// does not complain about a zero nobody wrote.
+	str := func(key string, dst *string) { set(key, assign(dst, contextString)) }
+	integer := func(key string, dst *int) { set(key, assign(dst, contextInt)) }
+	dur := func(key string, dst *time.Duration) { set(key, assign(dst, contextDuration)) }
+
+	str("uploadPrefix", &s.UploadPrefix)
+	set("allowedOrigins", assign(&s.AllowedOrigins, contextStrings))
+	set("variants", assign(&s.Variants, func(v any) (vs []imagecore.Variant, err error) {
+		return vs, contextJSON(v, &vs)
+	}))
+	set("limits", assign(&s.Limits, func(v any) (l imagecore.Limits, err error) {
+		l = s.Limits
+		return l, contextJSON(v, &l)
+	}))
 	// The single keys are applied after "limits", so `-c maxSide=8000` tunes one
 	// limit without restating the others.
-	set("maxUploadBytes", func(v any) (err error) { s.Limits.MaxBytes, err = contextInt64(v); return })
-	set("maxPixels", func(v any) (err error) { s.Limits.MaxPixels, err = contextInt64(v); return })
-	set("maxSide", func(v any) (err error) { s.Limits.MaxSide, err = contextInt(v); return })
-	set("uploadUrlTtl", func(v any) (err error) { s.UploadURLTTL, err = contextDuration(v); return })
-	set("downloadUrlTtl", func(v any) (err error) { s.DownloadURLTTL, err = contextDuration(v); return })
-	set("resizeMemoryMb", func(v any) (err error) { s.Resize.MemoryMB, err = contextInt(v); return })
-	set("resizeTimeout", func(v any) (err error) { s.Resize.Timeout, err = contextDuration(v); return })
-	set("resizeBatchSize", func(v any) (err error) { s.Resize.BatchSize, err = contextInt(v); return })
-	set("resizeBatchWindow", func(v any) (err error) { s.Resize.BatchWindow, err = contextDuration(v); return })
-	set("resizeMaxConcurrency", func(v any) (err error) { s.Resize.MaxConcurrency, err = contextInt(v); return })
-	set("resizeDeadlineMargin", func(v any) (err error) { s.Resize.DeadlineMargin, err = contextDuration(v); return })
-	set("maxReceiveCount", func(v any) (err error) { s.Queue.MaxReceiveCount, err = contextInt(v); return })
-	set("queueRetention", func(v any) (err error) { s.Queue.Retention, err = contextDuration(v); return })
-	set("dlqRetention", func(v any) (err error) { s.Queue.DLQRetention, err = contextDuration(v); return })
-	set("originalsExpireDays", func(v any) (err error) { s.OriginalsExpireDays, err = contextInt(v); return })
+	set("maxUploadBytes", assign(&s.Limits.MaxBytes, contextInt64))
+	set("maxPixels", assign(&s.Limits.MaxPixels, contextInt64))
+	integer("maxSide", &s.Limits.MaxSide)
+	dur("uploadUrlTtl", &s.UploadURLTTL)
+	dur("downloadUrlTtl", &s.DownloadURLTTL)
+	integer("resizeMemoryMb", &s.Resize.MemoryMB)
+	dur("resizeTimeout", &s.Resize.Timeout)
+	integer("resizeBatchSize", &s.Resize.BatchSize)
+	dur("resizeBatchWindow", &s.Resize.BatchWindow)
+	integer("resizeMaxConcurrency", &s.Resize.MaxConcurrency)
+	dur("resizeDeadlineMargin", &s.Resize.DeadlineMargin)
+	integer("maxReceiveCount", &s.Queue.MaxReceiveCount)
+	dur("queueRetention", &s.Queue.Retention)
+	dur("dlqRetention", &s.Queue.DLQRetention)
+	integer("originalsExpireDays", &s.OriginalsExpireDays)
 	set("logRetentionDays", func(v any) error {
 		days, err := contextInt(v)
 		if err != nil {
@@ -86,8 +92,8 @@ func FromContext(lookup func(key string) any) (Settings, error) {
 		s.LogRetentionDays = days
 		return nil
 	})
-	set("alarmEmail", func(v any) (err error) { s.AlarmEmail, err = contextString(v); return })
-	set("oldestMessageAlarm", func(v any) (err error) { s.OldestMessageAlarm, err = contextDuration(v); return })
+	str("alarmEmail", &s.AlarmEmail)
+	dur("oldestMessageAlarm", &s.OldestMessageAlarm)
 
 	// AWS takes these in whole seconds; a fraction would only fail at deployment.
 	for key, d := range map[string]time.Duration{
@@ -96,18 +102,40 @@ func FromContext(lookup func(key string) any) (Settings, error) {
 		"queueRetention":    s.Queue.Retention,
 		"dlqRetention":      s.Queue.DLQRetention,
 	} {
-		if d%time.Second != 0 {
+		if d%time.Second != 0 && !failed[key] {
 			errs = append(errs, fmt.Errorf("%s: must be whole seconds on AWS, got %s", key, d))
 		}
 	}
+	// Validate the rest too, so every mistake shows at once, but drop what it says
+	// about keys that did not parse: that would only repeat the parse error.
+	if err := s.Validate(); err != nil {
+		joined, ok := err.(interface{ Unwrap() []error })
+		if !ok {
+			errs = append(errs, err)
+		} else {
+			for _, e := range joined.Unwrap() {
+				key, _, _ := strings.Cut(e.Error(), ":")
+				if !failed[key] {
+					errs = append(errs, e)
+				}
+			}
+		}
+	}
 	if len(errs) > 0 {
-		// Validating half-parsed settings would only add confusing follow-on errors.
 		return Settings{}, errors.Join(errs...)
 	}
-	if err := s.Validate(); err != nil {
-		return Settings{}, err
-	}
 	return s, nil
+}
+
+// assign adapts a parser to set: dst changes only when the value parses.
+func assign[T any](dst *T, parse func(v any) (T, error)) func(v any) error {
+	return func(v any) error {
+		x, err := parse(v)
+		if err == nil {
+			*dst = x
+		}
+		return err
+	}
 }
 
 func contextString(v any) (string, error) {

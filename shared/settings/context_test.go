@@ -191,3 +191,17 @@ func TestFromContextReportsEveryBadKey(t *testing.T) {
 		}
 	}
 }
+
+func TestFromContextReportsParseAndValidationErrorsOnce(t *testing.T) {
+	_, err := FromContext(lookupFrom(t, map[string]any{"resizeMemoryMb": "lots", "allowedOrigins": "photos.example"}))
+	if err == nil {
+		t.Fatal("FromContext accepted two bad values")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "allowedOrigins: ") {
+		t.Errorf("validation error for allowedOrigins missing beside the parse error:\n%s", msg)
+	}
+	if n := strings.Count(msg, "resizeMemoryMb: "); n != 1 {
+		t.Errorf("resizeMemoryMb reported %d times, want once (no follow-on range error):\n%s", n, msg)
+	}
+}
