@@ -16,6 +16,8 @@ import (
 
 // DashboardProps names what the dashboard shows.
 type DashboardProps struct {
+	// Name is the dashboard's name in the CloudWatch console.
+	Name    string
 	Queue   awssqs.IQueue
 	DLQ     awssqs.IQueue
 	Resize  awslambda.IFunction
@@ -120,6 +122,7 @@ func NewDashboard(scope constructs.Construct, id string, props DashboardProps) *
 			props.API.MetricThrottles(opts("Sum", "throttles"))),
 	}
 	dash := awscloudwatch.NewDashboard(c, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+		DashboardName:   jsii.String(props.Name),
 		DefaultInterval: awscdk.Duration_Hours(jsii.Number(3)),
 		Widgets: &[]*[]awscloudwatch.IWidget{
 			{alarmStatus}, &queueRow, &resizeRow, &imagesRow, &apiRow,

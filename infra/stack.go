@@ -58,6 +58,8 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		HttpApi:  api.HttpApi,
 	})
 	dashboard := NewDashboard(stack, "Dashboard", DashboardProps{
+		// Dashboard names are unique per account, not per region.
+		Name:    *stack.StackName() + "-" + *stack.Region(),
 		Queue:   queue.Queue,
 		DLQ:     queue.DLQ,
 		Resize:  functions.Resize,
