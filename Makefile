@@ -87,6 +87,9 @@ test-web: ensure-chromium
 # The CDK CLI is pinned: 2.1034.0 reads the cloud assembly schema (v48) that
 # aws-cdk-lib v2.224.0 writes. Pass CLI flags through CDK_ARGS, for example
 # make deploy CDK_ARGS="-c alarmEmail=ops@example.com --require-approval never".
+# Node 20 is past end-of-life; jsii's banner about it is silenced by major version
+# (the DEPRECATED variable above only covers versions still in maintenance).
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 CDK_CLI_VERSION := 2.1034.0
 CDK := npx --yes aws-cdk@$(CDK_CLI_VERSION)
 CDK_ARGS ?=
