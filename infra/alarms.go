@@ -43,7 +43,13 @@ type Alarms struct {
 }
 
 // All returns every alarm, in the order the runbook lists them.
-func (a *Alarms) All() []awscloudwatch.Alarm { return a.all }
+func (a *Alarms) All() []awscloudwatch.IAlarm {
+	out := make([]awscloudwatch.IAlarm, len(a.all))
+	for i, al := range a.all {
+		out[i] = al
+	}
+	return out
+}
 
 // NewAlarms creates the topic, the optional e-mail subscription and the alarms.
 func NewAlarms(scope constructs.Construct, id string, props AlarmsProps) *Alarms {

@@ -37,11 +37,11 @@ type FunctionsProps struct {
 
 // Functions are the API function and the resize function fed by the queue.
 type Functions struct {
-	Construct constructs.Construct
-	API       awslambda.Function
-	Resize    awslambda.Function
-	APILogs   awslogs.LogGroup
-	ResizeLog awslogs.LogGroup
+	Construct  constructs.Construct
+	API        awslambda.Function
+	Resize     awslambda.Function
+	APILogs    awslogs.LogGroup
+	ResizeLogs awslogs.LogGroup
 }
 
 // NewFunctions creates both functions with their log groups and least-privilege
@@ -97,7 +97,7 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 		{props.Output, outputObjects, "read manifests and presign GETs of variants"},
 	})
 
-	return &Functions{Construct: c, API: api, Resize: resize, APILogs: apiLogs, ResizeLog: resizeLogs}
+	return &Functions{Construct: c, API: api, Resize: resize, APILogs: apiLogs, ResizeLogs: resizeLogs}
 }
 
 type goFunctionProps struct {

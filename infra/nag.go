@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -30,24 +29,16 @@ func acknowledge(c constructs.IConstruct, rule, reason string, appliesTo ...stri
 	cdknag.NagSuppressions_AddResourceSuppressions(c, &[]*cdknag.NagPackSuppression{s}, jsii.Bool(true))
 }
 
-// suppressNotificationsHandler acknowledges findings on the Lambda function that
+// acknowledgeNotificationsHandler acknowledges findings on the Lambda function that
 // aws-cdk-lib itself adds to configure S3 bucket notifications during deployment.
-func suppressNotificationsHandler(stack awscdk.Stack) {
+func acknowledgeNotificationsHandler(stack awscdk.Stack) {
 	for _, child := range *stack.Node().Children() {
 		if strings.HasPrefix(*child.Node().Id(), "BucketNotificationsHandler") {
 			acknowledge(child, "AwsSolutions-IAM4",
 				"aws-cdk-lib's BucketNotificationsHandler runs only while CloudFormation deploys, to call "+
-					"PutBucketNotificationConfiguration; AWSLambdaBasicExecutionRole lets it write its own logs and "+
-					"nothing else.",
+					"PutBucketNotificationConfiguration; AWSLambdaBasicExecutionRole adds only CloudWatch Logs writes "+
+					"(CreateLogGroup, CreateLogStream, PutLogEvents), and the L2 bucket API offers no other role for it.",
 				"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
 		}
 	}
-}
-
-func alarmsOf(a *Alarms) []awscloudwatch.IAlarm {
-	out := make([]awscloudwatch.IAlarm, 0, len(a.All()))
-	for _, al := range a.All() {
-		out = append(out, al)
-	}
-	return out
 }

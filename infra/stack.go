@@ -65,9 +65,9 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		Resize:  functions.Resize,
 		API:     functions.API,
 		HttpApi: api.HttpApi,
-		Alarms:  alarmsOf(alarms),
+		Alarms:  alarms.All(),
 	})
-	suppressNotificationsHandler(stack)
+	acknowledgeNotificationsHandler(stack)
 
 	output := func(id, description string, value *string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{

@@ -248,7 +248,7 @@ func TestFunctions(t *testing.T) {
 		envKeys  []string
 		extraEnv map[string]string
 	}{
-		{"resize", s.stack.Functions.Resize, s.stack.Functions.ResizeLog, 2048,
+		{"resize", s.stack.Functions.Resize, s.stack.Functions.ResizeLogs, 2048,
 			mapKeys(want.ResizeEnv("b")), map[string]string{"GOMEMLIMIT": "1843MiB"}},
 		{"api", s.stack.Functions.API, s.stack.Functions.APILogs, apiMemoryMB,
 			mapKeys(want.APIEnv("a", "b")), nil},
@@ -532,7 +532,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		{resizeRole, "sqs:DeleteMessage", regexp.QuoteMeta(s.id(s.stack.Queue.Queue)), true},
 		{resizeRole, "sqs:SendMessage", ".", false},
 		{resizeRole, "sqs:ReceiveMessage", regexp.QuoteMeta(s.id(s.stack.Queue.DLQ)), false},
-		{resizeRole, "logs:PutLogEvents", regexp.QuoteMeta(s.id(s.stack.Functions.ResizeLog)), true},
+		{resizeRole, "logs:PutLogEvents", regexp.QuoteMeta(s.id(s.stack.Functions.ResizeLogs)), true},
 		{resizeRole, "logs:PutLogEvents", regexp.QuoteMeta(s.id(s.stack.Functions.APILogs)), false},
 		{apiRole, "logs:PutLogEvents", regexp.QuoteMeta(s.id(s.stack.Functions.APILogs)), true},
 		{apiRole, "logs:CreateLogGroup", ".", false},
