@@ -239,7 +239,6 @@ func TestFunctions(t *testing.T) {
 	s := synth(t, map[string]any{"resizeMemoryMb": "2048", "logRetentionDays": "90"})
 	want := settings.Default()
 	want.Resize.MemoryMB = 2048
-	want.AllowedOrigins = []string{}
 	tests := []struct {
 		name     string
 		fn       awslambda.Function
@@ -509,8 +508,6 @@ func TestIAMLeastPrivilege(t *testing.T) {
 	output := regexp.QuoteMeta(s.id(s.stack.Storage.Output))
 	uploadObjects := uploads + `.*"/uploads/\*"`
 	outputObjects := output + `.*"/variants/\*"`
-	anyOutput := output
-	anyUploads := uploads
 	tests := []struct {
 		role, action, resource string
 		want                   bool
@@ -518,16 +515,18 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		{apiRole, "s3:PutObject", uploadObjects, true},
 		{apiRole, "s3:GetObject", uploadObjects, true},
 		{apiRole, "s3:GetObject", outputObjects, true},
-		{apiRole, "s3:PutObject", anyOutput, false},
-		{apiRole, "s3:DeleteObject", anyUploads, false},
-		{apiRole, "s3:DeleteObject", anyOutput, false},
+		{apiRole, "s3:PutObject", output, false},
+		{apiRole, "s3:PutObject", uploads + `.*"/\*"`, false}, // the whole bucket, not just uploads/
+		{resizeRole, "s3:PutObject", output + `.*"/\*"`, false},
+		{apiRole, "s3:DeleteObject", uploads, false},
+		{apiRole, "s3:DeleteObject", output, false},
 		{apiRole, "sqs:ReceiveMessage", ".", false},
 		{resizeRole, "s3:GetObject", uploadObjects, true},
 		{resizeRole, "s3:PutObject", outputObjects, true},
 		{resizeRole, "s3:GetObject", outputObjects, true},
-		{resizeRole, "s3:PutObject", anyUploads, false},
-		{resizeRole, "s3:DeleteObject", anyUploads, false},
-		{resizeRole, "s3:DeleteObject", anyOutput, false},
+		{resizeRole, "s3:PutObject", uploads, false},
+		{resizeRole, "s3:DeleteObject", uploads, false},
+		{resizeRole, "s3:DeleteObject", output, false},
 		{resizeRole, "sqs:ReceiveMessage", regexp.QuoteMeta(s.id(s.stack.Queue.Queue)), true},
 		{resizeRole, "sqs:DeleteMessage", regexp.QuoteMeta(s.id(s.stack.Queue.Queue)), true},
 		{resizeRole, "sqs:SendMessage", ".", false},
