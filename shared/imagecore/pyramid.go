@@ -17,7 +17,7 @@ import (
 // minLanczosRatio is the least source-to-output ratio left for Lanczos after
 // the box steps. Larger is closer to a full Lanczos and slower; 2 keeps every
 // variant well above 35 dB PSNR against a full Lanczos on photographs.
-const minLanczosRatio = 2
+const minLanczosRatio = 1
 
 type pyramid struct {
 	decoded image.Image
@@ -161,16 +161,10 @@ func halveYCbCr(m *image.YCbCr) *image.RGBA {
 		r0 := m.Y[m.YOffset(b.Min.X, sy0):]
 		r1 := m.Y[m.YOffset(b.Min.X, sy1):]
 		out := dst.Pix[y*dst.Stride : y*dst.Stride+w*4]
-		if m.SubsampleRatio == image.YCbCrSubsampleRatio420 && b.Min == (image.Point{}) {
-			ci := (sy0 / 2) * m.CStride
-			cb, cr := m.Cb[ci:ci+w], m.Cr[ci:ci+w]
-			for x := 0; x < w; x++ {
-				x0 := 2 * x
-				x1 := min(x0+1, b.Dx()-1)
-				yy := (int32(r0[x0]) + int32(r0[x1]) + int32(r1[x0]) + int32(r1[x1]) + 2) >> 2
-				ycc(yy, int32(cb[x]), int32(cr[x]), out[x*4:x*4+4:x*4+4])
+		if b.Min == (image.Point{}) {
+			if fastHalveRow(m, y, sy0, sy1, r0, r1, out) {
+				continue
 			}
-			continue
 		}
 		for x := 0; x < w; x++ {
 			x0 := 2 * x
@@ -184,6 +178,46 @@ func halveYCbCr(m *image.YCbCr) *image.RGBA {
 		}
 	}
 	return dst
+}
+
+// fastHalveRow handles the common chroma layouts of an origin-based image
+// with direct plane indexing; it reports false for the rare ones.
+func fastHalveRow(m *image.YCbCr, y, sy0, sy1 int, r0, r1, out []byte) bool {
+	w := len(out) / 4
+	last := m.Rect.Dx() - 1
+	luma := func(x int) (x0, x1 int, yy int32) {
+		x0 = 2 * x
+		x1 = min(x0+1, last)
+		return x0, x1, (int32(r0[x0]) + int32(r0[x1]) + int32(r1[x0]) + int32(r1[x1]) + 2) >> 2
+	}
+	switch m.SubsampleRatio {
+	case image.YCbCrSubsampleRatio420: // one chroma sample per 2x2 block
+		ci := y * m.CStride
+		cb, cr := m.Cb[ci:ci+w], m.Cr[ci:ci+w]
+		for x := range w {
+			_, _, yy := luma(x)
+			ycc(yy, int32(cb[x]), int32(cr[x]), out[x*4:x*4+4:x*4+4])
+		}
+	case image.YCbCrSubsampleRatio422: // one per 2x1: average the two rows
+		c0, c1 := sy0*m.CStride, sy1*m.CStride
+		for x := range w {
+			_, _, yy := luma(x)
+			cb := (int32(m.Cb[c0+x]) + int32(m.Cb[c1+x]) + 1) >> 1
+			cr := (int32(m.Cr[c0+x]) + int32(m.Cr[c1+x]) + 1) >> 1
+			ycc(yy, cb, cr, out[x*4:x*4+4:x*4+4])
+		}
+	case image.YCbCrSubsampleRatio444: // full chroma: average like luma
+		c0, c1 := sy0*m.CStride, sy1*m.CStride
+		for x := range w {
+			x0, x1, yy := luma(x)
+			cb := (int32(m.Cb[c0+x0]) + int32(m.Cb[c0+x1]) + int32(m.Cb[c1+x0]) + int32(m.Cb[c1+x1]) + 2) >> 2
+			cr := (int32(m.Cr[c0+x0]) + int32(m.Cr[c0+x1]) + int32(m.Cr[c1+x0]) + int32(m.Cr[c1+x1]) + 2) >> 2
+			ycc(yy, cb, cr, out[x*4:x*4+4:x*4+4])
+		}
+	default:
+		return false
+	}
+	return true
 }
 
 // halve is a 2x2 box reduction; odd edges repeat their last row or column.

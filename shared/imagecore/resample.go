@@ -96,28 +96,31 @@ var accBufs = sync.Pool{New: func() any { return new([]int32) }}
 
 // resample resizes the region [ox, ox+lw) x [oy, oy+lh) (source pixels, may
 // be fractional) of src to w x h. With opaque set, alpha is not computed.
+//
+// The vertical pass runs first, over only the columns the horizontal taps
+// read: its inner loop is a plain multiply-add over a row of bytes, so it is
+// the cheaper pass to run on the larger image.
 func resample(src *image.RGBA, ox, oy, lw, lh float64, w, h int, opaque bool) *image.RGBA {
 	sw, sh := src.Rect.Dx(), src.Rect.Dy()
 	hw := weightsFor(w, ox, lw, sw)
 	vw := weightsFor(h, oy, lh, sh)
-	// Only the source rows the vertical pass reads go through the horizontal one.
-	y0, y1 := vw.start[0], vw.start[h-1]+vw.n
-	rows := y1 - y0
+	x0, x1 := hw.start[0], hw.start[w-1]+hw.n
+	rowLen := (x1 - x0) * 4
 
 	tp := rowBufs.Get().(*[]byte)
-	if cap(*tp) < rows*w*4 {
-		*tp = make([]byte, rows*w*4)
+	if cap(*tp) < h*rowLen {
+		*tp = make([]byte, h*rowLen)
 	}
-	tmp := (*tp)[:rows*w*4]
-	horizontal(src, y0, y1, hw, tmp, w, opaque)
+	tmp := (*tp)[:h*rowLen]
+	ap := accBufs.Get().(*[]int32)
+	if cap(*ap) < rowLen {
+		*ap = make([]int32, rowLen)
+	}
+	vertical(src, x0, x1, vw, tmp, (*ap)[:rowLen], opaque)
+	accBufs.Put(ap)
 
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	ap := accBufs.Get().(*[]int32)
-	if cap(*ap) < w*4 {
-		*ap = make([]int32, w*4)
-	}
-	vertical(tmp, w, vw, dst, (*ap)[:w*4], opaque)
-	accBufs.Put(ap)
+	horizontal(tmp, rowLen, x0, hw, dst, opaque)
 	rowBufs.Put(tp)
 	return dst
 }
@@ -133,61 +136,25 @@ func clamp8(v int32) uint8 {
 	return uint8(v)
 }
 
-func horizontal(src *image.RGBA, y0, y1 int, aw axisWeights, tmp []byte, w int, opaque bool) {
+// vertical filters columns [x0, x1) of src into len(vw.start) rows of tmp.
+func vertical(src *image.RGBA, x0, x1 int, aw axisWeights, tmp []byte, acc []int32, opaque bool) {
 	n := aw.n
-	sw := src.Rect.Dx()
-	for y := y0; y < y1; y++ {
-		row := src.Pix[y*src.Stride : y*src.Stride+sw*4]
-		out := tmp[(y-y0)*w*4 : (y-y0+1)*w*4]
-		for x := 0; x < w; x++ {
-			s := aw.start[x] * 4
-			p := row[s : s+n*4]
-			ws := aw.w[x*n : x*n+n]
-			var r, g, b, a int32
-			if opaque {
-				for k, wt := range ws {
-					q := p[k*4 : k*4+3 : k*4+3]
-					r += int32(q[0]) * wt
-					g += int32(q[1]) * wt
-					b += int32(q[2]) * wt
-				}
-				o := out[x*4 : x*4+4 : x*4+4]
-				o[0], o[1], o[2], o[3] = clamp8(r), clamp8(g), clamp8(b), 0xFF
-				continue
-			}
-			for k, wt := range ws {
-				q := p[k*4 : k*4+4 : k*4+4]
-				r += int32(q[0]) * wt
-				g += int32(q[1]) * wt
-				b += int32(q[2]) * wt
-				a += int32(q[3]) * wt
-			}
-			o := out[x*4 : x*4+4 : x*4+4]
-			o[3] = clamp8(a)
-			// Premultiplied: ringing must not push a colour above its alpha.
-			o[0], o[1], o[2] = min(clamp8(r), o[3]), min(clamp8(g), o[3]), min(clamp8(b), o[3])
-		}
-	}
-}
-
-func vertical(tmp []byte, w int, aw axisWeights, dst *image.RGBA, acc []int32, opaque bool) {
-	n := aw.n
-	rowLen := w * 4
-	y0 := aw.start[0]
-	for y := 0; y < dst.Rect.Dy(); y++ {
+	rowLen := (x1 - x0) * 4
+	for y := range aw.start {
 		clear(acc)
-		s := aw.start[y] - y0
+		s := aw.start[y]
 		for k, wt := range aw.w[y*n : y*n+n] {
 			if wt == 0 {
 				continue
 			}
-			row := tmp[(s+k)*rowLen : (s+k+1)*rowLen]
+			off := (s+k)*src.Stride + x0*4
+			row := src.Pix[off : off+rowLen]
 			acc := acc[:len(row)]
 			for i, v := range row {
 				acc[i] += int32(v) * wt
 			}
 		}
-		out := dst.Pix[y*dst.Stride : y*dst.Stride+rowLen]
+		out := tmp[y*rowLen : (y+1)*rowLen]
 		if opaque {
 			for i := 0; i+3 < len(out); i += 4 {
 				o := out[i : i+4 : i+4]
@@ -200,7 +167,44 @@ func vertical(tmp []byte, w int, aw axisWeights, dst *image.RGBA, acc []int32, o
 			o := out[i : i+4 : i+4]
 			a := acc[i : i+4 : i+4]
 			o[3] = clamp8(a[3])
+			// Premultiplied: ringing must not push a colour above its alpha.
 			o[0], o[1], o[2] = min(clamp8(a[0]), o[3]), min(clamp8(a[1]), o[3]), min(clamp8(a[2]), o[3])
+		}
+	}
+}
+
+// horizontal filters each row of tmp (starting at source column x0) into dst.
+func horizontal(tmp []byte, rowLen, x0 int, aw axisWeights, dst *image.RGBA, opaque bool) {
+	n := aw.n
+	w := dst.Rect.Dx()
+	for y := 0; y < dst.Rect.Dy(); y++ {
+		row := tmp[y*rowLen : (y+1)*rowLen]
+		out := dst.Pix[y*dst.Stride : y*dst.Stride+w*4]
+		for x := 0; x < w; x++ {
+			s := (aw.start[x] - x0) * 4
+			p := row[s : s+n*4]
+			ws := aw.w[x*n : x*n+n]
+			var r, g, b, a int32
+			o := out[x*4 : x*4+4 : x*4+4]
+			if opaque {
+				for k, wt := range ws {
+					q := p[k*4 : k*4+3 : k*4+3]
+					r += int32(q[0]) * wt
+					g += int32(q[1]) * wt
+					b += int32(q[2]) * wt
+				}
+				o[0], o[1], o[2], o[3] = clamp8(r), clamp8(g), clamp8(b), 0xFF
+				continue
+			}
+			for k, wt := range ws {
+				q := p[k*4 : k*4+4 : k*4+4]
+				r += int32(q[0]) * wt
+				g += int32(q[1]) * wt
+				b += int32(q[2]) * wt
+				a += int32(q[3]) * wt
+			}
+			o[3] = clamp8(a)
+			o[0], o[1], o[2] = min(clamp8(r), o[3]), min(clamp8(g), o[3]), min(clamp8(b), o[3])
 		}
 	}
 }
