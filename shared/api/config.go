@@ -1,0 +1,70 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the API function's configuration, read once from the environment.
+type Config struct {
+	UploadsBucket  string
+	OutputBucket   string
+	UploadPrefix   string
+	MaxUploadBytes int64
+	UploadURLTTL   time.Duration
+	DownloadURLTTL time.Duration
+	AllowedOrigins []string
+}
+
+// ConfigFromEnv reads the variables settings.APIEnv writes; getenv is os.Getenv on Lambda.
+// Every mistake is reported, each naming its variable.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	var errs []error
+	str := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		if def == "" {
+			errs = append(errs, fmt.Errorf("%s is required", name))
+		}
+		return def
+	}
+	dur := func(name string, def time.Duration) time.Duration {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: want a positive duration like 5m, got %q", name, v))
+		}
+		return d
+	}
+	cfg := Config{
+		UploadsBucket:  str("UPLOADS_BUCKET", ""),
+		OutputBucket:   str("OUTPUT_BUCKET", ""),
+		UploadPrefix:   str("UPLOAD_PREFIX", "uploads/"),
+		MaxUploadBytes: 25 << 20,
+		UploadURLTTL:   dur("UPLOAD_URL_TTL", 5*time.Minute),
+		DownloadURLTTL: dur("DOWNLOAD_URL_TTL", 10*time.Minute),
+	}
+	if v := strings.TrimSpace(getenv("MAX_UPLOAD_BYTES")); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("MAX_UPLOAD_BYTES: want a positive number of bytes, got %q", v))
+		}
+		cfg.MaxUploadBytes = n
+	}
+	for _, o := range strings.Split(getenv("ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
+		}
+	}
+	if !strings.HasSuffix(cfg.UploadPrefix, "/") {
+		errs = append(errs, fmt.Errorf("UPLOAD_PREFIX: want a folder ending in '/', got %q", cfg.UploadPrefix))
+	}
+	return cfg, errors.Join(errs...)
+}

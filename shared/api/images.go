@@ -1,0 +1,133 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/imagepipe/imagepipe/shared/manifest"
+)
+
+type imageResponse struct {
+	ID       string          `json:"id"`
+	Status   manifest.Status `json:"status"`
+	Filename string          `json:"filename,omitempty"`
+	Source   *sourceInfo     `json:"source,omitempty"`
+	Variants []variantInfo   `json:"variants"`
+	Error    *errorDetail    `json:"error,omitempty"`
+}
+
+type sourceInfo struct {
+	Format     string     `json:"format,omitempty"`
+	Width      int        `json:"width,omitempty"`
+	Height     int        `json:"height,omitempty"`
+	Bytes      int64      `json:"bytes"`
+	UploadedAt *time.Time `json:"uploadedAt,omitempty"`
+}
+
+type variantInfo struct {
+	Name   string `json:"name"`
+	Format string `json:"format"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	Bytes  int64  `json:"bytes"`
+	URL    string `json:"url"`
+}
+
+// maxManifestBytes bounds what the API reads; a manifest of a dozen variants is ~2 KB.
+const maxManifestBytes = 1 << 20
+
+func (a *API) imageStatus(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !manifest.ValidID(id) {
+		writeError(w, http.StatusNotFound, "not_found", "no image with id "+strconvQuote(id))
+		return
+	}
+	ctx := r.Context()
+	m, err := a.readManifest(r, id)
+	switch {
+	case err == nil:
+		resp := imageResponse{ID: id, Status: m.Status, Filename: m.Source.Filename, Variants: []variantInfo{},
+			Source: &sourceInfo{Format: m.Source.Format, Width: m.Source.Width, Height: m.Source.Height, Bytes: m.Source.Bytes}}
+		if !m.Source.UploadedAt.IsZero() {
+			resp.Source.UploadedAt = &m.Source.UploadedAt
+		}
+		if m.Error != nil {
+			resp.Error = &errorDetail{Code: m.Error.Code, Message: m.Error.Message}
+		}
+		for _, v := range m.Variants {
+			signed, err := a.presigner.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &a.cfg.OutputBucket, Key: &v.Key},
+				s3.WithPresignExpires(a.cfg.DownloadURLTTL))
+			if err != nil {
+				a.log.ErrorContext(ctx, "presign variant", "id", id, "key", v.Key, "error", err)
+				writeError(w, http.StatusInternalServerError, "internal_error", "could not prepare the variant links; try again")
+				return
+			}
+			resp.Variants = append(resp.Variants, variantInfo{Name: v.Name, Format: v.Format, Width: v.Width, Height: v.Height, Bytes: v.Bytes, URL: signed.URL})
+		}
+		writeJSON(w, http.StatusOK, resp)
+		return
+	case !isNotFound(err):
+		a.log.ErrorContext(ctx, "read manifest", "id", id, "error", err)
+		writeError(w, http.StatusInternalServerError, "internal_error", "could not read the image's status; try again")
+		return
+	}
+
+	// No manifest yet: pending while the upload exists.
+	head, err := a.objects.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &a.cfg.UploadsBucket, Key: ptr(manifest.UploadKey(a.cfg.UploadPrefix, id))})
+	if isNotFound(err) {
+		writeError(w, http.StatusNotFound, "not_found", "no image with id "+strconvQuote(id)+" (has the upload finished?)")
+		return
+	}
+	if err != nil {
+		a.log.ErrorContext(ctx, "head upload", "id", id, "error", err)
+		writeError(w, http.StatusInternalServerError, "internal_error", "could not read the image's status; try again")
+		return
+	}
+	resp := imageResponse{ID: id, Status: manifest.StatusPending, Variants: []variantInfo{}, Source: &sourceInfo{}}
+	if name, err := url.PathUnescape(head.Metadata[manifest.FilenameMetaKey]); err == nil {
+		resp.Filename = name
+	}
+	if head.ContentLength != nil {
+		resp.Source.Bytes = *head.ContentLength
+	}
+	if head.LastModified != nil {
+		resp.Source.UploadedAt = head.LastModified
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (a *API) readManifest(r *http.Request, id string) (*manifest.Manifest, error) {
+	out, err := a.objects.GetObject(r.Context(), &s3.GetObjectInput{Bucket: &a.cfg.OutputBucket, Key: ptr(manifest.Key(id))})
+	if err != nil {
+		return nil, err
+	}
+	defer out.Body.Close()
+	var m manifest.Manifest
+	if err := json.NewDecoder(io.LimitReader(out.Body, maxManifestBytes)).Decode(&m); err != nil {
+		return nil, errors.Join(errors.New("decode manifest "+manifest.Key(id)), err)
+	}
+	return &m, nil
+}
+
+// isNotFound reports S3's two spellings of a missing object: NoSuchKey from GET,
+// NotFound from HEAD (which has no body to carry a code).
+func isNotFound(err error) bool {
+	var nsk *types.NoSuchKey
+	var nf *types.NotFound
+	return errors.As(err, &nsk) || errors.As(err, &nf)
+}
+
+func strconvQuote(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
