@@ -14,6 +14,7 @@ import (
 func main() {
 	commands := map[string]func(ctx context.Context, args []string) error{
 		"redrive": runRedrive,
+		"resize":  runResize,
 	}
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
 		names := make([]string, 0, len(commands))

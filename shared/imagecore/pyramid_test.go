@@ -102,3 +102,16 @@ func TestResampleKeepsFlatAreasAndAlphaEdges(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkResample(b *testing.B) {
+	src := image.NewRGBA(image.Rect(0, 0, 3014, 1696))
+	for i := range src.Pix {
+		src.Pix[i] = uint8(i * 31 % 253)
+	}
+	for _, w := range []int{2048, 1024, 480} {
+		h := w * 1696 / 3014
+		b.Run(fmt.Sprint(w), func(b *testing.B) {
+			loopCPU(b, func() { resample(src, 0, 0, 3014, 1696, w, h, true) })
+		})
+	}
+}

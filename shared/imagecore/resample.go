@@ -98,30 +98,51 @@ var accBufs = sync.Pool{New: func() any { return new([]int32) }}
 // be fractional) of src to w x h. With opaque set, alpha is not computed.
 //
 // The vertical pass runs first, over only the columns the horizontal taps
-// read: its inner loop is a plain multiply-add over a row of bytes, so it is
-// the cheaper pass to run on the larger image.
+// read: its inner loop is a plain multiply-add along a row of bytes, the
+// cheapest pass to run on the larger image. It writes one plane per channel,
+// so the horizontal pass is also a run of simple one-channel dot products.
 func resample(src *image.RGBA, ox, oy, lw, lh float64, w, h int, opaque bool) *image.RGBA {
 	sw, sh := src.Rect.Dx(), src.Rect.Dy()
 	hw := weightsFor(w, ox, lw, sw)
 	vw := weightsFor(h, oy, lh, sh)
 	x0, x1 := hw.start[0], hw.start[w-1]+hw.n
-	rowLen := (x1 - x0) * 4
+	cols := x1 - x0
+	channels := 4
+	if opaque {
+		channels = 3
+	}
 
 	tp := rowBufs.Get().(*[]byte)
-	if cap(*tp) < h*rowLen {
-		*tp = make([]byte, h*rowLen)
+	if cap(*tp) < channels*h*cols {
+		*tp = make([]byte, channels*h*cols)
 	}
-	tmp := (*tp)[:h*rowLen]
+	planes := make([][]byte, channels)
+	for c := range planes {
+		planes[c] = (*tp)[c*h*cols : (c+1)*h*cols]
+	}
 	ap := accBufs.Get().(*[]int32)
-	if cap(*ap) < rowLen {
-		*ap = make([]int32, rowLen)
+	if cap(*ap) < cols*4 {
+		*ap = make([]int32, cols*4)
 	}
-	vertical(src, x0, x1, vw, tmp, (*ap)[:rowLen], opaque)
+	vertical(src, x0, x1, vw, planes, (*ap)[:cols*4])
 	accBufs.Put(ap)
 
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	horizontal(tmp, rowLen, x0, hw, dst, opaque)
+	for c, plane := range planes {
+		horizontal(plane, cols, x0, hw, dst, c)
+	}
 	rowBufs.Put(tp)
+	if opaque {
+		for i := 3; i < len(dst.Pix); i += 4 {
+			dst.Pix[i] = 0xFF
+		}
+	} else {
+		// Premultiplied: ringing must not push a colour above its alpha.
+		for i := 0; i+3 < len(dst.Pix); i += 4 {
+			p := dst.Pix[i : i+4 : i+4]
+			p[0], p[1], p[2] = min(p[0], p[3]), min(p[1], p[3]), min(p[2], p[3])
+		}
+	}
 	return dst
 }
 
@@ -136,10 +157,12 @@ func clamp8(v int32) uint8 {
 	return uint8(v)
 }
 
-// vertical filters columns [x0, x1) of src into len(vw.start) rows of tmp.
-func vertical(src *image.RGBA, x0, x1 int, aw axisWeights, tmp []byte, acc []int32, opaque bool) {
+// vertical filters columns [x0, x1) of src into len(aw.start) rows, one plane
+// per channel (3 planes drop alpha).
+func vertical(src *image.RGBA, x0, x1 int, aw axisWeights, planes [][]byte, acc []int32) {
 	n := aw.n
-	rowLen := (x1 - x0) * 4
+	cols := x1 - x0
+	rowLen := cols * 4
 	for y := range aw.start {
 		clear(acc)
 		s := aw.start[y]
@@ -154,57 +177,32 @@ func vertical(src *image.RGBA, x0, x1 int, aw axisWeights, tmp []byte, acc []int
 				acc[i] += int32(v) * wt
 			}
 		}
-		out := tmp[y*rowLen : (y+1)*rowLen]
-		if opaque {
-			for i := 0; i+3 < len(out); i += 4 {
-				o := out[i : i+4 : i+4]
-				a := acc[i : i+3 : i+3]
-				o[0], o[1], o[2], o[3] = clamp8(a[0]), clamp8(a[1]), clamp8(a[2]), 0xFF
+		for c, plane := range planes {
+			out := plane[y*cols : (y+1)*cols]
+			for i := range out {
+				out[i] = clamp8(acc[4*i+c])
 			}
-			continue
-		}
-		for i := 0; i+3 < len(out); i += 4 {
-			o := out[i : i+4 : i+4]
-			a := acc[i : i+4 : i+4]
-			o[3] = clamp8(a[3])
-			// Premultiplied: ringing must not push a colour above its alpha.
-			o[0], o[1], o[2] = min(clamp8(a[0]), o[3]), min(clamp8(a[1]), o[3]), min(clamp8(a[2]), o[3])
 		}
 	}
 }
 
-// horizontal filters each row of tmp (starting at source column x0) into dst.
-func horizontal(tmp []byte, rowLen, x0 int, aw axisWeights, dst *image.RGBA, opaque bool) {
+// horizontal filters plane (rows of cols samples from source column x0) into
+// channel c of dst.
+func horizontal(plane []byte, cols, x0 int, aw axisWeights, dst *image.RGBA, c int) {
 	n := aw.n
 	w := dst.Rect.Dx()
 	for y := 0; y < dst.Rect.Dy(); y++ {
-		row := tmp[y*rowLen : (y+1)*rowLen]
-		out := dst.Pix[y*dst.Stride : y*dst.Stride+w*4]
+		row := plane[y*cols : (y+1)*cols]
+		out := dst.Pix[y*dst.Stride+c : y*dst.Stride+w*4]
 		for x := 0; x < w; x++ {
-			s := (aw.start[x] - x0) * 4
-			p := row[s : s+n*4]
 			ws := aw.w[x*n : x*n+n]
-			var r, g, b, a int32
-			o := out[x*4 : x*4+4 : x*4+4]
-			if opaque {
-				for k, wt := range ws {
-					q := p[k*4 : k*4+3 : k*4+3]
-					r += int32(q[0]) * wt
-					g += int32(q[1]) * wt
-					b += int32(q[2]) * wt
-				}
-				o[0], o[1], o[2], o[3] = clamp8(r), clamp8(g), clamp8(b), 0xFF
-				continue
-			}
+			s := aw.start[x] - x0
+			p := row[s : s+len(ws)]
+			var sum int32
 			for k, wt := range ws {
-				q := p[k*4 : k*4+4 : k*4+4]
-				r += int32(q[0]) * wt
-				g += int32(q[1]) * wt
-				b += int32(q[2]) * wt
-				a += int32(q[3]) * wt
+				sum += int32(p[k]) * wt
 			}
-			o[3] = clamp8(a)
-			o[0], o[1], o[2] = min(clamp8(r), o[3]), min(clamp8(g), o[3]), min(clamp8(b), o[3])
+			out[4*x] = clamp8(sum)
 		}
 	}
 }
