@@ -137,3 +137,5 @@ func jsonBody(t *testing.T, v any) io.Reader {
 	}
 	return bytes.NewReader(b)
 }
+
+func ioNopCloser(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b)) }
