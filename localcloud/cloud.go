@@ -391,7 +391,9 @@ func (c *Cloud) Close(ctx context.Context) error {
 			}
 		}
 		for i := len(c.servers) - 1; i >= 0; i-- {
-			sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			// The pollers are gone; what is left on S3 and SQS is at most an abandoned
+			// long poll, which goaws only notices on its next tick.
+			sctx, cancel := context.WithTimeout(ctx, time.Second)
 			if err := c.servers[i].Shutdown(sctx); err != nil {
 				_ = c.servers[i].Close()
 			}
