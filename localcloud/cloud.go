@@ -71,8 +71,6 @@ type Config struct {
 	NoEventSource bool
 	// S3RetryMaxAttempts tunes the handlers' S3 clients (SDK default when zero).
 	S3RetryMaxAttempts int
-	// Page serves the upload page at "/"; nil serves none.
-	Page http.Handler
 	// Log receives the handlers' and the cloud's logs; discarded when nil.
 	Log *slog.Logger
 	// OnImage hears about every image the resize handler finished.

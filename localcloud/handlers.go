@@ -44,7 +44,7 @@ func (c *Cloud) apiHandler() (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api configuration: %w", err)
 	}
-	a, err := api.New(acfg, c.S3, c.Presigner, c.cfg.Page, c.log.With("function", "api"))
+	a, err := api.New(acfg, c.S3, c.Presigner, c.log.With("function", "api"))
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
