@@ -83,3 +83,12 @@ test-web: ensure-chromium
 	@mkdir -p .test-output
 	$(GO) test -count=1 -timeout 10m -artifacts -outputdir "$(CURDIR)/.test-output" ./web/...
 	@echo "screenshots: $$(find .test-output/_artifacts -name '*.png' | tr '\n' ' ')"
+
+# --- local cloud (issue 3) ---
+ADDR ?= 127.0.0.1:8080
+DATA_DIR ?= .imagepipe/
+.PHONY: dev
+## dev: the whole service on this machine: page+API on ADDR, S3 data under DATA_DIR (Ctrl-C stops)
+dev:
+	$(GO) build -o bin/imagepipe ./cmd/imagepipe
+	ADDR='$(ADDR)' DATA_DIR='$(DATA_DIR)' exec bin/imagepipe dev

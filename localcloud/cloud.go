@@ -93,6 +93,8 @@ type Cloud struct {
 	Presigner *s3.PresignClient
 	// Faults injects S3 errors.
 	Faults *Faults
+	// Recovered counts the uploads without a manifest that Start queued again.
+	Recovered int
 	// EventSource is the configuration of the resize queue's event source.
 	EventSource eventsource.Config
 
@@ -248,7 +250,7 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 		return nil, err
 	}
 	// Events of uploads whose processing was lost with a previous run's queue.
-	if _, err := c.Recover(ctx); err != nil {
+	if c.Recovered, err = c.Recover(ctx); err != nil {
 		return nil, err
 	}
 
