@@ -7,9 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/imagepipe/imagepipe/localcloud"
@@ -26,15 +24,14 @@ func dev(ctx context.Context, args []string) error {
 	sqsAddr := fs.String("sqs-addr", envOr("SQS_ADDR", "127.0.0.1:0"), "address of the local SQS (env SQS_ADDR; port 0 picks a free one)")
 	logLevel := fs.String("log", envOr("LOG_LEVEL", "warn"), "level of the functions' logs: debug, info, warn or error (env LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return err
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("-log: %w", err)
 	}
 	out := os.Stdout
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// main cancels ctx on Ctrl-C or SIGTERM.
 
 	s := settings.Default()
 	cloud, err := localcloud.Start(ctx, localcloud.Config{
@@ -52,8 +49,6 @@ func dev(ctx context.Context, args []string) error {
 	printBanner(out, cloud, *dataDir)
 
 	<-ctx.Done()
-	// A second Ctrl-C kills at once.
-	stop()
 	fmt.Fprintln(out, "stopping: no new work; finishing or handing back what is in flight…")
 	closeCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
