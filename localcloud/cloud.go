@@ -83,10 +83,10 @@ type Cloud struct {
 	log *slog.Logger
 
 	// S3URL, SQSURL and APIURL are the endpoints, e.g. http://127.0.0.1:41234.
-	S3URL, SQSURL, APIURL string
-	UploadsBucket, OutputBucket  string
-	ResizeQueueURL, DLQURL       string
-	ResizeQueueARN, DLQARN       string
+	S3URL, SQSURL, APIURL       string
+	UploadsBucket, OutputBucket string
+	ResizeQueueURL, DLQURL      string
+	ResizeQueueARN, DLQARN      string
 	// S3 and SQS are clients with the local credentials, for callers and tests.
 	S3        *s3.Client
 	SQS       *sqs.Client
@@ -409,4 +409,3 @@ func (c *Cloud) Close(ctx context.Context) error {
 	})
 	return c.closeErr
 }
-

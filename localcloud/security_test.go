@@ -55,7 +55,6 @@ func presignedAt(t *testing.T, c *Cloud, method, path string, akid, secret strin
 	return u
 }
 
-
 func TestS3RefusesWhatS3Refuses(t *testing.T) {
 	c := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
 	ctx := context.Background()

@@ -128,7 +128,7 @@ func TestPartialBatchResponseDeletesOnlySuccesses(t *testing.T) {
 	c := queue(t)
 	send(t, c, "ok-1", "fail", "ok-2")
 	var rec recorder
-	run(t, c, func(cfg *eventsource.Config) { cfg.BatchSize, cfg.BatchWindow = 10, 500 * time.Millisecond },
+	run(t, c, func(cfg *eventsource.Config) { cfg.BatchSize, cfg.BatchWindow = 10, 500*time.Millisecond },
 		func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 			rec.note(ev)
 			var resp events.SQSEventResponse
@@ -151,7 +151,9 @@ func TestFailingPanickingAndMalformedInvocationsKeepTheirMessages(t *testing.T) 
 		name string
 		h    func(ev events.SQSEvent) (events.SQSEventResponse, error)
 	}{
-		{"error", func(events.SQSEvent) (events.SQSEventResponse, error) { return events.SQSEventResponse{}, fmt.Errorf("boom") }},
+		{"error", func(events.SQSEvent) (events.SQSEventResponse, error) {
+			return events.SQSEventResponse{}, fmt.Errorf("boom")
+		}},
 		{"panic", func(events.SQSEvent) (events.SQSEventResponse, error) { panic("boom") }},
 		{"unknown item identifier", func(events.SQSEvent) (events.SQSEventResponse, error) {
 			return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: "no-such-id"}}}, nil
@@ -163,7 +165,7 @@ func TestFailingPanickingAndMalformedInvocationsKeepTheirMessages(t *testing.T) 
 			send(t, c, "a", "b")
 			var rec recorder
 			var calls atomic.Int64
-			run(t, c, func(cfg *eventsource.Config) { cfg.BatchSize, cfg.BatchWindow = 10, 300 * time.Millisecond },
+			run(t, c, func(cfg *eventsource.Config) { cfg.BatchSize, cfg.BatchWindow = 10, 300*time.Millisecond },
 				func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 					rec.note(ev)
 					if calls.Add(1) == 1 {
