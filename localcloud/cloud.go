@@ -192,7 +192,7 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 
 	// SQS: serve, then create the DLQ and the queue before any other traffic
 	// (goaws races on queue creation).
-	c.serve(sqsLn, newSQSHandler(cfg.Region))
+	c.serve(sqsLn, newSQSFront(newSQSHandler(cfg.Region)))
 	c.SQS = sqs.New(sqs.Options{Region: cfg.Region, Credentials: creds, BaseEndpoint: &c.SQSURL})
 	c.stopHousekp = runSQSHousekeeping(200 * time.Millisecond)
 	q := cfg.Settings.Queue

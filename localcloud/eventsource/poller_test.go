@@ -277,3 +277,29 @@ func TestGracefulStopFinishesOrReleasesInFlightWork(t *testing.T) {
 		t.Errorf("after stop: %+v, want the message visible again", s)
 	}
 }
+
+func TestReceiveCountGrowsWithEachDelivery(t *testing.T) {
+	c := queue(t)
+	send(t, c, "flaky")
+	var mu sync.Mutex
+	var counts []string
+	run(t, c, nil, func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		counts = append(counts, ev.Records[0].Attributes["ApproximateReceiveCount"])
+		if len(counts) < 3 {
+			return events.SQSEventResponse{}, fmt.Errorf("fail attempt %d", len(counts))
+		}
+		return events.SQSEventResponse{}, nil
+	})
+	waitFor(t, 15*time.Second, "three deliveries", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(counts) >= 3
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(counts[:3]) != "[1 2 3]" {
+		t.Errorf("ApproximateReceiveCount per delivery %v, want [1 2 3]", counts)
+	}
+}
