@@ -192,7 +192,7 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 
 	// SQS: serve, then create the DLQ and the queue before any other traffic
 	// (goaws races on queue creation).
-	c.serve(sqsLn, newSQSFront(newSQSHandler(cfg.Region)))
+	c.serve(sqsLn, newSQSFront(newSQSHandler(cfg.Region), c.SQSURL))
 	c.SQS = sqs.New(sqs.Options{Region: cfg.Region, Credentials: creds, BaseEndpoint: &c.SQSURL})
 	c.stopHousekp = runSQSHousekeeping(200 * time.Millisecond)
 	q := cfg.Settings.Queue
@@ -207,9 +207,6 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 	}); err != nil {
 		return nil, err
 	}
-	// goaws names queues after its own idea of the host; address them at our endpoint.
-	c.DLQURL = c.SQSURL + "/" + accountID + "/" + dlq
-	c.ResizeQueueURL = c.SQSURL + "/" + accountID + "/" + resizeQueue
 
 	// S3: backend, gateway, clients, buckets, notification.
 	if err := c.openBackend(); err != nil {
@@ -351,6 +348,8 @@ func (c *Cloud) Env() map[string]string {
 		"AWS_ACCESS_KEY_ID":     c.cfg.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY": c.cfg.SecretAccessKey,
 		"AWS_REGION":            c.cfg.Region,
+		// The AWS CLI v1 reads the region from here.
+		"AWS_DEFAULT_REGION": c.cfg.Region,
 	}
 	return env
 }

@@ -144,3 +144,18 @@ func TestNotificationsSendS3EventJSON(t *testing.T) {
 		})
 	}
 }
+
+func TestQueueURLsPointAtTheLocalEndpoint(t *testing.T) {
+	c := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
+	want := c.SQSURL + "/000000000000/" + c.cfg.Name + "-resize"
+	if c.ResizeQueueURL != want {
+		t.Errorf("resize queue URL %q, want %q", c.ResizeQueueURL, want)
+	}
+	out, err := c.SQS.GetQueueUrl(context.Background(), &sqs.GetQueueUrlInput{QueueName: aws.String(c.cfg.Name + "-resize-dlq")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(out.QueueUrl); got != c.DLQURL || got != c.SQSURL+"/000000000000/"+c.cfg.Name+"-resize-dlq" {
+		t.Errorf("GetQueueUrl %q, want %q", got, c.DLQURL)
+	}
+}

@@ -15,8 +15,13 @@ import (
 // see what SQS would tell them: ApproximateReceiveCount grows with every delivery
 // (goaws always says 1), SentTimestamp is when the message was sent (goaws says
 // "now"), and ApproximateFirstReceiveTimestamp is the first delivery's time.
+//
+// It also rewrites the queue URLs goaws hands out (built from a process-wide host
+// setting) to this endpoint's own, so CreateQueue, GetQueueUrl and ListQueues
+// return URLs a client can use.
 type sqsFront struct {
-	next http.Handler
+	next    http.Handler
+	baseURL string // e.g. http://127.0.0.1:45385
 
 	mu    sync.Mutex
 	track map[string]*delivery // by message ID
@@ -27,14 +32,14 @@ type delivery struct {
 	receives           int
 }
 
-func newSQSFront(next http.Handler) *sqsFront {
-	return &sqsFront{next: next, track: map[string]*delivery{}}
+func newSQSFront(next http.Handler, baseURL string) *sqsFront {
+	return &sqsFront{next: next, baseURL: baseURL, track: map[string]*delivery{}}
 }
 
 func (f *sqsFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	action := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AmazonSQS.")
 	switch action {
-	case "ReceiveMessage", "SendMessage", "SendMessageBatch":
+	case "ReceiveMessage", "SendMessage", "SendMessageBatch", "CreateQueue", "GetQueueUrl", "ListQueues":
 	case "DeleteMessage", "DeleteMessageBatch":
 		f.forget(r)
 		f.next.ServeHTTP(w, r)
@@ -52,6 +57,10 @@ func (f *sqsFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.noteSent(body)
 		case "ReceiveMessage":
 			if fixed, ok := f.fixReceive(body); ok {
+				body = fixed
+			}
+		default:
+			if fixed, ok := f.fixQueueURLs(body); ok {
 				body = fixed
 			}
 		}
@@ -163,6 +172,29 @@ func (f *sqsFront) fixReceive(body []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return fixed, true
+}
+
+// fixQueueURLs points QueueUrl and QueueUrls at this endpoint.
+func (f *sqsFront) fixQueueURLs(body []byte) ([]byte, bool) {
+	var out map[string]any
+	if json.Unmarshal(body, &out) != nil {
+		return nil, false
+	}
+	fix := func(u string) string {
+		return f.baseURL + "/" + accountID + "/" + u[strings.LastIndex(u, "/")+1:]
+	}
+	if u, ok := out["QueueUrl"].(string); ok {
+		out["QueueUrl"] = fix(u)
+	}
+	if us, ok := out["QueueUrls"].([]any); ok {
+		for i, u := range us {
+			if s, ok := u.(string); ok {
+				us[i] = fix(s)
+			}
+		}
+	}
+	fixed, err := json.Marshal(out)
+	return fixed, err == nil
 }
 
 // bufferedWriter holds a response so it can be corrected before it is sent.

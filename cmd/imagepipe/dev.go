@@ -73,8 +73,8 @@ func printBanner(w io.Writer, c *localcloud.Cloud, dataDir string) {
 	if c.Recovered > 0 {
 		fmt.Fprintf(w, "  recovered     %d uploads without a manifest were queued again\n", c.Recovered)
 	}
-	fmt.Fprintf(w, "AWS CLI or SDK: export AWS_ENDPOINT_URL_S3=%s AWS_ENDPOINT_URL_SQS=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s\n",
-		env["AWS_ENDPOINT_URL_S3"], env["AWS_ENDPOINT_URL_SQS"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_REGION"])
+	fmt.Fprintf(w, "AWS CLI or SDK: export AWS_ENDPOINT_URL_S3=%s AWS_ENDPOINT_URL_SQS=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s\n",
+		env["AWS_ENDPOINT_URL_S3"], env["AWS_ENDPOINT_URL_SQS"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_REGION"], env["AWS_DEFAULT_REGION"])
 	fmt.Fprintln(w, "Ctrl-C stops.")
 }
 
