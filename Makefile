@@ -154,3 +154,11 @@ diff: build
 ## destroy: delete the stack (buckets are kept; see docs/deploy.md)
 destroy:
 	$(CDK) destroy Imagepipe $(CDK_ARGS)
+# --- local cloud (issue 3) ---
+ADDR ?= 127.0.0.1:8080
+DATA_DIR ?= .imagepipe/
+.PHONY: dev
+## dev: the whole service on this machine: page+API on ADDR, S3 data under DATA_DIR (Ctrl-C stops)
+dev:
+	$(GO) build -o bin/imagepipe ./cmd/imagepipe
+	ADDR='$(ADDR)' DATA_DIR='$(DATA_DIR)' exec bin/imagepipe dev

@@ -13,6 +13,7 @@ import (
 
 func main() {
 	commands := map[string]func(ctx context.Context, args []string) error{
+		"dev":     dev,
 		"redrive": runRedrive,
 		"resize":  runResize,
 		"bench":   runBench,
