@@ -244,6 +244,26 @@ func TestWriteJoinsLinesSplitAcrossCalls(t *testing.T) {
 	}
 }
 
+func TestObserveAndFuncAdapters(t *testing.T) {
+	redrives := 0
+	v, err := New(
+		QueueStatsFunc(func(context.Context) (QueueStats, error) { return QueueStats{DLQ: 7}, nil }),
+		RedriveFunc(func(context.Context) (int, error) { redrives++; return 7, nil }),
+		Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Observe(metrics.Record{Time: t0, Service: metrics.ServiceResize, ErrorCode: "empty_file",
+		Values: map[string]float64{metrics.ImagesFailed: 1, metrics.ProcessingTime: 3}})
+	s := v.Stats(context.Background())
+	if s.Totals.FailedByCode["empty_file"] != 1 || s.ProcessingMs.Count != 1 || s.Queue.DLQ != 7 {
+		t.Errorf("stats %+v", s)
+	}
+	if res, body := serve(t, v, "POST", "/ops/redrive", map[string]string{"X-Imagepipe-Ops": "redrive"}); res.StatusCode != 200 || redrives != 1 {
+		t.Errorf("redrive: %d %s, %d calls", res.StatusCode, body, redrives)
+	}
+}
+
 func TestQueueErrorIsReportedNotFatal(t *testing.T) {
 	v := newView(t, &fakeQueue{err: errors.New("connection refused")}, &fakeRedriver{}, &clock{t: t0})
 	s := v.Stats(context.Background())
