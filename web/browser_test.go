@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -273,4 +274,32 @@ func expectNoPageErrors(t *testing.T, b *browser) {
 	if errs := b.pageErrors(); len(errs) > 0 {
 		t.Errorf("the page logged errors (CSP violations or script errors):\n%s", strings.Join(errs, "\n"))
 	}
+}
+
+// expectProgressPartway watches one file's progress bar until its upload ends and
+// fails unless it was seen between 0 and 100 (the network must be throttled for
+// that: network.EmulateNetworkConditions).
+func (b *browser) expectProgressPartway(t *testing.T, name string) {
+	t.Helper()
+	js := `(function(){var e=Array.from(document.querySelectorAll("li.file")).find(function(li){return li.querySelector(".file-name").textContent===` +
+		strconv.Quote(name) + `});
+		if(!e) return ""; var pr=e.querySelector("progress"); return e.getAttribute("data-state")+":"+(pr.hidden?"hidden":pr.value)})()`
+	var seen []string
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(30 * time.Millisecond) {
+		var p string
+		b.run(t, chromedp.Evaluate(js, &p))
+		if len(seen) == 0 || seen[len(seen)-1] != p {
+			seen = append(seen, p)
+		}
+		if st, _, _ := strings.Cut(p, ":"); terminal[st] || st == "processing" {
+			break
+		}
+	}
+	for _, p := range seen {
+		if v, ok := strings.CutPrefix(p, "uploading:"); ok && v != "0" && v != "100" {
+			t.Logf("%s: progress seen %q", name, seen)
+			return
+		}
+	}
+	t.Errorf("never saw %s's progress bar part way; states seen: %q", name, seen)
 }

@@ -223,29 +223,7 @@ func TestPageShowsEveryOutcome(t *testing.T) {
 	)
 
 	// The progress bar of big.png must be seen part way, not only at the end.
-	var seen []string
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		var p string
-		b.run(t, chromedp.Evaluate(`(function(){var e=Array.from(document.querySelectorAll("li.file")).find(function(li){return li.querySelector(".file-name").textContent==="big.png"});
-			if(!e) return ""; var pr=e.querySelector("progress"); return e.getAttribute("data-state")+":"+(pr.hidden?"hidden":pr.value)})()`, &p))
-		if len(seen) == 0 || seen[len(seen)-1] != p {
-			seen = append(seen, p)
-		}
-		if strings.HasPrefix(p, "processing") || strings.HasPrefix(p, "ready") {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	partway := false
-	for _, p := range seen {
-		if v, ok := strings.CutPrefix(p, "uploading:"); ok && v != "0" && v != "100" {
-			partway = true
-		}
-	}
-	if !partway {
-		t.Errorf("never saw big.png's progress bar part way; states seen: %q", seen)
-	}
+	b.expectProgressPartway(t, "big.png")
 
 	items := b.waitSettled(t, len(files), 60*time.Second)
 	tests := []struct {
