@@ -26,7 +26,7 @@ func main() {
 		fail(log, "aws configuration", err)
 	}
 	client := s3.NewFromConfig(awsCfg)
-	handler, err := api.New(cfg, client, s3.NewPresignClient(client), nil, log)
+	handler, err := api.New(cfg, client, s3.NewPresignClient(client), log)
 	if err != nil {
 		fail(log, "handler", err)
 	}
