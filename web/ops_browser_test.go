@@ -104,7 +104,7 @@ func TestOpsViewInChromium(t *testing.T) {
 func waitText(t *testing.T, b *browser, id, want string) {
 	t.Helper()
 	var got string
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(45 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		b.run(t, chromedp.Text("#"+id, &got, chromedp.ByID))
 		if strings.TrimSpace(got) == want {
 			return

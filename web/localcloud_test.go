@@ -1,0 +1,178 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"image"
+	_ "image/jpeg"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/imagepipe/imagepipe/localcloud"
+	"github.com/imagepipe/imagepipe/shared/imagecore"
+	"github.com/imagepipe/imagepipe/shared/redrive"
+	"github.com/imagepipe/imagepipe/shared/settings"
+	"github.com/imagepipe/imagepipe/web/opsview"
+)
+
+// startCloud runs the whole service in-process (S3, SQS, the event source, the
+// real resize and API handlers; the API serves the page) plus the ops view wired
+// to its queues and metrics.
+func startCloud(t *testing.T) (*localcloud.Cloud, string) {
+	t.Helper()
+	s := settings.Default()
+	s.Resize.BatchWindow = 0 // start resizing as soon as an upload lands
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cloud, err := localcloud.Start(ctx, localcloud.Config{
+		Settings: s,
+		Name:     fmt.Sprintf("webtest%d", time.Now().UnixNano()%1e6),
+		PollWait: time.Second,
+	})
+	if err != nil {
+		t.Fatalf("start local cloud: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := cloud.Close(ctx); err != nil {
+			t.Errorf("close local cloud: %v", err)
+		}
+	})
+
+	view, err := opsview.New(
+		opsview.QueueStatsFunc(func(ctx context.Context) (opsview.QueueStats, error) {
+			q, err := cloud.QueueStats(ctx)
+			return opsview.QueueStats{Visible: q.Visible, InFlight: q.InFlight, DLQ: q.DLQ}, err
+		}),
+		opsview.RedriveFunc(func(ctx context.Context) (int, error) {
+			r, err := redrive.Run(ctx, cloud.SQS, redrive.Options{DLQ: cloud.DLQURL, Destination: cloud.ResizeQueueURL, Method: redrive.Copy})
+			return int(r.Moved), err
+		}),
+		opsview.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cloud.SubscribeMetrics(view.Observe))
+	ops := httptest.NewServer(view)
+	t.Cleanup(ops.Close)
+	return cloud, ops.URL
+}
+
+// expectedDims is what the default variants make of a w x h source: cover fills
+// its box, inside keeps the aspect, and nothing is ever upscaled.
+func expectedDims(v imagecore.Variant, w, h int) (int, int) {
+	if v.Fit == imagecore.FitCover {
+		return min(v.Width, w), min(v.Height, h)
+	}
+	if v.Width >= w {
+		return w, h
+	}
+	return v.Width, int(float64(h)*float64(v.Width)/float64(w) + 0.5)
+}
+
+func TestUploadPhotosThroughTheLocalCloud(t *testing.T) {
+	cloud, opsURL := startCloud(t)
+	b := newBrowser(t)
+	dir := t.TempDir()
+	photos := []string{"friends.jpg", "seeding.jpg", "wine.jpg"}
+	var files []string
+	size := map[string][2]int{}
+	for _, p := range photos {
+		path, err := filepath.Abs(filepath.Join("..", "testdata", "images", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatalf("real photo missing: %v", err)
+		}
+		cfg, _, err := image.DecodeConfig(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		size[p] = [2]int{cfg.Width, cfg.Height}
+		files = append(files, path)
+	}
+	files = append(files,
+		writeFile(t, dir, "notes.txt", []byte("shopping list\n"), 0),
+		writeFile(t, dir, "huge.jpg", []byte{0xff, 0xd8, 0xff}, 26<<20),
+		// Named like a JPEG, so the page and the API let it through; the resize
+		// function sniffs the bytes and refuses it.
+		writeFile(t, dir, "fake.jpg", []byte("this is not a picture, whatever its name says"), 0),
+	)
+
+	b.run(t,
+		network.EmulateNetworkConditions(false, 0, -1, 100<<10), // slow enough to see progress on a busy machine
+		chromedp.Navigate(cloud.APIURL+"/"),
+		chromedp.WaitVisible("#drop", chromedp.ByID),
+		chromedp.SetUploadFiles("#files", files, chromedp.ByID),
+	)
+	b.expectProgressPartway(t, "friends.jpg")
+	items := b.waitSettled(t, len(files), 2*time.Minute)
+
+	for _, p := range photos {
+		it := items[p]
+		if it.State != "ready" || it.Progress != "100" {
+			t.Errorf("%s: %s (%s / %s), progress %q; want ready after a full progress bar", p, it.State, it.Text, it.Detail, it.Progress)
+			continue
+		}
+		wantDetail := fmt.Sprintf("Original: %d × %d px, JPEG", size[p][0], size[p][1])
+		if it.Detail != wantDetail {
+			t.Errorf("%s: detail %q, want %q", p, it.Detail, wantDetail)
+		}
+		byName := map[string]variantItem{}
+		for _, v := range it.Variants {
+			byName[v.Name] = v
+		}
+		for _, v := range imagecore.DefaultVariants() {
+			got, ok := byName[v.Name]
+			if !ok {
+				t.Errorf("%s: variant %s not shown", p, v.Name)
+				continue
+			}
+			w, h := expectedDims(v, size[p][0], size[p][1])
+			want := fmt.Sprintf("%d × %d px", w, h)
+			// The page prints what the API reports; the thumbnail is the real file.
+			if got.Dims != want || got.NaturalW != w || got.NaturalH != h {
+				t.Errorf("%s/%s: page says %q, image is %dx%d; want %s", p, v.Name, got.Dims, got.NaturalW, got.NaturalH, want)
+			}
+			if !strings.HasPrefix(got.Src, cloud.S3URL+"/") || got.Href != got.Src || !strings.Contains(got.Bytes, "JPEG") {
+				t.Errorf("%s/%s: src %q href %q bytes %q; want a presigned S3 link and a size", p, v.Name, got.Src, got.Href, got.Bytes)
+			}
+		}
+	}
+	for name, want := range map[string][2]string{
+		"notes.txt": {"refused", "Not an accepted image type (text/plain)"},
+		"huge.jpg":  {"refused", "Too big: 26.0 MiB. The limit is 25.0 MiB per image."},
+		"fake.jpg":  {"failed", "This file is not a JPEG, PNG, GIF or WebP image"},
+	} {
+		it, ok := items[name]
+		if !ok || it.State != want[0] || !strings.Contains(it.Text+" "+it.Detail, want[1]) {
+			t.Errorf("%s: %q %q / %q; want %s saying %q", name, it.State, it.Text, it.Detail, want[0], want[1])
+		}
+	}
+	b.screenshot(t, "upload-localcloud.png")
+	expectNoPageErrors(t, b)
+
+	// The operations view saw the same work through the resize handler's EMF records.
+	b.run(t, chromedp.Navigate(opsURL+"/ops"), chromedp.WaitVisible("#updated", chromedp.ByID))
+	waitText(t, b, "processed", "3")
+	waitText(t, b, "failed", "1")
+	waitText(t, b, "dlq", "0")
+	var codes, processing string
+	b.run(t, chromedp.Text("#codes", &codes, chromedp.ByID), chromedp.Text("#processing", &processing, chromedp.ByID))
+	if !strings.Contains(codes, "unsupported_format") || !strings.Contains(processing, "ms") {
+		t.Errorf("ops view: codes %q, processing %q", codes, processing)
+	}
+	b.screenshot(t, "ops-localcloud.png")
+	expectNoPageErrors(t, b)
+}
