@@ -284,3 +284,71 @@ func TestPageShowsEveryOutcome(t *testing.T) {
 	b.screenshot(t, "page-outcomes.png")
 	expectNoPageErrors(t, b)
 }
+
+func TestPageKeyboardDragAndDropAndPhone(t *testing.T) {
+	s := newScripted(t, 1<<20)
+	b := newBrowser(t)
+	b.run(t,
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
+		chromedp.Navigate(s.srv.URL+"/"),
+		chromedp.WaitVisible("#drop", chromedp.ByID),
+	)
+
+	// Keyboard: the first Tab reaches the file input, and its label (the drop
+	// zone) shows a focus ring.
+	var focus struct {
+		ID      string `json:"id"`
+		Outline string `json:"outline"`
+	}
+	b.run(t,
+		chromedp.KeyEvent("\t"),
+		chromedp.Evaluate(`({id: document.activeElement.id, outline: getComputedStyle(document.getElementById("drop")).outlineStyle})`, &focus),
+	)
+	if focus.ID != "files" || focus.Outline == "none" {
+		t.Errorf("after Tab: focus on %q, drop zone outline %q; want the file input focused and a visible outline", focus.ID, focus.Outline)
+	}
+	var label string
+	b.run(t, chromedp.Evaluate(`document.querySelector("label[for=files]").textContent.replace(/\s+/g, " ").trim()`, &label))
+	if !strings.Contains(label, "Choose images") {
+		t.Errorf("the file input's label is %q", label)
+	}
+
+	// Drag and drop: a real drop event carrying two files, one of them refused.
+	var highlighted bool
+	b.run(t, chromedp.Evaluate(`(function () {
+		var dt = new DataTransfer();
+		dt.items.add(new File([new Uint8Array(2048)], "dropped.png", {type: "image/png"}));
+		dt.items.add(new File(["%PDF-1.4"], "paper.pdf", {type: "application/pdf"}));
+		var zone = document.getElementById("drop");
+		zone.dispatchEvent(new DragEvent("dragenter", {dataTransfer: dt, bubbles: true, cancelable: true}));
+		var highlighted = zone.classList.contains("dragging");
+		zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+		return highlighted;
+	})()`, &highlighted))
+	if !highlighted {
+		t.Error("the drop zone did not highlight while files were dragged over it")
+	}
+	items := b.waitSettled(t, 2, 60*time.Second)
+	if it := items["dropped.png"]; it.State != "ready" || len(it.Variants) != 2 {
+		t.Errorf("dropped.png: %+v, want ready with 2 variants", it)
+	}
+	if it := items["paper.pdf"]; it.State != "refused" || !strings.Contains(it.Detail, "application/pdf") {
+		t.Errorf("paper.pdf: %+v, want refused naming its type", it)
+	}
+
+	// Phone: nothing wider than the screen, and the status is announced.
+	var layout struct {
+		ScrollWidth, InnerWidth int
+		Announce                string
+	}
+	b.run(t, chromedp.Evaluate(`({ScrollWidth: document.documentElement.scrollWidth, InnerWidth: window.innerWidth,
+		Announce: document.getElementById("announce").textContent})`, &layout))
+	if layout.ScrollWidth > layout.InnerWidth {
+		t.Errorf("page is %d px wide on a %d px phone screen", layout.ScrollWidth, layout.InnerWidth)
+	}
+	if layout.Announce == "" {
+		t.Error("nothing announced in the live region")
+	}
+	b.screenshot(t, "page-phone.png")
+	expectNoPageErrors(t, b)
+}
