@@ -9,9 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -25,10 +28,8 @@ import (
 // startCloud runs the whole service in-process (S3, SQS, the event source, the
 // real resize and API handlers; the API serves the page) plus the ops view wired
 // to its queues and metrics.
-func startCloud(t *testing.T) (*localcloud.Cloud, string) {
+func startCloud(t *testing.T, s settings.Settings) (*localcloud.Cloud, string) {
 	t.Helper()
-	s := settings.Default()
-	s.Resize.BatchWindow = 0 // start resizing as soon as an upload lands
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cloud, err := localcloud.Start(ctx, localcloud.Config{
@@ -79,7 +80,9 @@ func expectedDims(v imagecore.Variant, w, h int) (int, int) {
 }
 
 func TestUploadPhotosThroughTheLocalCloud(t *testing.T) {
-	cloud, opsURL := startCloud(t)
+	s := settings.Default()
+	s.Resize.BatchWindow = 0 // start resizing as soon as an upload lands
+	cloud, opsURL := startCloud(t, s)
 	b := newBrowser(t)
 	dir := t.TempDir()
 	photos := []string{"friends.jpg", "seeding.jpg", "wine.jpg"}
@@ -174,5 +177,59 @@ func TestUploadPhotosThroughTheLocalCloud(t *testing.T) {
 		t.Errorf("ops view: codes %q, processing %q", codes, processing)
 	}
 	b.screenshot(t, "ops-localcloud.png")
+	expectNoPageErrors(t, b)
+}
+
+// TestExpiredUploadURLInTheLocalCloud holds the browser's PUT until the presigned
+// URL has expired, so the local S3 refuses it as AWS would (403 AccessDenied,
+// "Request has expired"), then lets the person try again.
+func TestExpiredUploadURLInTheLocalCloud(t *testing.T) {
+	s := settings.Default()
+	s.Resize.BatchWindow = 0
+	s.UploadURLTTL = 10 * time.Second // the shortest the settings allow
+	cloud, _ := startCloud(t, s)
+	b := newBrowser(t)
+	photo, err := filepath.Abs(filepath.Join("..", "testdata", "images", "seeding.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var held atomic.Int32
+	chromedp.ListenTarget(b.ctx, func(ev any) {
+		if ev, ok := ev.(*fetch.EventRequestPaused); ok {
+			held.Add(1)
+			go func() {
+				time.Sleep(s.UploadURLTTL + 2*time.Second)
+				c := chromedp.FromContext(b.ctx)
+				_ = fetch.ContinueRequest(ev.RequestID).Do(cdp.WithExecutor(b.ctx, c.Target))
+			}()
+		}
+	})
+	b.run(t,
+		fetch.Enable().WithPatterns([]*fetch.RequestPattern{{URLPattern: cloud.S3URL + "/*", RequestStage: fetch.RequestStageRequest}}),
+		chromedp.Navigate(cloud.APIURL+"/"),
+		chromedp.WaitVisible("#drop", chromedp.ByID),
+		chromedp.SetUploadFiles("#files", []string{photo}, chromedp.ByID),
+	)
+	items := b.waitSettled(t, 1, time.Minute)
+	it := items["seeding.jpg"]
+	if held.Load() == 0 {
+		t.Fatal("the upload was never held; the test proved nothing")
+	}
+	if it.State != "failed" || !strings.Contains(it.Text, "The upload link expired") || len(it.Buttons) != 1 {
+		t.Fatalf("after expiry: %+v; want failed, saying the link expired, with a button to try again", it)
+	}
+	b.screenshot(t, "expired-localcloud.png")
+
+	// Try again: a fresh URL, no hold this time.
+	b.run(t, fetch.Disable(), chromedp.Click("li.file button", chromedp.ByQuery))
+	deadline := time.Now().Add(time.Minute)
+	for it.State != "ready" && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		it = b.waitSettled(t, 1, time.Minute)["seeding.jpg"]
+	}
+	if it.State != "ready" || len(it.Variants) != len(imagecore.DefaultVariants()) {
+		t.Errorf("after trying again: %+v; want ready with every variant", it)
+	}
 	expectNoPageErrors(t, b)
 }
