@@ -28,15 +28,19 @@ import (
 // startCloud runs the whole service in-process (S3, SQS, the event source, the
 // real resize and API handlers; the API serves the page) plus the ops view wired
 // to its queues and metrics.
-func startCloud(t *testing.T, s settings.Settings) (*localcloud.Cloud, string) {
+func startCloud(t *testing.T, s settings.Settings, tune ...func(*localcloud.Config)) (*localcloud.Cloud, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cloud, err := localcloud.Start(ctx, localcloud.Config{
+	cfg := localcloud.Config{
 		Settings: s,
 		Name:     fmt.Sprintf("webtest%d", time.Now().UnixNano()%1e6),
 		PollWait: time.Second,
-	})
+	}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	cloud, err := localcloud.Start(ctx, cfg)
 	if err != nil {
 		t.Fatalf("start local cloud: %v", err)
 	}
@@ -232,4 +236,61 @@ func TestExpiredUploadURLInTheLocalCloud(t *testing.T) {
 		t.Errorf("after trying again: %+v; want ready with every variant", it)
 	}
 	expectNoPageErrors(t, b)
+}
+
+// TestRedriveFromTheOpsViewInTheLocalCloud breaks S3 reads of uploads until the
+// message lands in the DLQ, shows it on the ops view, heals S3, presses the
+// redrive button and watches the image become ready on the upload page.
+func TestRedriveFromTheOpsViewInTheLocalCloud(t *testing.T) {
+	s := settings.Default()
+	s.Resize.BatchWindow = 0
+	s.Queue.MaxReceiveCount = 2
+	var broken atomic.Bool
+	broken.Store(true)
+	cloud, opsURL := startCloud(t, s, func(c *localcloud.Config) {
+		c.VisibilityTimeout = time.Second // retry quickly
+		c.S3RetryMaxAttempts = 1
+	})
+	cloud.Faults.Add(func(method, bucket, key string, n int) *localcloud.Fault {
+		if broken.Load() && method == "GET" && bucket == cloud.UploadsBucket {
+			return &localcloud.InternalError
+		}
+		return nil
+	})
+	photo, err := filepath.Abs(filepath.Join("..", "testdata", "images", "wine.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	page, ops := newBrowser(t), newBrowser(t)
+	page.run(t,
+		chromedp.Navigate(cloud.APIURL+"/"),
+		chromedp.WaitVisible("#drop", chromedp.ByID),
+		chromedp.SetUploadFiles("#files", []string{photo}, chromedp.ByID),
+	)
+	ops.run(t, chromedp.Navigate(opsURL+"/ops"), chromedp.WaitVisible("#updated", chromedp.ByID))
+	waitText(t, ops, "dlq", "1")
+	var transient string
+	ops.run(t, chromedp.Text("#transient", &transient, chromedp.ByID))
+	if transient != "2" {
+		t.Errorf("transient errors %q, want 2 (one per receive before the DLQ)", transient)
+	}
+	var state string
+	page.run(t, chromedp.Evaluate(`document.querySelector("li.file").getAttribute("data-state")`, &state))
+	if state != "processing" {
+		t.Errorf("upload page shows %q while the image sits in the DLQ, want processing", state)
+	}
+
+	broken.Store(false)
+	ops.run(t, chromedp.WaitEnabled("#redrive", chromedp.ByID), chromedp.Click("#redrive", chromedp.ByID))
+	waitText(t, ops, "redrive-result", "Moved 1 message back to the resize queue.")
+	it := page.waitSettled(t, 1, time.Minute)["wine.jpg"]
+	if it.State != "ready" || len(it.Variants) != len(imagecore.DefaultVariants()) {
+		t.Errorf("after redrive the page shows %+v, want ready with every variant", it)
+	}
+	waitText(t, ops, "processed", "1")
+	waitText(t, ops, "dlq", "0")
+	ops.screenshot(t, "ops-after-redrive.png")
+	expectNoPageErrors(t, page)
+	expectNoPageErrors(t, ops)
 }

@@ -339,6 +339,22 @@ func percentile(vals []float64, p float64) float64 {
 	return s[max(rank, 1)-1]
 }
 
+// Run samples the queue every interval until ctx ends, so the queue chart has
+// history from before anyone opened the page. Without it the view samples only
+// when the page asks for stats.
+func (v *View) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			v.Stats(ctx)
+		}
+	}
+}
+
 // redriveHeader must accompany a redrive. A cross-site form cannot set it and a
 // cross-origin script would need a CORS preflight this handler never grants, so
 // another page the operator has open cannot redrive the DLQ behind their back.

@@ -385,3 +385,31 @@ func TestPageAssetsAreLocalAndServed(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRunSamplesTheQueueUntilCancelled(t *testing.T) {
+	q := &fakeQueue{stats: QueueStats{Visible: 2}}
+	v, err := New(q, &fakeRedriver{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { v.Run(ctx, time.Millisecond); close(done) }()
+	for {
+		q.mu.Lock()
+		calls := q.calls
+		q.mu.Unlock()
+		if calls >= 3 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	v.mu.Lock()
+	samples := len(v.queueAt)
+	v.mu.Unlock()
+	if samples < 3 {
+		t.Errorf("%d queue samples kept, want at least 3", samples)
+	}
+}
