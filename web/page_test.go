@@ -107,6 +107,10 @@ func (s *scripted) create(w http.ResponseWriter, r *http.Request) {
 		apiError(w, 413, "too_large", fmt.Sprintf("the file is %d bytes; the limit is %d bytes", req.Size, s.apiMax))
 		return
 	}
+	if req.Filename == "crash.png" {
+		apiError(w, 500, "internal_error", "could not prepare the upload; try again")
+		return
+	}
 	if req.ContentType == "image/webp" {
 		apiError(w, 415, "unsupported_type", `content type "image/webp" is not accepted by this server`)
 		return
@@ -174,6 +178,10 @@ func (s *scripted) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := map[string]any{"id": id, "filename": up.name, "status": "pending"}
+	if up.name == "busy.png" && up.polls <= 2 {
+		apiError(w, http.StatusServiceUnavailable, "unavailable", "try later")
+		return
+	}
 	switch {
 	case up.polls < 2: // pending first, so the page has to poll again
 	case up.name == "broken.png":
@@ -213,6 +221,8 @@ func TestPageShowsEveryOutcome(t *testing.T) {
 		writeFile(t, dir, "expired.png", bytes.Repeat([]byte{1}, 100), 0), // S3 answers 403 expired
 		writeFile(t, dir, "offline.png", bytes.Repeat([]byte{2}, 100), 0), // storage unreachable
 		writeFile(t, dir, "broken.png", bytes.Repeat([]byte{3}, 100), 0),  // resize fails: corrupt
+		writeFile(t, dir, "crash.png", bytes.Repeat([]byte{4}, 100), 0),   // the API fails: 500
+		writeFile(t, dir, "busy.png", bytes.Repeat([]byte{5}, 100), 0),    // status answers 503 twice
 	}
 
 	b.run(t,
@@ -241,6 +251,8 @@ func TestPageShowsEveryOutcome(t *testing.T) {
 		{"expired.png", "failed", []string{"upload link expired"}, true},
 		{"offline.png", "failed", []string{"Network error while uploading"}, true},
 		{"broken.png", "failed", []string{"damaged or incomplete", "not a PNG file"}, false},
+		{"crash.png", "failed", []string{"The server refused the upload (HTTP 500)", "could not prepare the upload"}, true},
+		{"busy.png", "ready", []string{"Ready: 2 sizes"}, false},
 	}
 	for _, tt := range tests {
 		it, ok := items[tt.name]
@@ -278,8 +290,8 @@ func TestPageShowsEveryOutcome(t *testing.T) {
 	s.mu.Lock()
 	puts := len(s.puts)
 	s.mu.Unlock()
-	if puts != 3 { // cat, big and broken; the others never reach the signed endpoint
-		t.Errorf("%d PUTs reached the signed endpoint, want 3", puts)
+	if puts != 4 { // cat, big, broken and busy; the others never reach the signed endpoint
+		t.Errorf("%d PUTs reached the signed endpoint, want 4", puts)
 	}
 	b.screenshot(t, "page-outcomes.png")
 	expectNoPageErrors(t, b)

@@ -332,6 +332,8 @@
     var b = document.createElement("button");
     b.type = "button";
     b.textContent = label;
+    // Several files may each have one; the accessible name says which.
+    b.setAttribute("aria-label", label + ": " + (item.file.name || "file"));
     b.addEventListener("click", onClick);
     item.actions.appendChild(b);
   }
