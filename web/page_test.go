@@ -184,6 +184,9 @@ func (s *scripted) status(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case up.polls < 2: // pending first, so the page has to poll again
+	case strings.HasPrefix(up.name, "code-"): // code-<error code>.png fails with that code
+		resp["status"] = "failed"
+		resp["error"] = map[string]string{"code": strings.TrimSuffix(strings.TrimPrefix(up.name, "code-"), ".png"), "message": "details from the server"}
 	case up.name == "broken.png":
 		resp["status"] = "failed"
 		resp["error"] = map[string]string{"code": "corrupt_image", "message": "png: invalid format: not a PNG file"}
@@ -362,5 +365,46 @@ func TestPageKeyboardDragAndDropAndPhone(t *testing.T) {
 		t.Error("nothing announced in the live region")
 	}
 	b.screenshot(t, "page-phone.png")
+	expectNoPageErrors(t, b)
+}
+
+// Every error code the resize function records gets its own sentence on the page,
+// never the generic fallback, and unknown codes still get a sentence.
+func TestPageExplainsEveryErrorCode(t *testing.T) {
+	s := newScripted(t, 1<<20)
+	b := newBrowser(t)
+	dir := t.TempDir()
+	codes := []string{"unsupported_format", "corrupt_image", "too_large", "too_many_pixels", "dimensions_too_large", "empty_file", "source_missing", "brand_new_code"}
+	var files []string
+	for _, c := range codes {
+		files = append(files, writeFile(t, dir, "code-"+c+".png", []byte{1, 2, 3}, 0))
+	}
+	b.run(t,
+		chromedp.Navigate(s.srv.URL+"/"),
+		chromedp.WaitVisible("#drop", chromedp.ByID),
+		chromedp.SetUploadFiles("#files", files, chromedp.ByID),
+	)
+	items := b.waitSettled(t, len(codes), 60*time.Second)
+	const generic = "The image could not be resized."
+	seen := map[string]string{}
+	for _, c := range codes {
+		it := items["code-"+c+".png"]
+		if it.State != "failed" || it.Detail != "details from the server" {
+			t.Errorf("%s: %+v, want failed with the server's details", c, it)
+		}
+		if c == "brand_new_code" {
+			if it.Text != generic {
+				t.Errorf("unknown code shows %q, want %q", it.Text, generic)
+			}
+			continue
+		}
+		if it.Text == generic || it.Text == "" || strings.Contains(it.Text, "_") {
+			t.Errorf("%s: page says %q, want a sentence of its own", c, it.Text)
+		}
+		if other, dup := seen[it.Text]; dup {
+			t.Errorf("%s and %s share the sentence %q", c, other, it.Text)
+		}
+		seen[it.Text] = c
+	}
 	expectNoPageErrors(t, b)
 }
