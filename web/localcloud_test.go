@@ -20,14 +20,12 @@ import (
 
 	"github.com/imagepipe/imagepipe/localcloud"
 	"github.com/imagepipe/imagepipe/shared/imagecore"
-	"github.com/imagepipe/imagepipe/shared/redrive"
 	"github.com/imagepipe/imagepipe/shared/settings"
 	"github.com/imagepipe/imagepipe/web/opsview"
 )
 
 // startCloud runs the whole service in-process (S3, SQS, the event source, the
-// real resize and API handlers; the API serves the page) plus the ops view wired
-// to its queues and metrics.
+// real resize and API handlers; the API serves the page) plus its ops view.
 func startCloud(t *testing.T, s settings.Settings, tune ...func(*localcloud.Config)) (*localcloud.Cloud, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -52,20 +50,11 @@ func startCloud(t *testing.T, s settings.Settings, tune ...func(*localcloud.Conf
 		}
 	})
 
-	view, err := opsview.New(
-		opsview.QueueStatsFunc(func(ctx context.Context) (opsview.QueueStats, error) {
-			q, err := cloud.QueueStats(ctx)
-			return opsview.QueueStats{Visible: q.Visible, InFlight: q.InFlight, DLQ: q.DLQ}, err
-		}),
-		opsview.RedriveFunc(func(ctx context.Context) (int, error) {
-			r, err := redrive.Run(ctx, cloud.SQS, redrive.Options{DLQ: cloud.DLQURL, Destination: cloud.ResizeQueueURL, Method: redrive.Copy})
-			return int(r.Moved), err
-		}),
-		opsview.Options{})
+	view, stop, err := cloud.OpsView(opsview.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(cloud.SubscribeMetrics(view.Observe))
+	t.Cleanup(stop)
 	ops := httptest.NewServer(view)
 	t.Cleanup(ops.Close)
 	return cloud, ops.URL
