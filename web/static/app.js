@@ -191,7 +191,9 @@
       });
     }).catch(function (err) {
       done();
-      fail(item, "Could not reach the server to start the upload.", errText(err), true);
+      // fetch rejects with a TypeError only when the request never got an answer.
+      var why = err instanceof TypeError ? "Could not reach the server to start the upload." : "Could not start the upload.";
+      fail(item, why, errText(err), true);
     });
   }
 
