@@ -59,3 +59,26 @@ vulncheck-selftest: vulndb
 ## staticcheck: pinned in tools/go.mod
 staticcheck:
 	$(TOOL) staticcheck ./...
+## ---- web: upload page, ops view, browser tests ------------------------------
+# The browser tests (web/) drive real Chromium and fail, never skip, without it.
+# `test` should depend on ensure-chromium so CI and newcomers get it installed.
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || command -v google-chrome || true)
+.PHONY: ensure-chromium test-web
+## ensure-chromium: install Debian's chromium when missing (needs root and apt-get), or say how
+ensure-chromium:
+	@if [ -n "$(CHROMIUM)" ]; then echo "chromium: $(CHROMIUM)"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium (apt-get install -y chromium)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+		|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }; \
+	else \
+		echo "chromium is missing and cannot be installed here (needs root and apt-get)." >&2; \
+		echo "Install it: sudo apt-get install -y chromium (Debian/Ubuntu), or set CHROMIUM=/path/to/chrome." >&2; \
+		exit 1; \
+	fi
+
+## test-web: the page, the ops view and their browser tests (-artifacts keeps the screenshots)
+test-web: ensure-chromium
+	@mkdir -p .test-output
+	$(GO) test -count=1 -timeout 10m -artifacts -outputdir "$(CURDIR)/.test-output" ./web/...
+	@echo "screenshots: $$(find .test-output/_artifacts -name '*.png' | tr '\n' ' ')"

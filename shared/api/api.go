@@ -12,11 +12,12 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/imagepipe/imagepipe/web"
 )
 
 // ObjectReader is the part of *s3.Client the API uses.
@@ -42,17 +43,24 @@ type API struct {
 	csp       string
 }
 
-// New builds the API. page serves the upload page at "/"; nil serves none.
-func New(cfg Config, objects ObjectReader, presigner Presigner, page http.Handler, log *slog.Logger) (*API, error) {
+// New builds the API, with the upload page at "/".
+func New(cfg Config, objects ObjectReader, presigner Presigner, log *slog.Logger) (*API, error) {
 	if objects == nil || presigner == nil || log == nil {
 		return nil, errors.New("api: objects, presigner and log are required")
 	}
 	a := &API{cfg: cfg, objects: objects, presigner: presigner, log: log, now: time.Now, mux: http.NewServeMux()}
-	s3Origins, err := a.s3Origins()
+	uploadOrigin, outputOrigin, err := a.s3Origins()
 	if err != nil {
 		return nil, err
 	}
-	a.csp = ContentSecurityPolicy(s3Origins)
+	// The page PUTs to the uploads bucket and shows thumbnails from the output bucket.
+	if a.csp, err = web.CSP([]string{uploadOrigin}, []string{outputOrigin}); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	page, err := web.NewHandler(cfg.MaxUploadBytes)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	a.mux.HandleFunc("POST /v1/uploads", a.createUpload)
 	a.mux.HandleFunc("GET /v1/images/{id}", a.imageStatus)
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -65,43 +73,34 @@ func New(cfg Config, objects ObjectReader, presigner Presigner, page http.Handle
 	a.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
-	if page != nil {
-		a.mux.Handle("/", page)
-	}
+	a.mux.Handle("/", page)
 	return a, nil
 }
 
 // s3Origins finds the origins the browser talks to for uploads and variant downloads,
 // by presigning a throwaway request for each bucket (no network call is made).
-func (a *API) s3Origins() ([]string, error) {
+func (a *API) s3Origins() (upload, output string, err error) {
 	ctx := context.Background()
 	put, err := a.presigner.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: &a.cfg.UploadsBucket, Key: ptr(a.cfg.UploadPrefix + "origin")})
 	if err != nil {
-		return nil, fmt.Errorf("presign probe for %s: %w", a.cfg.UploadsBucket, err)
+		return "", "", fmt.Errorf("presign probe for %s: %w", a.cfg.UploadsBucket, err)
 	}
 	get, err := a.presigner.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &a.cfg.OutputBucket, Key: ptr("origin")})
 	if err != nil {
-		return nil, fmt.Errorf("presign probe for %s: %w", a.cfg.OutputBucket, err)
+		return "", "", fmt.Errorf("presign probe for %s: %w", a.cfg.OutputBucket, err)
 	}
-	var origins []string
-	for _, raw := range []string{put.URL, get.URL} {
+	origin := func(raw string) (string, error) {
 		u, err := url.Parse(raw)
 		if err != nil {
-			return nil, fmt.Errorf("parse presigned url: %w", err)
+			return "", fmt.Errorf("parse presigned url: %w", err)
 		}
-		if o := u.Scheme + "://" + u.Host; !slices.Contains(origins, o) {
-			origins = append(origins, o)
-		}
+		return u.Scheme + "://" + u.Host, nil
 	}
-	return origins, nil
-}
-
-// ContentSecurityPolicy allows the page its own scripts and styles, uploads and
-// thumbnails from S3, and nothing else.
-func ContentSecurityPolicy(s3Origins []string) string {
-	s3 := strings.Join(s3Origins, " ")
-	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: " + s3 +
-		"; connect-src 'self' " + s3 + "; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	if upload, err = origin(put.URL); err != nil {
+		return "", "", err
+	}
+	output, err = origin(get.URL)
+	return upload, output, err
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {

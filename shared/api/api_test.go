@@ -67,8 +67,7 @@ func newTestAPI(t *testing.T, objects *fakeObjects) *API {
 	t.Helper()
 	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://127.0.0.1:9000"),
 		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")})
-	page := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "<html>page</html>") })
-	a, err := New(testConfig(), objects, s3.NewPresignClient(client), page, slog.New(slog.DiscardHandler))
+	a, err := New(testConfig(), objects, s3.NewPresignClient(client), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -1,0 +1,39 @@
+// Command api is the API Lambda function behind API Gateway (HTTP API, payload 2.0).
+// main only wires; the handlers are plain net/http in shared/api.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/imagepipe/imagepipe/shared/api"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	cfg, err := api.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		fail(log, "configuration", err)
+	}
+	awsCfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		fail(log, "aws configuration", err)
+	}
+	client := s3.NewFromConfig(awsCfg)
+	handler, err := api.New(cfg, client, s3.NewPresignClient(client), log)
+	if err != nil {
+		fail(log, "handler", err)
+	}
+	lambda.Start(httpadapter.NewV2(handler).ProxyWithContext)
+}
+
+func fail(log *slog.Logger, what string, err error) {
+	log.Error("cannot start: "+what, "error", err)
+	os.Exit(1)
+}

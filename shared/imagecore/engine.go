@@ -1,0 +1,158 @@
+package imagecore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+
+	"golang.org/x/image/webp"
+)
+
+// SourceInfo describes the decoded input. Width and Height are after the EXIF
+// orientation has been applied, i.e. as a person sees the picture.
+type SourceInfo struct {
+	Format      string `json:"format"` // "jpeg", "png", "gif" or "webp"
+	Width       int    `json:"width"`
+	Height      int    `json:"height"`
+	Orientation int    `json:"orientation"` // EXIF orientation 1-8 that was applied
+}
+
+// Output is one encoded variant. It carries no metadata.
+type Output struct {
+	Name   string
+	Format Format
+	Width  int
+	Height int
+	Data   []byte
+}
+
+// Result is everything made from one input, Outputs in variant order.
+type Result struct {
+	Source  SourceInfo
+	Outputs []Output
+}
+
+// Engine turns image bytes into the configured variants. It is safe for
+// concurrent use; it holds only immutable configuration.
+type Engine struct {
+	limits   Limits
+	variants []Variant
+}
+
+// NewEngine validates the limits and the variant set and reports every mistake
+// at once, so a bad configuration fails at start-up.
+func NewEngine(limits Limits, variants []Variant) (*Engine, error) {
+	if err := errors.Join(limits.Validate(), ValidateVariants(variants)); err != nil {
+		return nil, fmt.Errorf("image engine configuration: %w", err)
+	}
+	return &Engine{limits: limits, variants: append([]Variant(nil), variants...)}, nil
+}
+
+// Limits returns the limits the engine enforces.
+func (e *Engine) Limits() Limits { return e.limits }
+
+// Variants returns a copy of the engine's variant set.
+func (e *Engine) Variants() []Variant { return append([]Variant(nil), e.variants...) }
+
+// Process checks data against the limits, decodes it once, applies its EXIF
+// orientation and renders every variant from that one decode. Refusals of the
+// input are *Error values; any other error is a bug or an encoder failure.
+func (e *Engine) Process(data []byte) (*Result, error) {
+	src, err := e.decode(data)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Source: src.info, Outputs: make([]Output, 0, len(e.variants))}
+	outs, err := renderAll(src, e.variants)
+	if err != nil {
+		return nil, err
+	}
+	res.Outputs = append(res.Outputs, outs...)
+	return res, nil
+}
+
+// CheckHeader applies the byte and dimension limits and reports the source
+// without decoding pixels. Callers use it to refuse early; Process does the same.
+func (e *Engine) CheckHeader(data []byte) (SourceInfo, error) {
+	info, _, err := e.header(data)
+	return info, err
+}
+
+func (e *Engine) header(data []byte) (SourceInfo, image.Config, error) {
+	var info SourceInfo
+	if len(data) == 0 {
+		return info, image.Config{}, &Error{Code: CodeEmpty, Message: "the file is empty"}
+	}
+	if int64(len(data)) > e.limits.MaxBytes {
+		return info, image.Config{}, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("the file is %s, over the limit of %s", byteSize(int64(len(data))), byteSize(e.limits.MaxBytes))}
+	}
+	format, err := Sniff(data[:min(len(data), sniffLen)])
+	if err != nil {
+		return info, image.Config{}, err
+	}
+	info.Format = format
+	cfg, err := decodeConfig(format, data)
+	if err != nil {
+		return info, cfg, &Error{Code: CodeCorrupt, Message: fmt.Sprintf("the %s header is damaged or truncated", format), Err: err}
+	}
+	w, h := cfg.Width, cfg.Height
+	if w <= 0 || h <= 0 {
+		return info, cfg, &Error{Code: CodeCorrupt, Message: fmt.Sprintf("the %s header declares an empty %dx%d image", format, w, h)}
+	}
+	if px := int64(w) * int64(h); px > e.limits.MaxPixels {
+		return info, cfg, &Error{Code: CodeTooManyPixels, Message: fmt.Sprintf("the image is %dx%d (%.1f megapixels), over the limit of %.1f megapixels", w, h, float64(px)/1e6, float64(e.limits.MaxPixels)/1e6)}
+	}
+	if w > e.limits.MaxSide || h > e.limits.MaxSide {
+		return info, cfg, &Error{Code: CodeDimensionsTooLarge, Message: fmt.Sprintf("the image is %dx%d, a side is over the limit of %d pixels", w, h, e.limits.MaxSide)}
+	}
+	info.Orientation = orientationOf(format, data)
+	info.Width, info.Height = w, h
+	if info.Orientation >= 5 {
+		info.Width, info.Height = h, w
+	}
+	return info, cfg, nil
+}
+
+func decodeConfig(format string, data []byte) (image.Config, error) {
+	r := bytes.NewReader(data)
+	switch format {
+	case SourceJPEG:
+		return jpeg.DecodeConfig(r)
+	case SourcePNG:
+		return png.DecodeConfig(r)
+	case SourceGIF:
+		return gif.DecodeConfig(r)
+	case SourceWebP:
+		return webp.DecodeConfig(r)
+	}
+	return image.Config{}, fmt.Errorf("no decoder for %q", format)
+}
+
+func decodeImage(format string, data []byte) (image.Image, error) {
+	r := bytes.NewReader(data)
+	switch format {
+	case SourceJPEG:
+		return jpeg.Decode(r)
+	case SourcePNG:
+		return png.Decode(r)
+	case SourceGIF:
+		return gif.Decode(r) // the first frame only
+	case SourceWebP:
+		return webp.Decode(r)
+	}
+	return nil, fmt.Errorf("no decoder for %q", format)
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

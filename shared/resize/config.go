@@ -1,0 +1,79 @@
+package resize
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/imagepipe/imagepipe/shared/imagecore"
+)
+
+// Config is the resize function's configuration, read once from the environment.
+type Config struct {
+	OutputBucket   string
+	UploadPrefix   string
+	Limits         imagecore.Limits
+	Variants       []imagecore.Variant
+	DeadlineMargin time.Duration
+}
+
+// ConfigFromEnv reads the variables settings.ResizeEnv writes; getenv is os.Getenv on
+// Lambda. Every mistake is reported, each naming its variable, so a bad deployment
+// fails at start-up instead of on the first image.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	var errs []error
+	cfg := Config{
+		OutputBucket:   strings.TrimSpace(getenv("OUTPUT_BUCKET")),
+		UploadPrefix:   "uploads/",
+		Limits:         imagecore.DefaultLimits(),
+		Variants:       imagecore.DefaultVariants(),
+		DeadlineMargin: 10 * time.Second,
+	}
+	if cfg.OutputBucket == "" {
+		errs = append(errs, errors.New("OUTPUT_BUCKET is required"))
+	}
+	if v := strings.TrimSpace(getenv("UPLOAD_PREFIX")); v != "" {
+		cfg.UploadPrefix = v
+	}
+	if !strings.HasSuffix(cfg.UploadPrefix, "/") {
+		errs = append(errs, fmt.Errorf("UPLOAD_PREFIX: want a folder ending in '/', got %q", cfg.UploadPrefix))
+	}
+	positive := func(name string, set func(int64)) {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("%s: want a positive whole number, got %q", name, v))
+			return
+		}
+		set(n)
+	}
+	positive("MAX_UPLOAD_BYTES", func(n int64) { cfg.Limits.MaxBytes = n })
+	positive("MAX_PIXELS", func(n int64) { cfg.Limits.MaxPixels = n })
+	positive("MAX_SIDE", func(n int64) { cfg.Limits.MaxSide = int(min(n, 1<<30)) })
+	if v := strings.TrimSpace(getenv("VARIANTS")); v != "" {
+		var vs []imagecore.Variant
+		dec := json.NewDecoder(strings.NewReader(v))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&vs); err != nil {
+			errs = append(errs, fmt.Errorf("VARIANTS: want a JSON list like [{\"name\":\"thumb\",\"width\":200,\"height\":200,\"fit\":\"cover\"}]: %w", err))
+		} else if err := imagecore.ValidateVariants(vs); err != nil {
+			errs = append(errs, fmt.Errorf("VARIANTS: %w", err))
+		} else {
+			cfg.Variants = vs
+		}
+	}
+	if v := strings.TrimSpace(getenv("DEADLINE_MARGIN")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("DEADLINE_MARGIN: want a positive duration like 10s, got %q", v))
+		}
+		cfg.DeadlineMargin = d
+	}
+	return cfg, errors.Join(errs...)
+}
