@@ -54,7 +54,9 @@ func (s *objectStore) get(bucket, key string) (object, bool) {
 	return o, ok
 }
 
-func etag(b []byte) string { return strconv.Quote(fmt.Sprintf("%x-%d", len(b), bytes.Count(b, []byte{0}))) }
+func etag(b []byte) string {
+	return strconv.Quote(fmt.Sprintf("%x-%d", len(b), bytes.Count(b, []byte{0})))
+}
 
 func (s *objectStore) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
 	o, ok := s.get(aws.ToString(in.Bucket), aws.ToString(in.Key))
