@@ -82,3 +82,15 @@ test-web: ensure-chromium
 	@mkdir -p .test-output
 	$(GO) test -count=1 -timeout 10m -artifacts -outputdir "$(CURDIR)/.test-output" ./web/...
 	@echo "screenshots: $$(find .test-output/_artifacts -name '*.png' | tr '\n' ' ')"
+
+# Each fuzz target with its package; their seed corpora already run in `make test`.
+FUZZ_TARGETS := FuzzProcess:./shared/imagecore FuzzParseBody:./shared/resize FuzzEventKey:./shared/resize FuzzKeys:./shared/manifest
+
+.PHONY: fuzz
+## fuzz: run every fuzz target for FUZZTIME (default 30s) each
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; pkg=$${t#*:}; \
+		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
