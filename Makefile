@@ -15,13 +15,14 @@ build:
 		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o bin/$$f/bootstrap ./functions/$$f; \
 	done
 
-## test: every test, as CI runs it
-test:
+## test: every test, as CI runs it: vet, all Go tests (browser tests included), the vulnerability scan
+test: ensure-chromium
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) --no-print-directory vulncheck
 
 ## lint: go vet plus staticcheck (pinned in tools/)
-lint:
+lint: staticcheck
 	$(GO) vet ./...
 
 ## bench: engine benchmarks

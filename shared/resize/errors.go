@@ -12,9 +12,6 @@ import (
 // it is handed back, not dropped, so it reaches the DLQ for a person to look at.
 var errMalformed = errors.New("malformed message")
 
-// errDeadline marks work not started because the invocation was about to time out.
-var errDeadline = errors.New("invocation deadline near")
-
 // CodeSourceMissing is recorded when the original is gone before it could be read.
 const CodeSourceMissing = "source_missing"
 

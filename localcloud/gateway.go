@@ -1,0 +1,253 @@
+package localcloud
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/johannesboyne/gofakes3"
+
+	"github.com/imagepipe/imagepipe/localcloud/sigv4"
+)
+
+// S3Gateway stands in front of gofakes3 and adds what gofakes3 does not do but
+// S3 does: SigV4 checks, a strict CORS policy, atomic If-None-Match: *, and bucket
+// notifications. It also injects faults for tests.
+type S3Gateway struct {
+	Next     http.Handler
+	Backend  gofakes3.Backend
+	Verifier *sigv4.Verifier
+	// Origins may call the bucket from a browser.
+	Origins []string
+	// AllowedHeaders are the request headers a browser may send (lower case).
+	AllowedHeaders []string
+	Faults         *Faults
+	Notifier       *Notifier
+	Log            *slog.Logger
+
+	// stripes serialise writes per key, so a conditional PUT's existence check and
+	// its write cannot interleave with another write of the same key.
+	stripes [64]sync.Mutex
+}
+
+var corsMethods = []string{http.MethodGet, http.MethodPut, http.MethodHead}
+
+const corsRefused = "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."
+
+var hexSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func (g *S3Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodOptions {
+		g.preflight(w, r)
+		return
+	}
+	cw := &corsWriter{ResponseWriter: w}
+	if o := r.Header.Get("Origin"); o != "" && slices.Contains(g.Origins, o) {
+		cw.origin = o
+	}
+	w = cw
+
+	signed, refusal := g.Verifier.Verify(r)
+	if refusal != nil {
+		writeS3Error(w, r, refusal.Status, refusal.Code, refusal.Message)
+		return
+	}
+	switch p := signed.PayloadHash; {
+	case hexSHA256.MatchString(p):
+		// The signature covers the body's hash: check the body matches it.
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			writeS3Error(w, r, http.StatusBadRequest, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+			return
+		}
+		if sum := sha256.Sum256(body); hex.EncodeToString(sum[:]) != p {
+			writeS3Error(w, r, http.StatusBadRequest, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	case p == "UNSIGNED-PAYLOAD" || p == "STREAMING-AWS4-HMAC-SHA256-PAYLOAD":
+		// gofakes3 decodes aws-chunked bodies; chunk signatures are not checked.
+	default:
+		writeS3Error(w, r, http.StatusNotImplemented, "NotImplemented", "x-amz-content-sha256 "+p+" is not supported by the local cloud")
+		return
+	}
+
+	bucket, key := splitPath(r.URL.Path)
+	if g.Faults != nil {
+		if f := g.Faults.check(r.Method, bucket, key); f != nil {
+			writeS3Error(w, r, f.Status, f.Code, f.Message)
+			return
+		}
+	}
+
+	event := createEvent(r, key)
+	if event != "" && key != "" {
+		mu := g.stripe(bucket, key)
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Header.Get("If-None-Match") == "*" && g.exists(bucket, key) {
+			writeS3Error(w, r, http.StatusPreconditionFailed, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+			return
+		}
+	}
+	g.Next.ServeHTTP(cw, r)
+	if !cw.wroteHeader {
+		// gofakes3 answered with an implicit 200: send it through our CORS headers.
+		cw.WriteHeader(http.StatusOK)
+	}
+
+	if event == "" || cw.status >= 300 || g.Notifier == nil {
+		return
+	}
+	if event == EventPost && r.MultipartForm != nil {
+		// gofakes3 has parsed the form; the key is one of its fields.
+		if k := r.MultipartForm.Value["key"]; len(k) == 1 {
+			key = k[0]
+		}
+	}
+	if !g.Notifier.Matches(bucket, key) {
+		return
+	}
+	g.notify(r, event, bucket, key, cw.Header().Get("x-amz-request-id"))
+}
+
+func (g *S3Gateway) notify(r *http.Request, event, bucket, key, requestID string) {
+	obj, err := g.Backend.HeadObject(bucket, key)
+	if err != nil {
+		g.Log.Error("notification: object vanished", "bucket", bucket, "key", key, "err", err)
+		return
+	}
+	_ = obj.Contents.Close()
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	if err := g.Notifier.ObjectCreated(r.Context(), event, key, obj.Size, hex.EncodeToString(obj.Hash), ip, requestID); err != nil {
+		// S3 retries deliveries internally; a restart of the local cloud re-enqueues
+		// uploads that have no manifest (see Cloud.Recover).
+		g.Log.Error("notification not delivered", "bucket", bucket, "key", key, "err", err)
+	}
+}
+
+func (g *S3Gateway) exists(bucket, key string) bool {
+	obj, err := g.Backend.HeadObject(bucket, key)
+	if err != nil {
+		return false
+	}
+	_ = obj.Contents.Close()
+	return true
+}
+
+func (g *S3Gateway) stripe(bucket, key string) *sync.Mutex {
+	h := fnv.New32a()
+	_, _ = io.WriteString(h, bucket+"/"+key)
+	return &g.stripes[h.Sum32()%uint32(len(g.stripes))]
+}
+
+// preflight answers a CORS preflight as S3 does with a bucket CORS rule.
+func (g *S3Gateway) preflight(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	method := r.Header.Get("Access-Control-Request-Method")
+	if origin == "" || method == "" {
+		writeS3Error(w, r, http.StatusBadRequest, "BadRequest", "Insufficient information. Origin request header needed.")
+		return
+	}
+	ok := slices.Contains(g.Origins, origin) && slices.Contains(corsMethods, method)
+	var asked []string
+	for _, h := range strings.Split(r.Header.Get("Access-Control-Request-Headers"), ",") {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if h == "" {
+			continue
+		}
+		asked = append(asked, h)
+		if !slices.Contains(g.AllowedHeaders, h) {
+			ok = false
+		}
+	}
+	if !ok {
+		writeS3Error(w, r, http.StatusForbidden, "AccessForbidden", corsRefused)
+		return
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Methods", strings.Join(corsMethods, ", "))
+	if len(asked) > 0 {
+		h.Set("Access-Control-Allow-Headers", strings.Join(asked, ", "))
+	}
+	h.Set("Access-Control-Expose-Headers", "ETag")
+	h.Set("Access-Control-Max-Age", "3000")
+	h.Set("Vary", "Origin, Access-Control-Request-Headers, Access-Control-Request-Method")
+	w.WriteHeader(http.StatusOK)
+}
+
+// corsWriter records the status and replaces gofakes3's allow-everything CORS
+// headers with the configured policy's.
+type corsWriter struct {
+	http.ResponseWriter
+	origin      string
+	status      int
+	wroteHeader bool
+}
+
+func (c *corsWriter) WriteHeader(status int) {
+	if c.wroteHeader {
+		return
+	}
+	c.wroteHeader = true
+	c.status = status
+	h := c.Header()
+	for k := range h {
+		if strings.HasPrefix(k, "Access-Control-") {
+			delete(h, k)
+		}
+	}
+	h.Add("Vary", "Origin")
+	if c.origin != "" {
+		h.Set("Access-Control-Allow-Origin", c.origin)
+		h.Set("Access-Control-Expose-Headers", "ETag")
+	}
+	c.ResponseWriter.WriteHeader(status)
+}
+
+func (c *corsWriter) Write(b []byte) (int, error) {
+	if !c.wroteHeader {
+		c.WriteHeader(http.StatusOK)
+	}
+	return c.ResponseWriter.Write(b)
+}
+
+// createEvent names the s3:ObjectCreated event a request would cause, or "".
+func createEvent(r *http.Request, key string) string {
+	q := r.URL.Query()
+	switch r.Method {
+	case http.MethodPut:
+		if key == "" || q.Has("uploadId") || q.Has("partNumber") || q.Has("tagging") || q.Has("acl") {
+			return ""
+		}
+		if r.Header.Get("X-Amz-Copy-Source") != "" {
+			return EventCopy
+		}
+		return EventPut
+	case http.MethodPost:
+		if key != "" && q.Has("uploadId") {
+			return EventComplete
+		}
+		if key == "" && !q.Has("delete") && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+			return EventPost
+		}
+	}
+	return ""
+}
+
+// splitPath splits a path-style S3 URL path into bucket and key.
+func splitPath(p string) (bucket, key string) {
+	bucket, key, _ = strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	return bucket, key
+}
+

@@ -1,0 +1,273 @@
+package localcloud
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/imagepipe/imagepipe/localcloud/eventsource"
+	"github.com/imagepipe/imagepipe/shared/api"
+	"github.com/imagepipe/imagepipe/shared/manifest"
+	"github.com/imagepipe/imagepipe/shared/metrics"
+	"github.com/imagepipe/imagepipe/shared/resize"
+)
+
+// resizeHandler builds the real resize handler exactly as functions/resize does,
+// from the environment settings.ResizeEnv describes.
+func (c *Cloud) resizeHandler() (eventsource.Handler, error) {
+	rcfg, err := resize.ConfigFromEnv(getenv(c.cfg.Settings.ResizeEnv(c.OutputBucket)))
+	if err != nil {
+		return nil, fmt.Errorf("resize configuration: %w", err)
+	}
+	h, err := resize.New(rcfg, c.S3, c.log.With("function", "resize"), c.emitter)
+	if err != nil {
+		return nil, fmt.Errorf("resize handler: %w", err)
+	}
+	return h.Handle, nil
+}
+
+// apiHandler builds the real API exactly as functions/api does.
+func (c *Cloud) apiHandler() (http.Handler, error) {
+	acfg, err := api.ConfigFromEnv(getenv(c.cfg.Settings.APIEnv(c.UploadsBucket, c.OutputBucket)))
+	if err != nil {
+		return nil, fmt.Errorf("api configuration: %w", err)
+	}
+	a, err := api.New(acfg, c.S3, c.Presigner, c.log.With("function", "api"))
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	return a, nil
+}
+
+// Metrics is the emitter the resize handler writes EMF records to.
+func (c *Cloud) Metrics() *metrics.Emitter { return c.emitter }
+
+// SubscribeMetrics calls fn with every EMF record the resize handler writes from
+// now on, until cancel is called. fn must not block for long.
+func (c *Cloud) SubscribeMetrics(fn func(metrics.Record)) (cancel func()) {
+	return c.metrics.subscribe(fn)
+}
+
+// RecentMetrics returns the last EMF records (up to 1000), oldest first.
+func (c *Cloud) RecentMetrics() []metrics.Record { return c.metrics.recent() }
+
+// metricsHub is the io.Writer behind the resize handler's emitter: it parses each
+// EMF line and fans it out, as CloudWatch would turn it into metrics.
+type metricsHub struct {
+	mu      sync.Mutex
+	partial []byte
+	ring    []metrics.Record
+	subs    map[int]func(metrics.Record)
+	nextSub int
+}
+
+const metricsKept = 1000
+
+func newMetricsHub() *metricsHub { return &metricsHub{subs: map[int]func(metrics.Record){}} }
+
+func (h *metricsHub) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	h.partial = append(h.partial, p...)
+	var recs []metrics.Record
+	for {
+		i := bytes.IndexByte(h.partial, '\n')
+		if i < 0 {
+			break
+		}
+		if rec, ok := metrics.Parse(h.partial[:i]); ok {
+			recs = append(recs, rec)
+		}
+		h.partial = h.partial[i+1:]
+	}
+	h.ring = append(h.ring, recs...)
+	if over := len(h.ring) - metricsKept; over > 0 {
+		h.ring = append([]metrics.Record(nil), h.ring[over:]...)
+	}
+	subs := make([]func(metrics.Record), 0, len(h.subs))
+	for _, s := range h.subs {
+		subs = append(subs, s)
+	}
+	h.mu.Unlock()
+	for _, r := range recs {
+		for _, s := range subs {
+			s(r)
+		}
+	}
+	return len(p), nil
+}
+
+func (h *metricsHub) subscribe(fn func(metrics.Record)) func() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id := h.nextSub
+	h.nextSub++
+	h.subs[id] = fn
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		delete(h.subs, id)
+	}
+}
+
+func (h *metricsHub) recent() []metrics.Record {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]metrics.Record(nil), h.ring...)
+}
+
+
+// QueueStats is what the console shows for the resize queue and its DLQ.
+type QueueStats struct {
+	// Visible messages wait for the event source; InFlight ones are being
+	// processed (or wait out a visibility timeout after a failure).
+	Visible, InFlight int
+	// DLQ counts messages that exhausted maxReceiveCount; the alarm fires above 0.
+	DLQ int
+}
+
+// QueueStats reads the queues' attributes through the SQS API.
+func (c *Cloud) QueueStats(ctx context.Context) (QueueStats, error) {
+	get := func(url string) (total, hidden int, err error) {
+		out, err := c.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+			QueueUrl: &url,
+			AttributeNames: []sqstypes.QueueAttributeName{
+				sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+				sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+			},
+		})
+		if err != nil {
+			return 0, 0, fmt.Errorf("queue attributes of %s: %w", url, err)
+		}
+		total, _ = strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+		hidden, _ = strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+		return total, hidden, nil
+	}
+	total, hidden, err := get(c.ResizeQueueURL)
+	if err != nil {
+		return QueueStats{}, err
+	}
+	dlqTotal, _, err := get(c.DLQURL)
+	if err != nil {
+		return QueueStats{}, err
+	}
+	// goaws counts in-flight messages in ApproximateNumberOfMessages; SQS does not.
+	return QueueStats{Visible: max(total-hidden, 0), InFlight: hidden, DLQ: dlqTotal}, nil
+}
+
+// ImageResult is one image the resize handler finished, read back from its manifest.
+type ImageResult struct {
+	ID       string
+	Key      string
+	Manifest manifest.Manifest
+}
+
+// observe wraps the handler so OnImage hears about every image a successful
+// record finished. It changes nothing about what the handler returns.
+func (c *Cloud) observe(h eventsource.Handler) eventsource.Handler {
+	if c.cfg.OnImage == nil {
+		return h
+	}
+	prefix := c.cfg.Settings.UploadPrefix
+	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		resp, err := h(ctx, ev)
+		if err != nil {
+			return resp, err
+		}
+		failed := map[string]bool{}
+		for _, f := range resp.BatchItemFailures {
+			failed[f.ItemIdentifier] = true
+		}
+		for _, msg := range ev.Records {
+			if failed[msg.MessageId] {
+				continue
+			}
+			records, perr := resize.ParseBody(msg.Body)
+			if perr != nil {
+				continue
+			}
+			for _, r := range records {
+				id, ok := manifest.IDForUploadKey(prefix, r.S3.Object.URLDecodedKey)
+				if !ok {
+					continue
+				}
+				if m, err := c.readManifest(context.WithoutCancel(ctx), id); err == nil {
+					c.cfg.OnImage(ImageResult{ID: id, Key: r.S3.Object.URLDecodedKey, Manifest: *m})
+				}
+			}
+		}
+		return resp, nil
+	}
+}
+
+func (c *Cloud) readManifest(ctx context.Context, id string) (*manifest.Manifest, error) {
+	key := manifest.Key(id)
+	out, err := c.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &c.OutputBucket, Key: &key})
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	defer out.Body.Close()
+	var m manifest.Manifest
+	if err := json.NewDecoder(io.LimitReader(out.Body, 1<<20)).Decode(&m); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return &m, nil
+}
+
+// Recover re-sends the ObjectCreated event of every upload that has no manifest.
+// goaws keeps messages only in memory, so a restart loses queued and in-flight
+// work; S3 data survives (s3bolt), and this puts the lost work back. It returns how
+// many uploads it re-enqueued.
+func (c *Cloud) Recover(ctx context.Context) (int, error) {
+	n := 0
+	p := s3.NewListObjectsV2Paginator(c.S3, &s3.ListObjectsV2Input{Bucket: &c.UploadsBucket, Prefix: &c.cfg.Settings.UploadPrefix})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return n, fmt.Errorf("list uploads: %w", err)
+		}
+		for _, obj := range page.Contents {
+			key := deref(obj.Key)
+			id, ok := manifest.IDForUploadKey(c.cfg.Settings.UploadPrefix, key)
+			if !ok {
+				continue
+			}
+			mkey := manifest.Key(id)
+			_, err := c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &c.OutputBucket, Key: &mkey})
+			var nf *types.NotFound
+			switch {
+			case err == nil:
+				continue
+			case !errors.As(err, &nf):
+				return n, fmt.Errorf("head %s: %w", mkey, err)
+			}
+			if err := c.notifier.ObjectCreated(ctx, EventPut, key, deref(obj.Size), deref(obj.ETag), "127.0.0.1", "recover"); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	if n > 0 {
+		c.log.Info("re-enqueued uploads that had no manifest", "count", n)
+	}
+	return n, nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

@@ -1,0 +1,83 @@
+package settings_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/imagepipe/imagepipe/shared/api"
+	"github.com/imagepipe/imagepipe/shared/imagecore"
+	"github.com/imagepipe/imagepipe/shared/resize"
+	"github.com/imagepipe/imagepipe/shared/settings"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	s := settings.Default()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Queue.MaxReceiveCount != 5 || s.Queue.DLQRetention != 14*24*time.Hour || s.VisibilityTimeout() != 6*s.Resize.Timeout {
+		t.Errorf("defaults %+v", s)
+	}
+}
+
+func TestValidateNamesEachMistake(t *testing.T) {
+	tests := []struct {
+		key    string
+		mutate func(*settings.Settings)
+	}{
+		{"uploadPrefix", func(s *settings.Settings) { s.UploadPrefix = "uploads" }},
+		{"uploadPrefix", func(s *settings.Settings) { s.UploadPrefix = "variants/" }},
+		{"allowedOrigins", func(s *settings.Settings) { s.AllowedOrigins = []string{"https://a.example/path"} }},
+		{"limits", func(s *settings.Settings) { s.Limits.MaxPixels = 0 }},
+		{"variants", func(s *settings.Settings) { s.Variants = []imagecore.Variant{{Name: "x", Fit: imagecore.FitCover, Width: 10}} }},
+		{"uploadUrlTtl", func(s *settings.Settings) { s.UploadURLTTL = time.Second }},
+		{"downloadUrlTtl", func(s *settings.Settings) { s.DownloadURLTTL = 8 * 24 * time.Hour }},
+		{"resizeMemoryMb", func(s *settings.Settings) { s.Resize.MemoryMB = 64 }},
+		{"resizeTimeout", func(s *settings.Settings) { s.Resize.Timeout = time.Second }},
+		{"resizeBatchSize", func(s *settings.Settings) { s.Resize.BatchSize = 0 }},
+		{"resizeBatchWindow", func(s *settings.Settings) { s.Resize.BatchSize, s.Resize.BatchWindow = 20, 0 }},
+		{"resizeMaxConcurrency", func(s *settings.Settings) { s.Resize.MaxConcurrency = 1 }},
+		{"resizeDeadlineMargin", func(s *settings.Settings) { s.Resize.DeadlineMargin = s.Resize.Timeout }},
+		{"maxReceiveCount", func(s *settings.Settings) { s.Queue.MaxReceiveCount = 0 }},
+		{"dlqRetention", func(s *settings.Settings) { s.Queue.DLQRetention = s.Queue.Retention }},
+		{"originalsExpireDays", func(s *settings.Settings) { s.OriginalsExpireDays = 0 }},
+		{"alarmEmail", func(s *settings.Settings) { s.AlarmEmail = "ops@example.com, me@example.com" }},
+		{"oldestMessageAlarm", func(s *settings.Settings) { s.OldestMessageAlarm = time.Second }},
+	}
+	for _, tc := range tests {
+		s := settings.Default()
+		tc.mutate(&s)
+		err := s.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.key+":") {
+			t.Errorf("%s: error %v does not name the key", tc.key, err)
+		}
+	}
+}
+
+// The environment the CDK app gives the functions must read back, unchanged, through
+// the functions' own configuration readers.
+func TestEnvironmentReadsBackThroughTheFunctions(t *testing.T) {
+	s := settings.Default()
+	s.Limits = imagecore.Limits{MaxBytes: 1234, MaxPixels: 5678, MaxSide: 90}
+	s.Variants = []imagecore.Variant{{Name: "tiny", Width: 64, Height: 64, Fit: imagecore.FitCover, Format: imagecore.FormatPNG, Quality: 70}}
+	s.AllowedOrigins = []string{"https://a.example", "https://b.example"}
+	lookup := func(env map[string]string) func(string) string { return func(k string) string { return env[k] } }
+
+	rc, err := resize.ConfigFromEnv(lookup(s.ResizeEnv("out")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.OutputBucket != "out" || rc.Limits != s.Limits || len(rc.Variants) != 1 || rc.Variants[0] != s.Variants[0] ||
+		rc.UploadPrefix != s.UploadPrefix || rc.DeadlineMargin != s.Resize.DeadlineMargin {
+		t.Errorf("resize config %+v from %+v", rc, s)
+	}
+	ac, err := api.ConfigFromEnv(lookup(s.APIEnv("up", "out")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ac.UploadsBucket != "up" || ac.OutputBucket != "out" || ac.MaxUploadBytes != 1234 || ac.UploadURLTTL != s.UploadURLTTL ||
+		ac.DownloadURLTTL != s.DownloadURLTTL || strings.Join(ac.AllowedOrigins, ",") != "https://a.example,https://b.example" {
+		t.Errorf("api config %+v", ac)
+	}
+}
