@@ -162,3 +162,14 @@ DATA_DIR ?= .imagepipe/
 dev:
 	$(GO) build -o bin/imagepipe ./cmd/imagepipe
 	ADDR='$(ADDR)' DATA_DIR='$(DATA_DIR)' exec bin/imagepipe dev
+# Each fuzz target with its package; their seed corpora already run in `make test`.
+FUZZ_TARGETS := FuzzProcess:./shared/imagecore FuzzParseBody:./shared/resize FuzzEventKey:./shared/resize FuzzKeys:./shared/manifest
+
+.PHONY: fuzz
+## fuzz: run every fuzz target for FUZZTIME (default 30s) each
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; pkg=$${t#*:}; \
+		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
