@@ -32,6 +32,7 @@ type synthesized struct {
 type resource struct {
 	Type       string         `json:"Type"`
 	Properties map[string]any `json:"Properties"`
+	DependsOn  any            `json:"DependsOn"`
 	Metadata   struct {
 		Nag struct {
 			Acknowledged []struct {
@@ -717,5 +718,69 @@ func TestNagAcknowledgementsGiveReasons(t *testing.T) {
 	}
 	if count == 0 {
 		t.Error("no acknowledgements found; the metadata layout changed?")
+	}
+}
+
+// TestNoDependencyCycle guards the wiring order in NewStack: the uploads bucket's
+// CORS names the API's origin while the API's function names the bucket, which
+// works only because the API resource itself depends on neither. CloudFormation
+// would refuse a cycle only at deployment.
+func TestNoDependencyCycle(t *testing.T) {
+	s := synth(t, map[string]any{"allowedOrigins": "https://photos.example"})
+	deps := map[string][]string{}
+	for id, r := range s.resources {
+		var walk func(v any)
+		walk = func(v any) {
+			switch x := v.(type) {
+			case map[string]any:
+				for k, v := range x {
+					switch k {
+					case "Ref":
+						if name, ok := v.(string); ok {
+							if _, isResource := s.resources[name]; isResource {
+								deps[id] = append(deps[id], name)
+							}
+						}
+					case "Fn::GetAtt":
+						deps[id] = append(deps[id], texts(v)[0])
+					}
+					walk(v)
+				}
+			case []any:
+				for _, v := range x {
+					walk(v)
+				}
+			}
+		}
+		walk(r.Properties)
+		if r.DependsOn != nil {
+			deps[id] = append(deps[id], texts(r.DependsOn)...)
+		}
+	}
+	const (
+		unvisited = iota
+		visiting
+		done
+	)
+	state := map[string]int{}
+	var visit func(id string, path []string)
+	visit = func(id string, path []string) {
+		switch state[id] {
+		case visiting:
+			t.Fatalf("dependency cycle: %s", strings.Join(append(path, id), " -> "))
+		case done:
+			return
+		}
+		state[id] = visiting
+		for _, d := range deps[id] {
+			visit(d, append(path, id))
+		}
+		state[id] = done
+	}
+	for id := range s.resources {
+		visit(id, nil)
+	}
+	if len(deps[s.id(s.stack.Storage.Uploads)]) == 0 {
+		t.Error("the uploads bucket depends on nothing; the CORS origin from the API is missing")
 	}
 }
