@@ -283,3 +283,41 @@ func TestRedriveFromTheOpsViewInTheLocalCloud(t *testing.T) {
 	expectNoPageErrors(t, page)
 	expectNoPageErrors(t, ops)
 }
+
+// TestOfflineThenTryAgainInTheLocalCloud picks a photo while the browser is
+// offline, expects a clear message instead of a silent drop, then reconnects and
+// tries again. (A PUT that fails part way is covered against a dead endpoint in
+// page_test.go: Chromium's offline emulation lets requests already sent finish.)
+func TestOfflineThenTryAgainInTheLocalCloud(t *testing.T) {
+	s := settings.Default()
+	s.Resize.BatchWindow = 0
+	cloud, _ := startCloud(t, s)
+	b := newBrowser(t)
+	photo, err := filepath.Abs(filepath.Join("..", "testdata", "images", "friends.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.run(t,
+		chromedp.Navigate(cloud.APIURL+"/"),
+		chromedp.WaitVisible("#drop", chromedp.ByID),
+		network.EmulateNetworkConditions(true, 0, 0, 0),
+		chromedp.SetUploadFiles("#files", []string{photo}, chromedp.ByID),
+	)
+	it := b.waitSettled(t, 1, time.Minute)["friends.jpg"]
+	if it.State != "failed" || !strings.Contains(it.Text, "Could not reach the server") || len(it.Buttons) != 1 {
+		t.Fatalf("offline: %+v; want a message that the server is unreachable, with a button to try again", it)
+	}
+	b.run(t,
+		network.EmulateNetworkConditions(false, 0, -1, -1),
+		chromedp.Click("li.file button", chromedp.ByQuery),
+	)
+	deadline := time.Now().Add(time.Minute)
+	for it.State != "ready" && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		it = b.waitSettled(t, 1, time.Minute)["friends.jpg"]
+	}
+	if it.State != "ready" || len(it.Variants) != len(imagecore.DefaultVariants()) {
+		t.Errorf("after reconnecting and trying again: %+v; want ready with every variant", it)
+	}
+	expectNoPageErrors(t, b)
+}
