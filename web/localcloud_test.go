@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image"
 	_ "image/jpeg"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,12 +20,11 @@ import (
 	"github.com/imagepipe/imagepipe/localcloud"
 	"github.com/imagepipe/imagepipe/shared/imagecore"
 	"github.com/imagepipe/imagepipe/shared/settings"
-	"github.com/imagepipe/imagepipe/web/opsview"
 )
 
 // startCloud runs the whole service in-process (S3, SQS, the event source, the
-// real resize and API handlers; the API serves the page) plus its ops view.
-func startCloud(t *testing.T, s settings.Settings, tune ...func(*localcloud.Config)) (*localcloud.Cloud, string) {
+// real resize and API handlers; the API serves the page, the cloud /ops).
+func startCloud(t *testing.T, s settings.Settings, tune ...func(*localcloud.Config)) *localcloud.Cloud {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -49,15 +47,7 @@ func startCloud(t *testing.T, s settings.Settings, tune ...func(*localcloud.Conf
 			t.Errorf("close local cloud: %v", err)
 		}
 	})
-
-	view, stop, err := cloud.OpsView(opsview.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	ops := httptest.NewServer(view)
-	t.Cleanup(ops.Close)
-	return cloud, ops.URL
+	return cloud
 }
 
 // expectedDims is what the default variants make of a w x h source: cover fills
@@ -75,7 +65,8 @@ func expectedDims(v imagecore.Variant, w, h int) (int, int) {
 func TestUploadPhotosThroughTheLocalCloud(t *testing.T) {
 	s := settings.Default()
 	s.Resize.BatchWindow = 0 // start resizing as soon as an upload lands
-	cloud, opsURL := startCloud(t, s)
+	cloud := startCloud(t, s)
+	opsURL := cloud.APIURL
 	b := newBrowser(t)
 	dir := t.TempDir()
 	photos := []string{"friends.jpg", "seeding.jpg", "wine.jpg"}
@@ -180,7 +171,7 @@ func TestExpiredUploadURLInTheLocalCloud(t *testing.T) {
 	s := settings.Default()
 	s.Resize.BatchWindow = 0
 	s.UploadURLTTL = 10 * time.Second // the shortest the settings allow
-	cloud, _ := startCloud(t, s)
+	cloud := startCloud(t, s)
 	b := newBrowser(t)
 	photo, err := filepath.Abs(filepath.Join("..", "testdata", "images", "seeding.jpg"))
 	if err != nil {
@@ -236,10 +227,11 @@ func TestRedriveFromTheOpsViewInTheLocalCloud(t *testing.T) {
 	s.Queue.MaxReceiveCount = 2
 	var broken atomic.Bool
 	broken.Store(true)
-	cloud, opsURL := startCloud(t, s, func(c *localcloud.Config) {
+	cloud := startCloud(t, s, func(c *localcloud.Config) {
 		c.VisibilityTimeout = time.Second // retry quickly
 		c.S3RetryMaxAttempts = 1
 	})
+	opsURL := cloud.APIURL
 	cloud.Faults.Add(func(method, bucket, key string, n int) *localcloud.Fault {
 		if broken.Load() && method == "GET" && bucket == cloud.UploadsBucket {
 			return &localcloud.InternalError
@@ -291,7 +283,7 @@ func TestRedriveFromTheOpsViewInTheLocalCloud(t *testing.T) {
 func TestOfflineThenTryAgainInTheLocalCloud(t *testing.T) {
 	s := settings.Default()
 	s.Resize.BatchWindow = 0
-	cloud, _ := startCloud(t, s)
+	cloud := startCloud(t, s)
 	b := newBrowser(t)
 	photo, err := filepath.Abs(filepath.Join("..", "testdata", "images", "friends.jpg"))
 	if err != nil {
