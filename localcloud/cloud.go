@@ -100,6 +100,7 @@ type Cloud struct {
 
 	handler  eventsource.Handler
 	api      *http.Server
+	stopOps  func()
 	backend  gofakes3.Backend
 	notifier *Notifier
 	metrics  *metricsHub
@@ -264,7 +265,11 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c.api = c.serve(apiLn, apiHandler)
+	front, err := c.withOps(apiHandler)
+	if err != nil {
+		return nil, err
+	}
+	c.api = c.serve(apiLn, front)
 
 	c.EventSource = eventsource.Config{
 		QueueURL:     c.ResizeQueueURL,
@@ -377,6 +382,9 @@ func (c *Cloud) Close(ctx context.Context) error {
 		if c.stopPoller != nil {
 			c.stopPoller()
 			<-c.pollerDone
+		}
+		if c.stopOps != nil {
+			c.stopOps()
 		}
 		var errs []error
 		// goaws queues live in process globals: remove ours so the name is free again.

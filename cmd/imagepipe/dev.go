@@ -64,12 +64,13 @@ func printBanner(w io.Writer, c *localcloud.Cloud, dataDir string) {
 	env := c.Env()
 	fmt.Fprintf(w, `imagepipe local cloud
   page and API  %s
+  operations    %s/ops
   S3            %s  (buckets %s, %s)
   SQS           %s
     queue       %s
     DLQ         %s
   data          %s
-`, c.APIURL, c.S3URL, c.UploadsBucket, c.OutputBucket, c.SQSURL, c.ResizeQueueURL, c.DLQURL, dataDir)
+`, c.APIURL, c.APIURL, c.S3URL, c.UploadsBucket, c.OutputBucket, c.SQSURL, c.ResizeQueueURL, c.DLQURL, dataDir)
 	if c.Recovered > 0 {
 		fmt.Fprintf(w, "  recovered     %d uploads without a manifest were queued again\n", c.Recovered)
 	}
