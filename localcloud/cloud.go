@@ -159,9 +159,11 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 		Faults:        &Faults{},
 		metrics:       newMetricsHub(),
 	}
+	started := c
 	defer func() {
 		if err != nil {
-			_ = c.Close(context.Background())
+			// Undo whatever was started: listeners, servers, queues, the database.
+			_ = started.Close(context.Background())
 		}
 	}()
 	resizeQueue, dlq := cfg.Name+"-resize", cfg.Name+"-resize-dlq"

@@ -159,3 +159,23 @@ func TestQueueURLsPointAtTheLocalEndpoint(t *testing.T) {
 		t.Errorf("GetQueueUrl %q, want %q", got, c.DLQURL)
 	}
 }
+
+func TestStartFailsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	first := startCloud(t, func(cfg *Config) { cfg.DataDir, cfg.NoEventSource = dir, true })
+	// Same data directory: the database is locked by the first cloud.
+	_, err := Start(context.Background(), Config{Settings: testSettings(), Name: "second", DataDir: dir})
+	if err == nil {
+		t.Fatal("a second cloud on the same data directory started")
+	}
+	// Same API address: taken.
+	_, err = Start(context.Background(), Config{Settings: testSettings(), Name: "third", Addr: first.APIURL[len("http://"):]})
+	if err == nil {
+		t.Fatal("a second cloud on the same address started")
+	}
+	// Both failures released what they had taken: the names can be used again.
+	again := startCloud(t, func(cfg *Config) { cfg.Name = "second"; cfg.NoEventSource = true })
+	if again.ResizeQueueURL == "" {
+		t.Fatal("no queue")
+	}
+}
