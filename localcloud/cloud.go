@@ -100,6 +100,7 @@ type Cloud struct {
 
 	handler  eventsource.Handler
 	api      *http.Server
+	mux      *http.ServeMux // the API at "/", plus what Handle adds
 	backend  gofakes3.Backend
 	notifier *Notifier
 	metrics  *metricsHub
@@ -266,7 +267,9 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c.api = c.serve(apiLn, apiHandler)
+	c.mux = http.NewServeMux()
+	c.mux.Handle("/", apiHandler)
+	c.api = c.serve(apiLn, c.mux)
 
 	c.EventSource = eventsource.Config{
 		QueueURL:     c.ResizeQueueURL,
@@ -304,6 +307,10 @@ func (c *Cloud) serve(ln net.Listener, h http.Handler) *http.Server {
 	}()
 	return srv
 }
+
+// Handle serves h at pattern on the API's address, next to the API (the ops view
+// at /ops, say). It may be called while the cloud runs.
+func (c *Cloud) Handle(pattern string, h http.Handler) { c.mux.Handle(pattern, h) }
 
 // Handler is the handler the resize event source invokes (with OnImage reporting).
 func (c *Cloud) Handler() eventsource.Handler { return c.observe(c.handler) }

@@ -13,10 +13,14 @@ import (
 	"github.com/imagepipe/imagepipe/localcloud"
 	"github.com/imagepipe/imagepipe/shared/manifest"
 	"github.com/imagepipe/imagepipe/shared/settings"
+	"github.com/imagepipe/imagepipe/web/opsview"
 )
 
 // dev runs the whole service on this machine until interrupted.
-func dev(ctx context.Context, args []string) error {
+func dev(ctx context.Context, args []string) error { return runDev(ctx, args, os.Stdout) }
+
+// runDev is dev writing its console output to out.
+func runDev(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	addr := fs.String("addr", envOr("ADDR", "127.0.0.1:8080"), "address of the page and API (env ADDR)")
 	dataDir := fs.String("data", envOr("DATA_DIR", ".imagepipe/"), "where S3 data is kept across restarts (env DATA_DIR)")
@@ -30,7 +34,7 @@ func dev(ctx context.Context, args []string) error {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("-log: %w", err)
 	}
-	out := os.Stdout
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	// main cancels ctx on Ctrl-C or SIGTERM.
 
 	s := settings.Default()
@@ -40,16 +44,24 @@ func dev(ctx context.Context, args []string) error {
 		S3Addr:   *s3Addr,
 		SQSAddr:  *sqsAddr,
 		DataDir:  *dataDir,
-		Log:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		Log:      log,
 		OnImage:  func(r localcloud.ImageResult) { printImage(out, r) },
 	})
 	if err != nil {
 		return err
 	}
+	view, stopView, err := cloud.OpsView(opsview.Options{Log: log})
+	if err != nil {
+		_ = cloud.Close(context.Background())
+		return err
+	}
+	cloud.Handle("/ops", view)
+	cloud.Handle("/ops/", view)
 	printBanner(out, cloud, *dataDir)
 
 	<-ctx.Done()
 	fmt.Fprintln(out, "stopping: no new work; finishing or handing back what is in flight…")
+	stopView()
 	closeCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -64,12 +76,13 @@ func printBanner(w io.Writer, c *localcloud.Cloud, dataDir string) {
 	env := c.Env()
 	fmt.Fprintf(w, `imagepipe local cloud
   page and API  %s
+  ops view      %s/ops
   S3            %s  (buckets %s, %s)
   SQS           %s
     queue       %s
     DLQ         %s
   data          %s
-`, c.APIURL, c.S3URL, c.UploadsBucket, c.OutputBucket, c.SQSURL, c.ResizeQueueURL, c.DLQURL, dataDir)
+`, c.APIURL, c.APIURL, c.S3URL, c.UploadsBucket, c.OutputBucket, c.SQSURL, c.ResizeQueueURL, c.DLQURL, dataDir)
 	if c.Recovered > 0 {
 		fmt.Fprintf(w, "  recovered     %d uploads without a manifest were queued again\n", c.Recovered)
 	}

@@ -1,22 +1,44 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
 
-func TestDevStartsAndStopsCleanly(t *testing.T) {
+func TestDevServesTheServiceAndStopsCleanly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- dev(ctx, []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-log", "error"})
+		done <- runDev(ctx, []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-log", "error"}, pw)
+		pw.Close()
 	}()
-	time.Sleep(500 * time.Millisecond) // let it come up; a start failure returns at once
-	select {
-	case err := <-done:
-		t.Fatalf("dev returned before it was stopped: %v", err)
-	default:
+	lines := bufio.NewScanner(pr)
+	var base string
+	for lines.Scan() {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(lines.Text()), "page and API"); ok {
+			base = strings.TrimSpace(rest)
+			break
+		}
+	}
+	if base == "" {
+		t.Fatalf("no URL in the banner; dev returned %v", <-done)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	for _, path := range []string{"/healthz", "/", "/ops"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
 	}
 	cancel()
 	select {
@@ -30,7 +52,7 @@ func TestDevStartsAndStopsCleanly(t *testing.T) {
 }
 
 func TestDevRejectsABadLogLevel(t *testing.T) {
-	if err := dev(context.Background(), []string{"-log", "loud"}); err == nil {
+	if err := runDev(context.Background(), []string{"-log", "loud"}, io.Discard); err == nil {
 		t.Fatal("accepted -log loud")
 	}
 }
