@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/johannesboyne/gofakes3"
 
@@ -91,8 +92,19 @@ func (g *S3Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if g.Faults != nil {
 		if f := g.Faults.check(r.Method, bucket, key); f != nil {
-			writeS3Error(w, r, f.Status, f.Code, f.Message)
-			return
+			if f.Delay > 0 {
+				t := time.NewTimer(f.Delay)
+				select {
+				case <-t.C:
+				case <-r.Context().Done():
+					t.Stop()
+					return
+				}
+			}
+			if f.Status != 0 {
+				writeS3Error(w, r, f.Status, f.Code, f.Message)
+				return
+			}
 		}
 	}
 
