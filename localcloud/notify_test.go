@@ -179,3 +179,23 @@ func TestStartFailsCleanly(t *testing.T) {
 		t.Fatal("no queue")
 	}
 }
+
+func TestEnvPointsFunctionsAndToolsAtTheCloud(t *testing.T) {
+	c := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
+	env := c.Env()
+	for k, want := range map[string]string{
+		"AWS_ENDPOINT_URL_S3":  c.S3URL,
+		"AWS_ENDPOINT_URL_SQS": c.SQSURL,
+		"AWS_ACCESS_KEY_ID":    DefaultAccessKeyID,
+		"UPLOADS_BUCKET":       c.UploadsBucket,
+		"OUTPUT_BUCKET":        c.OutputBucket,
+		"UPLOAD_PREFIX":        "uploads/",
+	} {
+		if env[k] != want {
+			t.Errorf("%s = %q, want %q", k, env[k], want)
+		}
+	}
+	if env["VARIANTS"] == "" || env["ALLOWED_ORIGINS"] == "" {
+		t.Errorf("function settings missing: %v", env)
+	}
+}
