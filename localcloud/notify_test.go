@@ -199,3 +199,19 @@ func TestEnvPointsFunctionsAndToolsAtTheCloud(t *testing.T) {
 		t.Errorf("function settings missing: %v", env)
 	}
 }
+
+func TestCloudsInOneProcessDoNotDisturbEachOther(t *testing.T) {
+	// One cloud polls its queue while others are started and stopped: goaws keeps all
+	// queues in one process-wide map, which the SQS front guards.
+	busy := startCloud(t, nil)
+	for i := range 2 {
+		other := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
+		if err := other.Close(context.Background()); err != nil {
+			t.Fatalf("close %d: %v", i, err)
+		}
+	}
+	id, _ := putUploadDirect(t, busy, "still-works.png", pngBytes(t, 30, 20))
+	if st := waitStatus(t, busy, id); st.Status != "ready" {
+		t.Fatalf("status %q", st.Status)
+	}
+}
