@@ -188,3 +188,19 @@ func TestRestartKeepsDataAndRecoversLostWork(t *testing.T) {
 		t.Fatalf("recover after a complete run re-enqueued %d (%v), want 0", n, err)
 	}
 }
+
+func TestSlowS3PastTheDeadlineIsRetried(t *testing.T) {
+	c := startCloud(t, nil)
+	id := manifest.NewID()
+	key := manifest.UploadKey(c.Settings().UploadPrefix, id)
+	// The first GET outlasts the 5s function timeout: the invocation's context ends,
+	// the message goes back, and the second delivery succeeds.
+	c.Faults.Add(Slow(http.MethodGet, c.UploadsBucket, key, 1, 6*time.Second))
+	putUploadDirect(t, c, id, pngBytes(t, 200, 100))
+	if st := waitStatus(t, c, id); st.Status != "ready" {
+		t.Fatalf("status %q, want ready: %+v", st.Status, st)
+	}
+	if n := c.Faults.Count(http.MethodGet, c.UploadsBucket, key); n != 2 {
+		t.Errorf("%d GETs of the original, want 2", n)
+	}
+}
