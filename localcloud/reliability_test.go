@@ -125,8 +125,8 @@ func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the first worker never got a batch")
 	}
-	first, err := c.readManifest(context.Background(), ids[0])
-	if err != nil {
+	first, err := manifest.Read(context.Background(), c.S3, c.OutputBucket, ids[0])
+	if err != nil || first == nil {
 		t.Fatalf("the first worker did not finish the first image: %v", err)
 	}
 	kill()
@@ -147,9 +147,9 @@ func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 			t.Fatalf("image %s: status %q after the restart", id, st.Status)
 		}
 	}
-	again, err := c.readManifest(context.Background(), ids[0])
-	if err != nil {
-		t.Fatal(err)
+	again, err := manifest.Read(context.Background(), c.S3, c.OutputBucket, ids[0])
+	if err != nil || again == nil {
+		t.Fatalf("manifest of %s: %v", ids[0], err)
 	}
 	if !again.CompletedAt.Equal(first.CompletedAt) || len(again.Variants) != len(first.Variants) {
 		t.Errorf("the first image was processed into a second result: %+v then %+v", first, again)
