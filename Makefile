@@ -25,9 +25,8 @@ test: ensure-chromium
 lint: staticcheck
 	$(GO) vet ./...
 
-## bench: engine benchmarks
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./shared/...
+## bench: engine benchmarks and the side-by-side run against libvips (issue 7; targets at the end)
+bench: bench-engine bench-compare
 
 ## ---- reliability (issue 6): vulnerability scan, staticcheck, fuzzing, load ----
 # The public vulnerability service is unreachable here, so the database is built
@@ -84,6 +83,87 @@ test-web: ensure-chromium
 	$(GO) test -count=1 -timeout 10m -artifacts -outputdir "$(CURDIR)/.test-output" ./web/...
 	@echo "screenshots: $$(find .test-output/_artifacts -name '*.png' | tr '\n' ' ')"
 
+## ---- performance (issue 7): engine benchmarks, side by side with libvips ----
+# The 12-20 MP corpus comes from Debian's wallpaper packages at bench time into
+# .bench/ (git-ignored), never committed. Results and the command are recorded
+# in docs/performance.md.
+BENCH_DIR := $(CURDIR)/.bench
+BENCH_CORPUS := $(BENCH_DIR)/corpus
+BENCH_PKGS := lomiri-wallpapers-16.04 lomiri-wallpapers-20.04
+# 12-20 MP photographs from those packages (baseline and progressive JPEG).
+BENCH_PHOTOS := Kleiber_by_Lukas_Baubkus.jpg seeding_by_Clements_Engelhardt.jpg \
+	Infinite-Sea_by_Aury88.jpg Dragonfly_by_Bolly.jpg sunset_by_Aitzol_Berasategi.jpg
+BENCH_RUNS ?= 3
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: bench-deps bench-corpus bench-engine bench-compare
+
+## bench-deps: vipsthumbnail (Debian libvips-tools) for the comparison
+bench-deps:
+	@command -v vipsthumbnail >/dev/null || { echo "installing libvips-tools"; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends libvips-tools \
+		|| { $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends libvips-tools; }; }
+
+## bench-corpus: fetch the wallpaper packages and keep the 12-20 MP photos
+bench-corpus: $(BENCH_CORPUS)/.done
+$(BENCH_CORPUS)/.done:
+	@mkdir -p $(BENCH_DIR)/pkgs $(BENCH_CORPUS)
+	cd $(BENCH_DIR)/pkgs && apt-get download $(BENCH_PKGS) && for d in *.deb; do dpkg -x $$d x; done
+	for f in $(BENCH_PHOTOS); do cp $(BENCH_DIR)/pkgs/x/usr/share/backgrounds/$$f $(BENCH_CORPUS)/; done
+	@touch $@
+
+## bench-engine: Go benchmarks (engine vs reference, CPU ms per photo) at GOMAXPROCS 1 and 2, and the PSNR check on the corpus
+bench-engine: bench-corpus
+	IMAGEPIPE_PHOTOS=$(BENCH_CORPUS) $(GO) test -count=1 -run 'TestQualityAgainstReference' ./shared/imagecore
+	IMAGEPIPE_PHOTOS=$(BENCH_CORPUS) $(GO) test -run '^$$' -bench 'Process|Reference' -benchtime 3x -cpu 1,2 -benchmem ./shared/imagecore
+
+## bench-compare: imagepipe resize vs -naive vs vipsthumbnail per variant, interleaved; cold start; report in .bench/report.md
+bench-compare: bench-deps bench-corpus
+	@mkdir -p $(BENCH_DIR)/bin
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_DIR)/bin/imagepipe ./cmd/imagepipe
+	CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(BENCH_DIR)/bin/resize-bootstrap ./functions/resize
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(BENCH_DIR)/bin/resize-arm64 ./functions/resize
+	@echo "resize bootstrap (linux/arm64): $$(stat -c %s $(BENCH_DIR)/bin/resize-arm64) bytes"
+	$(BENCH_DIR)/bin/imagepipe bench -runs $(BENCH_RUNS) -procs 1,2 -scratch $(BENCH_DIR)/out \
+		-init $(BENCH_DIR)/bin/resize-bootstrap $(BENCH_CORPUS)/*.jpg testdata/images/*.jpg | tee $(BENCH_DIR)/report.md
+## ---- infra (issue 4): the CDK app in infra/ --------------------------------
+# The CDK CLI is pinned: 2.1034.0 reads the cloud assembly schema (v48) that
+# aws-cdk-lib v2.224.0 writes. Pass CLI flags through CDK_ARGS, for example
+# make deploy CDK_ARGS="-c alarmEmail=ops@example.com --require-approval never".
+# Node 20 is past end-of-life; jsii's banner about it is silenced by major version
+# (the DEPRECATED variable above only covers versions still in maintenance).
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+CDK_CLI_VERSION := 2.1034.0
+CDK := npx --yes aws-cdk@$(CDK_CLI_VERSION)
+CDK_ARGS ?=
+.PHONY: synth deploy diff destroy
+
+## synth: write the CloudFormation template and assets to cdk.out/ (offline: no AWS account, no CLI)
+synth: build
+	rm -rf cdk.out
+	CDK_OUTDIR=cdk.out $(GO) run ./infra
+	@echo "cdk.out/Imagepipe.template.json"
+
+## deploy: deploy the stack with your AWS credentials (cdk bootstrap first, see docs/deploy.md)
+deploy: build
+	$(CDK) deploy Imagepipe $(CDK_ARGS)
+
+## diff: what deploy would change
+diff: build
+	$(CDK) diff Imagepipe $(CDK_ARGS)
+
+## destroy: delete the stack (buckets are kept; see docs/deploy.md)
+destroy:
+	$(CDK) destroy Imagepipe $(CDK_ARGS)
+# --- local cloud (issue 3) ---
+ADDR ?= 127.0.0.1:8080
+DATA_DIR ?= .imagepipe/
+.PHONY: dev
+## dev: the whole service on this machine: page+API on ADDR, S3 data under DATA_DIR (Ctrl-C stops)
+dev:
+	$(GO) build -o bin/imagepipe ./cmd/imagepipe
+	ADDR='$(ADDR)' DATA_DIR='$(DATA_DIR)' exec bin/imagepipe dev
+
+## ---- reliability (issue 6), continued: fuzzing ----
 # Each fuzz target with its package; their seed corpora already run in `make test`.
 FUZZ_TARGETS := FuzzProcess:./shared/imagecore FuzzParseBody:./shared/resize FuzzEventKey:./shared/resize FuzzKeys:./shared/manifest
 

@@ -83,16 +83,18 @@ type Cloud struct {
 	log *slog.Logger
 
 	// S3URL, SQSURL and APIURL are the endpoints, e.g. http://127.0.0.1:41234.
-	S3URL, SQSURL, APIURL string
-	UploadsBucket, OutputBucket  string
-	ResizeQueueURL, DLQURL       string
-	ResizeQueueARN, DLQARN       string
+	S3URL, SQSURL, APIURL       string
+	UploadsBucket, OutputBucket string
+	ResizeQueueURL, DLQURL      string
+	ResizeQueueARN, DLQARN      string
 	// S3 and SQS are clients with the local credentials, for callers and tests.
 	S3        *s3.Client
 	SQS       *sqs.Client
 	Presigner *s3.PresignClient
 	// Faults injects S3 errors.
 	Faults *Faults
+	// Recovered counts the uploads without a manifest that Start queued again.
+	Recovered int
 	// EventSource is the configuration of the resize queue's event source.
 	EventSource eventsource.Config
 
@@ -190,7 +192,7 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 
 	// SQS: serve, then create the DLQ and the queue before any other traffic
 	// (goaws races on queue creation).
-	c.serve(sqsLn, newSQSHandler(cfg.Region))
+	c.serve(sqsLn, newSQSFront(newSQSHandler(cfg.Region), c.SQSURL))
 	c.SQS = sqs.New(sqs.Options{Region: cfg.Region, Credentials: creds, BaseEndpoint: &c.SQSURL})
 	c.stopHousekp = runSQSHousekeeping(200 * time.Millisecond)
 	q := cfg.Settings.Queue
@@ -205,9 +207,6 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 	}); err != nil {
 		return nil, err
 	}
-	// goaws names queues after its own idea of the host; address them at our endpoint.
-	c.DLQURL = c.SQSURL + "/" + accountID + "/" + dlq
-	c.ResizeQueueURL = c.SQSURL + "/" + accountID + "/" + resizeQueue
 
 	// S3: backend, gateway, clients, buckets, notification.
 	if err := c.openBackend(); err != nil {
@@ -248,7 +247,7 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 		return nil, err
 	}
 	// Events of uploads whose processing was lost with a previous run's queue.
-	if _, err := c.Recover(ctx); err != nil {
+	if c.Recovered, err = c.Recover(ctx); err != nil {
 		return nil, err
 	}
 
@@ -349,6 +348,8 @@ func (c *Cloud) Env() map[string]string {
 		"AWS_ACCESS_KEY_ID":     c.cfg.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY": c.cfg.SecretAccessKey,
 		"AWS_REGION":            c.cfg.Region,
+		// The AWS CLI v1 reads the region from here.
+		"AWS_DEFAULT_REGION": c.cfg.Region,
 	}
 	return env
 }
@@ -389,7 +390,9 @@ func (c *Cloud) Close(ctx context.Context) error {
 			}
 		}
 		for i := len(c.servers) - 1; i >= 0; i-- {
-			sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			// The pollers are gone; what is left on S3 and SQS is at most an abandoned
+			// long poll, which goaws only notices on its next tick.
+			sctx, cancel := context.WithTimeout(ctx, time.Second)
 			if err := c.servers[i].Shutdown(sctx); err != nil {
 				_ = c.servers[i].Close()
 			}
@@ -405,4 +408,3 @@ func (c *Cloud) Close(ctx context.Context) error {
 	})
 	return c.closeErr
 }
-

@@ -250,4 +250,3 @@ func splitPath(p string) (bucket, key string) {
 	bucket, key, _ = strings.Cut(strings.TrimPrefix(p, "/"), "/")
 	return bucket, key
 }
-

@@ -127,7 +127,6 @@ func (h *metricsHub) recent() []metrics.Record {
 	return append([]metrics.Record(nil), h.ring...)
 }
 
-
 // QueueStats is what the console shows for the resize queue and its DLQ.
 type QueueStats struct {
 	// Visible messages wait for the event source; InFlight ones are being

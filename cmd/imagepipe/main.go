@@ -13,7 +13,10 @@ import (
 
 func main() {
 	commands := map[string]func(ctx context.Context, args []string) error{
+		"dev":     dev,
 		"redrive": runRedrive,
+		"resize":  runResize,
+		"bench":   runBench,
 	}
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
 		names := make([]string, 0, len(commands))

@@ -62,17 +62,19 @@ func (e *Engine) Variants() []Variant { return append([]Variant(nil), e.variants
 // orientation and renders every variant from that one decode. Refusals of the
 // input are *Error values; any other error is a bug or an encoder failure.
 func (e *Engine) Process(data []byte) (*Result, error) {
-	src, err := e.decode(data)
+	info, cfg, err := e.header(data)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Source: src.info, Outputs: make([]Output, 0, len(e.variants))}
-	outs, err := renderAll(src, e.variants)
+	m, err := decodeImage(info.Format, data)
+	if err != nil {
+		return nil, &Error{Code: CodeCorrupt, Message: fmt.Sprintf("the %s data is damaged or truncated", info.Format), Err: err}
+	}
+	outs, err := render(info, m, cfg.Width, cfg.Height, e.variants)
 	if err != nil {
 		return nil, err
 	}
-	res.Outputs = append(res.Outputs, outs...)
-	return res, nil
+	return &Result{Source: info, Outputs: outs}, nil
 }
 
 // CheckHeader applies the byte and dimension limits and reports the source

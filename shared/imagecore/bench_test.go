@@ -1,0 +1,47 @@
+package imagecore
+
+import (
+	"sort"
+	"testing"
+)
+
+// The engine against the reference pipeline on the same photos. `make bench`
+// adds the 12-20 MP corpus through IMAGEPIPE_PHOTOS and runs these at
+// GOMAXPROCS 1 and 2.
+func BenchmarkProcess(b *testing.B) {
+	benchPhotos(b, func(e *Engine, data []byte) (*Result, error) { return e.Process(data) })
+}
+
+func BenchmarkReference(b *testing.B) {
+	benchPhotos(b, func(e *Engine, data []byte) (*Result, error) { return e.ProcessReference(data) })
+}
+
+func benchPhotos(b *testing.B, run func(*Engine, []byte) (*Result, error)) {
+	photos := qualityPhotos(&testing.T{})
+	names := make([]string, 0, len(photos))
+	for n := range photos {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	e, err := NewEngine(DefaultLimits(), DefaultVariants())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range names {
+		data := photos[name]
+		b.Run(name, func(b *testing.B) {
+			info, err := e.CheckHeader(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			loopCPU(b, func() {
+				if _, err := run(e, data); err != nil {
+					b.Fatal(err)
+				}
+			})
+			b.ReportMetric(float64(info.Width*info.Height)/1e6*float64(b.N)/b.Elapsed().Seconds(), "MP/s")
+		})
+	}
+}
