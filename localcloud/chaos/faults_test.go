@@ -55,7 +55,14 @@ func uploadAll(t *testing.T, c *localcloud.Cloud, n int) []string {
 // ImagesProcessed, and manifests that agree with their variants.
 func TestS3FaultsEveryImageReadyOnce(t *testing.T) {
 	const n = 24
-	c := startCloud(t, nil)
+	c := startCloud(t, func(cfg *localcloud.Config) {
+		// With a quarter of requests failing, the SDK's backoff adds seconds per
+		// image: give the function a timeout that covers a batch of such images
+		// (production has 60s), or handing back the rest of the batch becomes the
+		// norm and healthy images reach the DLQ.
+		cfg.Settings.Resize.Timeout = 15 * time.Second
+		cfg.VisibilityTimeout = 16 * time.Second
+	})
 	var mu sync.Mutex
 	rng := rand.New(rand.NewPCG(6, 6))
 	manifestPuts := map[string]int{} // served PUTs of each manifest
@@ -92,7 +99,7 @@ func TestS3FaultsEveryImageReadyOnce(t *testing.T) {
 	defer stop()
 
 	ids := uploadAll(t, c, n)
-	statuses := newBrowser(c).waitAll(context.Background(), ids, 90*time.Second)
+	statuses := newBrowser(c).waitAll(context.Background(), ids, 150*time.Second)
 	for _, id := range ids {
 		if st := statuses[id]; st.Status != string(manifest.StatusReady) {
 			t.Errorf("image %s: %q %+v, want ready", id, st.Status, st.Error)
