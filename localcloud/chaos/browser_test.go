@@ -208,9 +208,15 @@ func (b *browser) waitAll(ctx context.Context, ids []string, timeout time.Durati
 // fault tests depend on faults and not on CPU time.
 func smallJPEG(tb testing.TB, seed int) []byte {
 	tb.Helper()
-	m := image.NewRGBA(image.Rect(0, 0, 400, 300))
-	for y := range 300 {
-		for x := range 400 {
+	return sizedJPEG(tb, 400, 300, seed)
+}
+
+// sizedJPEG is a w x h gradient JPEG.
+func sizedJPEG(tb testing.TB, w, h, seed int) []byte {
+	tb.Helper()
+	m := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
 			m.Set(x, y, color.RGBA{uint8(x + seed), uint8(y * 3), uint8(seed * 40), 255})
 		}
 	}

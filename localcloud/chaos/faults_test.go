@@ -12,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
 	"github.com/imagepipe/imagepipe/localcloud"
 	"github.com/imagepipe/imagepipe/localcloud/eventsource"
 	"github.com/imagepipe/imagepipe/shared/manifest"
@@ -20,11 +24,16 @@ import (
 	"github.com/imagepipe/imagepipe/shared/resize"
 )
 
-// uploadAll uploads n images as browsers would, a few at a time, and returns their IDs.
+// uploadAll uploads n small images as browsers would, a few at a time, and
+// returns their IDs.
 func uploadAll(t *testing.T, c *localcloud.Cloud, n int) []string {
 	t.Helper()
+	return uploadAllOf(t, c, n, [][]byte{smallJPEG(t, 1), smallJPEG(t, 2), smallJPEG(t, 3)})
+}
+
+func uploadAllOf(t *testing.T, c *localcloud.Cloud, n int, pics [][]byte) []string {
+	t.Helper()
 	b := newBrowser(c)
-	pics := [][]byte{smallJPEG(t, 1), smallJPEG(t, 2), smallJPEG(t, 3)}
 	ids := make([]string, n)
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -140,7 +149,7 @@ func TestS3FaultsEveryImageReadyOnce(t *testing.T) {
 // crash) and a new worker starts. Every image must end ready, and no manifest may
 // disagree with its variants.
 func TestWorkerKilledMidBatch(t *testing.T) {
-	const n = 20
+	const n = 12
 	c := startCloud(t, func(cfg *localcloud.Config) {
 		cfg.NoEventSource = true
 		cfg.Settings.Queue.MaxReceiveCount = 50 // kills must not push work to the DLQ
@@ -167,7 +176,7 @@ func TestWorkerKilledMidBatch(t *testing.T) {
 		}
 	}
 
-	ids := uploadAll(t, c, n)
+	ids := uploadAllOf(t, c, n, [][]byte{sizedJPEG(t, 1600, 1200, 1), sizedJPEG(t, 1200, 1600, 2)})
 	b := newBrowser(c)
 	rng := rand.New(rand.NewPCG(7, 7))
 	deadline := time.Now().Add(120 * time.Second)
@@ -180,9 +189,11 @@ func TestWorkerKilledMidBatch(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); _ = p.Run(ctx) }()
-		// Live between 0.3 and 1.5 s: long enough to finish some images, short
-		// enough to be killed in the middle of others.
-		time.Sleep(300*time.Millisecond + time.Duration(rng.IntN(1200))*time.Millisecond)
+		// Live between 0.2 and 1.2 s, a little longer after each kill: long enough
+		// to finish some images, short enough to be killed in the middle of
+		// others, and in the end long enough for the slowest batch (on a loaded
+		// machine a worker that never lives long enough would starve forever).
+		time.Sleep(200*time.Millisecond + time.Duration(rng.IntN(1000)+150*kills)*time.Millisecond)
 		cancel()
 		<-done
 		kills++
@@ -219,7 +230,12 @@ func TestWorkerKilledMidBatch(t *testing.T) {
 // `imagepipe redrive` (the redrive package, falling back from move tasks, which
 // the local SQS lacks, to receive-send-delete) puts it back and it is processed.
 func TestPoisonImageToDLQThenRedrive(t *testing.T) {
-	c := startCloud(t, func(cfg *localcloud.Config) { cfg.Settings.Queue.MaxReceiveCount = 3 })
+	c := startCloud(t, func(cfg *localcloud.Config) {
+		cfg.Settings.Queue.MaxReceiveCount = 3
+		// The poison read fails at once instead of after the SDK's backoff, so it
+		// cannot eat the short test timeout of the healthy images batched with it.
+		cfg.S3RetryMaxAttempts = 1
+	})
 	b := newBrowser(c)
 	pics := [][]byte{smallJPEG(t, 1), smallJPEG(t, 2), smallJPEG(t, 3)}
 	ctx := context.Background()
@@ -270,7 +286,7 @@ func TestPoisonImageToDLQThenRedrive(t *testing.T) {
 			return err
 		}
 		if s.DLQ != 1 || s.Visible+s.InFlight != 0 {
-			return fmt.Errorf("queue stats %+v", s)
+			return fmt.Errorf("queue stats %+v; DLQ holds %v", s, dlqKeys(ctx, c))
 		}
 		return nil
 	})
@@ -318,4 +334,26 @@ func waitFor(t *testing.T, timeout time.Duration, what string, check func() erro
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// dlqKeys peeks at the DLQ (without hiding its messages) and names each
+// message's upload key, for failure messages.
+func dlqKeys(ctx context.Context, c *localcloud.Cloud) []string {
+	out, err := c.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &c.DLQURL, MaxNumberOfMessages: 10, VisibilityTimeout: 0,
+		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var keys []string
+	for _, m := range out.Messages {
+		records, err := resize.ParseBody(aws.ToString(m.Body))
+		if err != nil {
+			keys = append(keys, fmt.Sprintf("%s (%v)", aws.ToString(m.MessageId), err))
+			continue
+		}
+		for _, r := range records {
+			keys = append(keys, fmt.Sprintf("%s %s received %s", aws.ToString(m.MessageId), r.S3.Object.URLDecodedKey, m.Attributes["ApproximateReceiveCount"]))
+		}
+	}
+	return keys
 }
