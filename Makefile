@@ -162,6 +162,8 @@ DATA_DIR ?= .imagepipe/
 dev:
 	$(GO) build -o bin/imagepipe ./cmd/imagepipe
 	ADDR='$(ADDR)' DATA_DIR='$(DATA_DIR)' exec bin/imagepipe dev
+
+## ---- reliability (issue 6), continued: fuzzing ----
 # Each fuzz target with its package; their seed corpora already run in `make test`.
 FUZZ_TARGETS := FuzzProcess:./shared/imagecore FuzzParseBody:./shared/resize FuzzEventKey:./shared/resize FuzzKeys:./shared/manifest
 
@@ -173,3 +175,10 @@ fuzz:
 		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+LOAD_N ?= 500
+LOAD_C ?= 16
+.PHONY: loadtest
+## loadtest: LOAD_N uploads (500) by LOAD_C browsers at once (16) through the local cloud: throughput, upload-to-ready p50/p95/p99, failures, lost images (must be 0), peak memory
+loadtest:
+	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 1x -timeout 60m ./localcloud/chaos -args -load.n=$(LOAD_N) -load.c=$(LOAD_C)

@@ -70,6 +70,16 @@ func NewWithProcessor(cfg Config, store ObjectStore, engine Processor, log *slog
 // one after another: each is CPU- and memory-heavy, and a function instance has one
 // image's worth of memory to spare.
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	// Work on an image is cut off half a margin before the invocation deadline, so
+	// the answer always arrives in time even when S3 stalls: an invocation that
+	// times out fails its whole batch, redoing finished images and pushing healthy
+	// messages toward maxReceiveCount and the DLQ.
+	work := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		work, cancel = context.WithDeadline(ctx, deadline.Add(-h.cfg.DeadlineMargin/2))
+		defer cancel()
+	}
 	var resp events.SQSEventResponse
 	for i, msg := range ev.Records {
 		if h.deadlineNear(ctx) {
@@ -79,7 +89,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 			h.log.WarnContext(ctx, "deadline near: handing messages back", "messages", len(ev.Records)-i)
 			break
 		}
-		if err := h.handleMessageSafely(ctx, msg); err != nil {
+		if err := h.handleMessageSafely(work, msg); err != nil {
 			h.log.ErrorContext(ctx, "message will be retried", "messageId", msg.MessageId,
 				"receiveCount", msg.Attributes["ApproximateReceiveCount"], "error", err)
 			_ = h.metrics.Emit(metrics.ServiceResize, "", metrics.Value{Name: metrics.TransientErrors, Unit: metrics.Count, Value: 1})
