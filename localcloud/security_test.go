@@ -63,6 +63,10 @@ func TestS3RefusesWhatS3Refuses(t *testing.T) {
 	if _, err := c.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &c.OutputBucket, Key: aws.String("probe.png"), Body: bytes.NewReader(data)}); err != nil {
 		t.Fatalf("put probe: %v", err)
 	}
+	victim := "uploads/victim.png"
+	if _, err := c.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &c.UploadsBucket, Key: &victim, Body: bytes.NewReader(data)}); err != nil {
+		t.Fatalf("put victim: %v", err)
+	}
 	now := time.Now()
 	empty := sha256Hex(nil)
 	ak, sk := DefaultAccessKeyID, DefaultSecretAccessKey
@@ -174,6 +178,12 @@ func TestS3RefusesWhatS3Refuses(t *testing.T) {
 			r.Header.Del("If-None-Match")
 			return d
 		}), 403, "SignatureDoesNotMatch", ""},
+		{"presigned PUT, unsigned x-amz-copy-source and x-amz-meta headers", withUpload(func(up *uploadResponse, r *http.Request, d []byte) []byte {
+			// Would turn the upload into a copy of someone else's object.
+			r.Header.Set("X-Amz-Copy-Source", "/"+c.UploadsBucket+"/"+victim)
+			r.Header.Set("X-Amz-Meta-Extra", "1")
+			return d
+		}), 403, "AccessDenied", "headers present in the request which were not signed"},
 		{"presigned PUT, used twice", withUpload(func(up *uploadResponse, r *http.Request, d []byte) []byte {
 			if status, _, body := putUpload(t, *up, d, nil); status != 200 {
 				t.Fatalf("first PUT: %d %s", status, body)
