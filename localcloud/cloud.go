@@ -235,6 +235,9 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 		Verifier:       sigv4.New(cfg.Region, "s3", map[string]string{cfg.AccessKeyID: cfg.SecretAccessKey}),
 		Origins:        origins,
 		AllowedHeaders: []string{"content-type", "if-none-match", "x-amz-meta-filename"},
+		// The largest upload the API presigns is the most a body read in memory
+		// or a form upload may hold.
+		MaxUploadBytes: cfg.Settings.Limits.MaxBytes,
 		Faults:         c.Faults,
 		Notifier:       c.notifier,
 		Log:            c.log,

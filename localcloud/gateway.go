@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"hash/fnv"
 	"io"
 	"log/slog"
@@ -32,6 +33,9 @@ type S3Gateway struct {
 	Origins []string
 	// AllowedHeaders are the request headers a browser may send (lower case).
 	AllowedHeaders []string
+	// MaxUploadBytes bounds what a request body may hold where the gateway reads
+	// it itself (hash-signed bodies, form uploads); S3's own 5 GiB when zero.
+	MaxUploadBytes int64
 	Faults         *Faults
 	Notifier       *Notifier
 	Log            *slog.Logger
@@ -62,7 +66,7 @@ func (g *S3Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var signed *sigv4.Signed
 	var refusal *sigv4.Error
 	if isBrowserPost(r, key) {
-		signed, refusal = g.verifyPost(r, bucket)
+		signed, refusal = g.verifyPost(w, r, bucket)
 	} else {
 		signed, refusal = g.Verifier.Verify(r)
 	}
@@ -72,8 +76,18 @@ func (g *S3Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch p := signed.PayloadHash; {
 	case hexSHA256.MatchString(p):
-		// The signature covers the body's hash: check the body matches it.
-		body, err := io.ReadAll(r.Body)
+		// The signature covers the body's hash: check the body matches it. The body
+		// is held in memory for that, so it is bounded first.
+		limit := g.maxUpload()
+		if r.ContentLength > limit {
+			writeS3Error(w, r, http.StatusBadRequest, "EntityTooLarge", entityTooLarge)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		if int64(len(body)) > limit {
+			writeS3Error(w, r, http.StatusBadRequest, "EntityTooLarge", entityTooLarge)
+			return
+		}
 		if err != nil {
 			writeS3Error(w, r, http.StatusBadRequest, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.")
 			return
@@ -257,24 +271,74 @@ func (c *corsWriter) Write(b []byte) (int, error) {
 // to temporary files.
 const maxPostMemory = 32 << 20
 
+// postFieldsOverhead is room for a form upload's other fields (policy, signature,
+// metadata) and multipart framing on top of the file itself.
+const postFieldsOverhead = 64 << 10
+
+// s3MaxPut is S3's limit on a single PUT.
+const s3MaxPut = 5 << 30
+
+const entityTooLarge = "Your proposed upload exceeds the maximum allowed size"
+
+func (g *S3Gateway) maxUpload() int64 {
+	if g.MaxUploadBytes > 0 {
+		return g.MaxUploadBytes
+	}
+	return s3MaxPut
+}
+
 // isBrowserPost reports whether r is an HTML form upload to a bucket.
 func isBrowserPost(r *http.Request, key string) bool {
 	return r.Method == http.MethodPost && key == "" && !r.URL.Query().Has("delete") &&
 		strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data")
 }
 
-// verifyPost parses the form (gofakes3 reuses the parsed form) and checks its policy.
-func (g *S3Gateway) verifyPost(r *http.Request, bucket string) (*sigv4.Signed, *sigv4.Error) {
+// verifyPost parses the form (gofakes3 reuses the parsed form), checks its policy,
+// and leaves in the form only the fields that were checked, in the spelling
+// gofakes3 reads, so that what is stored is what was verified.
+func (g *S3Gateway) verifyPost(w http.ResponseWriter, r *http.Request, bucket string) (*sigv4.Signed, *sigv4.Error) {
+	// Bound the body before parsing: the parser would otherwise spill any amount
+	// to temporary files before the policy's content-length-range is looked at.
+	r.Body = http.MaxBytesReader(w, r.Body, g.maxUpload()+postFieldsOverhead)
 	if err := r.ParseMultipartForm(maxPostMemory); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, &sigv4.Error{Status: http.StatusBadRequest, Code: "EntityTooLarge", Message: entityTooLarge}
+		}
 		return nil, &sigv4.Error{Status: http.StatusBadRequest, Code: "MalformedPOSTRequest",
 			Message: "The body of your POST request is not well-formed multipart/form-data."}
 	}
 	files := r.MultipartForm.File["file"]
-	if len(files) != 1 {
+	if len(files) != 1 || len(r.MultipartForm.File) != 1 {
 		return nil, &sigv4.Error{Status: http.StatusBadRequest, Code: "InvalidArgument",
 			Message: "POST requires exactly one file upload per request."}
 	}
-	return g.Verifier.VerifyPost(bucket, r.MultipartForm.Value, files[0].Size)
+	signed, refusal := g.Verifier.VerifyPost(bucket, r.MultipartForm.Value, files[0].Size)
+	if refusal != nil {
+		return nil, refusal
+	}
+	r.MultipartForm.Value = storedFields(signed.Fields)
+	return signed, nil
+}
+
+// storedFields turns checked form fields into the form gofakes3 stores from: the
+// key as "key", success_action_status as is, and the object's headers (content-*,
+// x-amz-meta-*, ...) in canonical header spelling, which is what gofakes3 matches
+// to keep them as metadata. The authentication fields are not object metadata
+// and are left out, as S3 leaves them out.
+func storedFields(checked map[string]string) map[string][]string {
+	out := make(map[string][]string, len(checked))
+	for name, v := range checked {
+		switch {
+		case name == "key" || name == "success_action_status":
+			out[name] = []string{v}
+		case name == "policy" || name == "x-amz-signature" || name == "x-amz-credential" ||
+			name == "x-amz-algorithm" || name == "x-amz-date" || name == "x-amz-security-token" ||
+			name == "file" || strings.HasPrefix(name, "x-ignore-"):
+		default:
+			out[http.CanonicalHeaderKey(name)] = []string{v}
+		}
+	}
+	return out
 }
 
 // createEvent names the s3:ObjectCreated event a request would cause, or "".

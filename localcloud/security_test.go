@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -56,7 +57,11 @@ func presignedAt(t *testing.T, c *Cloud, method, path string, akid, secret strin
 }
 
 func TestS3RefusesWhatS3Refuses(t *testing.T) {
-	c := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
+	const uploadLimit = 1 << 20
+	c := startCloud(t, func(cfg *Config) {
+		cfg.NoEventSource = true
+		cfg.Settings.Limits.MaxBytes = uploadLimit
+	})
 	ctx := context.Background()
 	data := pngBytes(t, 64, 48)
 	objPath := "/" + c.OutputBucket + "/probe.png"
@@ -127,6 +132,21 @@ func TestS3RefusesWhatS3Refuses(t *testing.T) {
 			r.Body = ioNopCloser(bytes.Repeat([]byte{'x'}, len(data)))
 			return r
 		}, 400, "XAmzContentSHA256Mismatch", ""},
+		{"header-signed, hashed body over the upload limit", func(t *testing.T) *http.Request {
+			big := bytes.Repeat([]byte{'x'}, uploadLimit+1)
+			return signed(t, c, http.MethodPut, "/"+c.OutputBucket+"/big.bin", big, ak, sk, sha256Hex(big), now)
+		}, 400, "EntityTooLarge", ""},
+		{"header-signed, hashed body over the upload limit, length not declared", func(t *testing.T) *http.Request {
+			big := bytes.Repeat([]byte{'x'}, uploadLimit+1)
+			// Chunked, so the gateway learns the size only by reading.
+			r, _ := http.NewRequest(http.MethodPut, c.S3URL+"/"+c.OutputBucket+"/big.bin", io.NopCloser(bytes.NewReader(big)))
+			r.Header.Set("X-Amz-Content-Sha256", sha256Hex(big))
+			signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+			if err := signer.SignHTTP(ctx, aws.Credentials{AccessKeyID: ak, SecretAccessKey: sk}, r, sha256Hex(big), "s3", DefaultRegion, now); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}, 400, "EntityTooLarge", ""},
 		{"header-signed, clock far off", func(t *testing.T) *http.Request {
 			return signed(t, c, http.MethodGet, objPath, nil, ak, sk, empty, now.Add(-time.Hour))
 		}, 403, "RequestTimeTooSkewed", ""},

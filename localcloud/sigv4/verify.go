@@ -48,6 +48,9 @@ type Signed struct {
 	// SHA-256 the caller must check against the body, or UNSIGNED-PAYLOAD, or a
 	// STREAMING-* marker.
 	PayloadHash string
+	// Fields are a browser POST's form fields as checked: lower-case names, one
+	// value each.
+	Fields map[string]string
 }
 
 // Verifier checks signatures for one service in one region.
