@@ -2,6 +2,7 @@ package localcloud
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -160,6 +161,14 @@ func (g *S3Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.notify(r, event, bucket, key, cw.Header().Get("x-amz-request-id"))
 }
 
+// How hard the gateway tries to deliver one notification: the object is written
+// by then, so the event must not depend on the client staying connected.
+const (
+	notifyTimeout  = 5 * time.Second
+	notifyAttempts = 3
+	notifyBackoff  = 100 * time.Millisecond
+)
+
 func (g *S3Gateway) notify(r *http.Request, event, bucket, key, requestID string) {
 	obj, err := g.Backend.HeadObject(bucket, key)
 	if err != nil {
@@ -168,11 +177,28 @@ func (g *S3Gateway) notify(r *http.Request, event, bucket, key, requestID string
 	}
 	_ = obj.Contents.Close()
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	if err := g.Notifier.ObjectCreated(r.Context(), event, key, obj.Size, hex.EncodeToString(obj.Hash), ip, requestID); err != nil {
-		// S3 retries deliveries internally; a restart of the local cloud re-enqueues
-		// uploads that have no manifest (see Cloud.Recover).
-		g.Log.Error("notification not delivered", "bucket", bucket, "key", key, "err", err)
+	// A client that hangs up once S3 has stored its object still gets its event.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), notifyTimeout)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		err = g.Notifier.ObjectCreated(ctx, event, key, obj.Size, hex.EncodeToString(obj.Hash), ip, requestID)
+		if err == nil {
+			return
+		}
+		if attempt == notifyAttempts || ctx.Err() != nil {
+			break
+		}
+		g.Log.Warn("notification failed; retrying", "bucket", bucket, "key", key, "attempt", attempt, "err", err)
+		t := time.NewTimer(time.Duration(attempt) * notifyBackoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
 	}
+	// S3 retries deliveries internally; a restart of the local cloud re-enqueues
+	// uploads that have no manifest (see Cloud.Recover).
+	g.Log.Error("notification not delivered", "bucket", bucket, "key", key, "err", err)
 }
 
 func (g *S3Gateway) exists(bucket, key string) bool {
