@@ -103,6 +103,7 @@ type Cloud struct {
 	stopOps  func()
 	backend  gofakes3.Backend
 	notifier *Notifier
+	sqsFront *sqsFront
 	metrics  *metricsHub
 	emitter  *metrics.Emitter
 
@@ -198,7 +199,8 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 
 	// SQS: serve, then create the DLQ and the queue before any other traffic
 	// (goaws races on queue creation).
-	c.serve(sqsLn, newSQSFront(newSQSHandler(cfg.Region), c.SQSURL))
+	c.sqsFront = newSQSFront(newSQSHandler(cfg.Region), c.SQSURL, max(cfg.Settings.Queue.Retention, cfg.Settings.Queue.DLQRetention))
+	c.serve(sqsLn, c.sqsFront)
 	c.SQS = sqs.New(sqs.Options{Region: cfg.Region, Credentials: creds, BaseEndpoint: &c.SQSURL})
 	c.stopHousekp = runSQSHousekeeping(200 * time.Millisecond)
 	q := cfg.Settings.Queue

@@ -292,7 +292,7 @@ func TestReceiveCountGrowsWithEachDelivery(t *testing.T) {
 		}
 		return events.SQSEventResponse{}, nil
 	})
-	waitFor(t, 15*time.Second, "three deliveries", func() bool {
+	waitFor(t, 30*time.Second, "three deliveries", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(counts) >= 3
