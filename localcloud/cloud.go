@@ -232,11 +232,12 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 	}
 	faker := gofakes3.New(c.backend, gofakes3.WithoutVersioning())
 	c.serve(s3Ln, &S3Gateway{
-		Next:           faker.Server(),
-		Backend:        c.backend,
-		Verifier:       sigv4.New(cfg.Region, "s3", map[string]string{cfg.AccessKeyID: cfg.SecretAccessKey}),
-		Origins:        origins,
-		AllowedHeaders: []string{"content-type", "if-none-match", "x-amz-meta-filename"},
+		Next:     faker.Server(),
+		Backend:  c.backend,
+		Verifier: sigv4.New(cfg.Region, "s3", map[string]string{cfg.AccessKeyID: cfg.SecretAccessKey}),
+		// The same rule the CDK app gives the uploads bucket; the output bucket has
+		// none there either (the page shows variants with <img>, which needs no CORS).
+		CORS: map[string]settings.CORSRule{c.UploadsBucket: c.cfg.Settings.UploadCORS()},
 		// The largest upload the API presigns is the most a body read in memory
 		// or a form upload may hold.
 		MaxUploadBytes: cfg.Settings.Limits.MaxBytes,

@@ -21,6 +21,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 
 	"github.com/imagepipe/imagepipe/localcloud/sigv4"
+	"github.com/imagepipe/imagepipe/shared/settings"
 )
 
 // S3Gateway stands in front of gofakes3 and adds what gofakes3 does not do but
@@ -30,10 +31,9 @@ type S3Gateway struct {
 	Next     http.Handler
 	Backend  gofakes3.Backend
 	Verifier *sigv4.Verifier
-	// Origins may call the bucket from a browser.
-	Origins []string
-	// AllowedHeaders are the request headers a browser may send (lower case).
-	AllowedHeaders []string
+	// CORS holds each bucket's CORS rule; a bucket without one answers no
+	// cross-origin request, as in S3.
+	CORS map[string]settings.CORSRule
 	// MaxUploadBytes bounds what a request body may hold where the gateway reads
 	// it itself (hash-signed bodies, form uploads); S3's own 5 GiB when zero.
 	MaxUploadBytes int64
@@ -46,8 +46,6 @@ type S3Gateway struct {
 	stripes [64]sync.Mutex
 }
 
-var corsMethods = []string{http.MethodGet, http.MethodPut, http.MethodHead}
-
 const corsRefused = "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."
 
 var hexSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -57,13 +55,15 @@ func (g *S3Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.preflight(w, r)
 		return
 	}
+	bucket, key := splitPath(r.URL.Path)
 	cw := &corsWriter{ResponseWriter: w}
-	if o := r.Header.Get("Origin"); o != "" && slices.Contains(g.Origins, o) {
-		cw.origin = o
+	if rule, ok := g.CORS[bucket]; ok {
+		if o := r.Header.Get("Origin"); o != "" && slices.Contains(rule.Origins, o) {
+			cw.origin, cw.expose = o, rule.ExposedHeaders
+		}
 	}
 	w = cw
 
-	bucket, key := splitPath(r.URL.Path)
 	var signed *sigv4.Signed
 	var refusal *sigv4.Error
 	if isBrowserPost(r, key) {
@@ -224,7 +224,13 @@ func (g *S3Gateway) preflight(w http.ResponseWriter, r *http.Request) {
 		writeS3Error(w, r, http.StatusBadRequest, "BadRequest", "Insufficient information. Origin request header needed.")
 		return
 	}
-	ok := slices.Contains(g.Origins, origin) && slices.Contains(corsMethods, method)
+	bucket, _ := splitPath(r.URL.Path)
+	rule, hasRule := g.CORS[bucket]
+	if !hasRule {
+		writeS3Error(w, r, http.StatusForbidden, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket.")
+		return
+	}
+	ok := slices.Contains(rule.Origins, origin) && slices.Contains(rule.Methods, method)
 	var asked []string
 	for _, h := range strings.Split(r.Header.Get("Access-Control-Request-Headers"), ",") {
 		h = strings.ToLower(strings.TrimSpace(h))
@@ -232,7 +238,7 @@ func (g *S3Gateway) preflight(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		asked = append(asked, h)
-		if !slices.Contains(g.AllowedHeaders, h) {
+		if !slices.Contains(rule.AllowedHeaders, h) {
 			ok = false
 		}
 	}
@@ -242,12 +248,16 @@ func (g *S3Gateway) preflight(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Allow-Methods", strings.Join(corsMethods, ", "))
+	h.Set("Access-Control-Allow-Methods", strings.Join(rule.Methods, ", "))
 	if len(asked) > 0 {
 		h.Set("Access-Control-Allow-Headers", strings.Join(asked, ", "))
 	}
-	h.Set("Access-Control-Expose-Headers", "ETag")
-	h.Set("Access-Control-Max-Age", "3000")
+	if len(rule.ExposedHeaders) > 0 {
+		h.Set("Access-Control-Expose-Headers", strings.Join(rule.ExposedHeaders, ", "))
+	}
+	if rule.MaxAge > 0 {
+		h.Set("Access-Control-Max-Age", strconv.Itoa(int(rule.MaxAge/time.Second)))
+	}
 	h.Set("Vary", "Origin, Access-Control-Request-Headers, Access-Control-Request-Method")
 	w.WriteHeader(http.StatusOK)
 }
@@ -256,7 +266,9 @@ func (g *S3Gateway) preflight(w http.ResponseWriter, r *http.Request) {
 // headers with the configured policy's.
 type corsWriter struct {
 	http.ResponseWriter
+	// origin is the request's Origin when the bucket's rule allows it.
 	origin      string
+	expose      []string
 	status      int
 	wroteHeader bool
 	// success, when set, replaces a 200 from gofakes3.
@@ -281,7 +293,9 @@ func (c *corsWriter) WriteHeader(status int) {
 	h.Add("Vary", "Origin")
 	if c.origin != "" {
 		h.Set("Access-Control-Allow-Origin", c.origin)
-		h.Set("Access-Control-Expose-Headers", "ETag")
+		if len(c.expose) > 0 {
+			h.Set("Access-Control-Expose-Headers", strings.Join(c.expose, ", "))
+		}
 	}
 	c.ResponseWriter.WriteHeader(status)
 }

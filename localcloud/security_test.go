@@ -276,21 +276,25 @@ func TestConditionalPutRace(t *testing.T) {
 func TestCORS(t *testing.T) {
 	c := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
 	page := c.APIURL
-	path := c.S3URL + "/" + c.UploadsBucket + "/uploads/x"
+	upload := c.S3URL + "/" + c.UploadsBucket + "/uploads/x"
+	variant := c.S3URL + "/" + c.OutputBucket + "/variants/x/thumb.jpg"
 	tests := []struct {
-		name, origin, method, headers string
-		status                        int
+		name, path, origin, method, headers string
+		status                              int
 	}{
-		{"page origin may PUT with the signed headers", page, "PUT", "content-type,if-none-match,x-amz-meta-filename", 200},
-		{"page origin may GET", page, "GET", "", 200},
-		{"other origin", "http://evil.example", "PUT", "content-type", 403},
-		{"DELETE is not allowed", page, "DELETE", "", 403},
-		{"POST is not allowed", page, "POST", "", 403},
-		{"unsigned header is not allowed", page, "PUT", "content-type,x-amz-acl", 403},
+		{"page origin may PUT with the signed headers", upload, page, "PUT", "content-type,if-none-match,x-amz-meta-filename", 200},
+		// The page only PUTs to the uploads bucket.
+		{"GET is not allowed", upload, page, "GET", "", 403},
+		{"other origin", upload, "http://evil.example", "PUT", "content-type", 403},
+		{"DELETE is not allowed", upload, page, "DELETE", "", 403},
+		{"POST is not allowed", upload, page, "POST", "", 403},
+		{"unsigned header is not allowed", upload, page, "PUT", "content-type,x-amz-acl", 403},
+		// Variants are shown with <img>, which needs no CORS; as in AWS, no rule.
+		{"output bucket has no CORS rule", variant, page, "GET", "", 403},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodOptions, path, nil)
+			req, _ := http.NewRequest(http.MethodOptions, tc.path, nil)
 			req.Header.Set("Origin", tc.origin)
 			req.Header.Set("Access-Control-Request-Method", tc.method)
 			if tc.headers != "" {
@@ -307,12 +311,20 @@ func TestCORS(t *testing.T) {
 				}
 				return
 			}
-			if allow != tc.origin || h.Get("Access-Control-Expose-Headers") != "ETag" ||
+			if allow != tc.origin || h.Get("Access-Control-Expose-Headers") != "ETag" || h.Get("Access-Control-Max-Age") != "3000" ||
 				!strings.Contains(h.Get("Access-Control-Allow-Methods"), tc.method) {
 				t.Errorf("preflight headers: %v", h)
 			}
 		})
 	}
+	t.Run("page origin gets no CORS headers from the output bucket", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, presignedAt(t, c, http.MethodGet, "/"+c.OutputBucket+"/variants/none", DefaultAccessKeyID, DefaultSecretAccessKey, time.Now(), time.Minute), nil)
+		req.Header.Set("Origin", page)
+		_, h, _ := do(t, req)
+		if v := h.Get("Access-Control-Allow-Origin"); v != "" {
+			t.Errorf("Access-Control-Allow-Origin %q from the output bucket", v)
+		}
+	})
 	t.Run("other origin gets no CORS headers on a real request", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, presignedAt(t, c, http.MethodGet, "/"+c.UploadsBucket+"/uploads/none", DefaultAccessKeyID, DefaultSecretAccessKey, time.Now(), time.Minute), nil)
 		req.Header.Set("Origin", "http://evil.example")
