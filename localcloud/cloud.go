@@ -319,7 +319,6 @@ func (c *Cloud) serve(ln net.Listener, h http.Handler) *http.Server {
 	return srv
 }
 
-// Handle serves h at pattern on the API's address, next to the API (the ops view
 // Handler is the handler the resize event source invokes (with OnImage reporting).
 func (c *Cloud) Handler() eventsource.Handler { return c.observe(c.handler) }
 
