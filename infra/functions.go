@@ -162,9 +162,11 @@ func acknowledgeGrants(role awsiam.IRole, grants []objectGrant) {
 			fmt.Sprintf("Resource::<%s.Arn>/%s", arn, g.pattern))
 	}
 	acknowledge(role, "AwsSolutions-IAM5",
-		"From Bucket.grantRead, scoped to the prefixes above: the s3:GetObject* family (object, version, "+
-			"tagging, attributes), s3:GetBucket* and s3:List* (so HeadObject of a key not yet written "+
-			"answers 404, not 403, which tells pending from failed).",
+		"From Bucket.grantRead: the s3:GetObject* family (object, version, tagging, attributes) on the "+
+			"object prefixes above; s3:GetBucket* and s3:List* on the bucket ARN itself, not a prefix, so "+
+			"this function may list every key of these two buckets (keys are random IDs, and the bucket "+
+			"holds nothing else). s3:ListBucket is what makes HeadObject of a key not yet written answer "+
+			"404 rather than 403, which tells pending from failed.",
 		"Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*")
 	acknowledge(role, "AwsSolutions-IAM5",
 		"From Bucket.grantPut, scoped to the prefixes above: s3:Abort* (AbortMultipartUpload), so an "+

@@ -9,10 +9,6 @@ import (
 	"github.com/imagepipe/imagepipe/shared/settings"
 )
 
-// signedUploadHeaders are the headers the presigned PUT signs, so the browser must be
-// allowed to send them cross-origin.
-var signedUploadHeaders = []string{"content-type", "content-length", "if-none-match", "x-amz-meta-filename"}
-
 // StorageProps configures the buckets.
 type StorageProps struct {
 	Settings settings.Settings
@@ -52,7 +48,14 @@ func NewStorage(scope constructs.Construct, id string, props StorageProps) *Stor
 		}},
 	})
 
-	origins := append(*jsii.Strings(s.AllowedOrigins...), props.UploadOrigins...)
+	// The browser-facing rule is shared with the local cloud (settings.UploadCORS);
+	// the output bucket has none, since the page shows variants with <img> tags.
+	cors := s.UploadCORS()
+	origins := append(*jsii.Strings(cors.Origins...), props.UploadOrigins...)
+	methods := make([]awss3.HttpMethods, len(cors.Methods))
+	for i, m := range cors.Methods {
+		methods[i] = awss3.HttpMethods(m)
+	}
 	uploads := awss3.NewBucket(c, jsii.String("Uploads"), &awss3.BucketProps{
 		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
 		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
@@ -61,12 +64,11 @@ func NewStorage(scope constructs.Construct, id string, props StorageProps) *Stor
 		ServerAccessLogsBucket: logs,
 		ServerAccessLogsPrefix: jsii.String("uploads/"),
 		Cors: &[]*awss3.CorsRule{{
-			AllowedMethods: &[]awss3.HttpMethods{awss3.HttpMethods_PUT},
+			AllowedMethods: &methods,
 			AllowedOrigins: &origins,
-			AllowedHeaders: jsii.Strings(signedUploadHeaders...),
-			// The page reads ETag to confirm what S3 stored.
-			ExposedHeaders: jsii.Strings("ETag"),
-			MaxAge:         jsii.Number(3000),
+			AllowedHeaders: jsii.Strings(cors.AllowedHeaders...),
+			ExposedHeaders: jsii.Strings(cors.ExposedHeaders...),
+			MaxAge:         jsii.Number(cors.MaxAge.Seconds()),
 		}},
 		LifecycleRules: &[]*awss3.LifecycleRule{abortMultipart, {
 			Id:         jsii.String("expire-originals"),

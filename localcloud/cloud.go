@@ -103,6 +103,7 @@ type Cloud struct {
 	stopOps  func()
 	backend  gofakes3.Backend
 	notifier *Notifier
+	sqsFront *sqsFront
 	metrics  *metricsHub
 	emitter  *metrics.Emitter
 
@@ -198,7 +199,8 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 
 	// SQS: serve, then create the DLQ and the queue before any other traffic
 	// (goaws races on queue creation).
-	c.serve(sqsLn, newSQSFront(newSQSHandler(cfg.Region), c.SQSURL))
+	c.sqsFront = newSQSFront(newSQSHandler(cfg.Region), c.SQSURL, max(cfg.Settings.Queue.Retention, cfg.Settings.Queue.DLQRetention))
+	c.serve(sqsLn, c.sqsFront)
 	c.SQS = sqs.New(sqs.Options{Region: cfg.Region, Credentials: creds, BaseEndpoint: &c.SQSURL})
 	c.stopHousekp = runSQSHousekeeping(200 * time.Millisecond)
 	q := cfg.Settings.Queue
@@ -230,11 +232,15 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 	}
 	faker := gofakes3.New(c.backend, gofakes3.WithoutVersioning())
 	c.serve(s3Ln, &S3Gateway{
-		Next:           faker.Server(),
-		Backend:        c.backend,
-		Verifier:       sigv4.New(cfg.Region, "s3", map[string]string{cfg.AccessKeyID: cfg.SecretAccessKey}),
-		Origins:        origins,
-		AllowedHeaders: []string{"content-type", "if-none-match", "x-amz-meta-filename"},
+		Next:     faker.Server(),
+		Backend:  c.backend,
+		Verifier: sigv4.New(cfg.Region, "s3", map[string]string{cfg.AccessKeyID: cfg.SecretAccessKey}),
+		// The same rule the CDK app gives the uploads bucket; the output bucket has
+		// none there either (the page shows variants with <img>, which needs no CORS).
+		CORS: map[string]settings.CORSRule{c.UploadsBucket: c.cfg.Settings.UploadCORS()},
+		// The largest upload the API presigns is the most a body read in memory
+		// or a form upload may hold.
+		MaxUploadBytes: cfg.Settings.Limits.MaxBytes,
 		Faults:         c.Faults,
 		Notifier:       c.notifier,
 		Log:            c.log,
@@ -313,7 +319,6 @@ func (c *Cloud) serve(ln net.Listener, h http.Handler) *http.Server {
 	return srv
 }
 
-// Handle serves h at pattern on the API's address, next to the API (the ops view
 // Handler is the handler the resize event source invokes (with OnImage reporting).
 func (c *Cloud) Handler() eventsource.Handler { return c.observe(c.handler) }
 

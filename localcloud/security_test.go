@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -56,12 +57,20 @@ func presignedAt(t *testing.T, c *Cloud, method, path string, akid, secret strin
 }
 
 func TestS3RefusesWhatS3Refuses(t *testing.T) {
-	c := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
+	const uploadLimit = 1 << 20
+	c := startCloud(t, func(cfg *Config) {
+		cfg.NoEventSource = true
+		cfg.Settings.Limits.MaxBytes = uploadLimit
+	})
 	ctx := context.Background()
 	data := pngBytes(t, 64, 48)
 	objPath := "/" + c.OutputBucket + "/probe.png"
 	if _, err := c.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &c.OutputBucket, Key: aws.String("probe.png"), Body: bytes.NewReader(data)}); err != nil {
 		t.Fatalf("put probe: %v", err)
+	}
+	victim := "uploads/victim.png"
+	if _, err := c.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &c.UploadsBucket, Key: &victim, Body: bytes.NewReader(data)}); err != nil {
+		t.Fatalf("put victim: %v", err)
 	}
 	now := time.Now()
 	empty := sha256Hex(nil)
@@ -123,6 +132,21 @@ func TestS3RefusesWhatS3Refuses(t *testing.T) {
 			r.Body = ioNopCloser(bytes.Repeat([]byte{'x'}, len(data)))
 			return r
 		}, 400, "XAmzContentSHA256Mismatch", ""},
+		{"header-signed, hashed body over the upload limit", func(t *testing.T) *http.Request {
+			big := bytes.Repeat([]byte{'x'}, uploadLimit+1)
+			return signed(t, c, http.MethodPut, "/"+c.OutputBucket+"/big.bin", big, ak, sk, sha256Hex(big), now)
+		}, 400, "EntityTooLarge", ""},
+		{"header-signed, hashed body over the upload limit, length not declared", func(t *testing.T) *http.Request {
+			big := bytes.Repeat([]byte{'x'}, uploadLimit+1)
+			// Chunked, so the gateway learns the size only by reading.
+			r, _ := http.NewRequest(http.MethodPut, c.S3URL+"/"+c.OutputBucket+"/big.bin", io.NopCloser(bytes.NewReader(big)))
+			r.Header.Set("X-Amz-Content-Sha256", sha256Hex(big))
+			signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+			if err := signer.SignHTTP(ctx, aws.Credentials{AccessKeyID: ak, SecretAccessKey: sk}, r, sha256Hex(big), "s3", DefaultRegion, now); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}, 400, "EntityTooLarge", ""},
 		{"header-signed, clock far off", func(t *testing.T) *http.Request {
 			return signed(t, c, http.MethodGet, objPath, nil, ak, sk, empty, now.Add(-time.Hour))
 		}, 403, "RequestTimeTooSkewed", ""},
@@ -174,6 +198,12 @@ func TestS3RefusesWhatS3Refuses(t *testing.T) {
 			r.Header.Del("If-None-Match")
 			return d
 		}), 403, "SignatureDoesNotMatch", ""},
+		{"presigned PUT, unsigned x-amz-copy-source and x-amz-meta headers", withUpload(func(up *uploadResponse, r *http.Request, d []byte) []byte {
+			// Would turn the upload into a copy of someone else's object.
+			r.Header.Set("X-Amz-Copy-Source", "/"+c.UploadsBucket+"/"+victim)
+			r.Header.Set("X-Amz-Meta-Extra", "1")
+			return d
+		}), 403, "AccessDenied", "headers present in the request which were not signed"},
 		{"presigned PUT, used twice", withUpload(func(up *uploadResponse, r *http.Request, d []byte) []byte {
 			if status, _, body := putUpload(t, *up, d, nil); status != 200 {
 				t.Fatalf("first PUT: %d %s", status, body)
@@ -246,21 +276,25 @@ func TestConditionalPutRace(t *testing.T) {
 func TestCORS(t *testing.T) {
 	c := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
 	page := c.APIURL
-	path := c.S3URL + "/" + c.UploadsBucket + "/uploads/x"
+	upload := c.S3URL + "/" + c.UploadsBucket + "/uploads/x"
+	variant := c.S3URL + "/" + c.OutputBucket + "/variants/x/thumb.jpg"
 	tests := []struct {
-		name, origin, method, headers string
-		status                        int
+		name, path, origin, method, headers string
+		status                              int
 	}{
-		{"page origin may PUT with the signed headers", page, "PUT", "content-type,if-none-match,x-amz-meta-filename", 200},
-		{"page origin may GET", page, "GET", "", 200},
-		{"other origin", "http://evil.example", "PUT", "content-type", 403},
-		{"DELETE is not allowed", page, "DELETE", "", 403},
-		{"POST is not allowed", page, "POST", "", 403},
-		{"unsigned header is not allowed", page, "PUT", "content-type,x-amz-acl", 403},
+		{"page origin may PUT with the signed headers", upload, page, "PUT", "content-type,if-none-match,x-amz-meta-filename", 200},
+		// The page only PUTs to the uploads bucket.
+		{"GET is not allowed", upload, page, "GET", "", 403},
+		{"other origin", upload, "http://evil.example", "PUT", "content-type", 403},
+		{"DELETE is not allowed", upload, page, "DELETE", "", 403},
+		{"POST is not allowed", upload, page, "POST", "", 403},
+		{"unsigned header is not allowed", upload, page, "PUT", "content-type,x-amz-acl", 403},
+		// Variants are shown with <img>, which needs no CORS; as in AWS, no rule.
+		{"output bucket has no CORS rule", variant, page, "GET", "", 403},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodOptions, path, nil)
+			req, _ := http.NewRequest(http.MethodOptions, tc.path, nil)
 			req.Header.Set("Origin", tc.origin)
 			req.Header.Set("Access-Control-Request-Method", tc.method)
 			if tc.headers != "" {
@@ -277,12 +311,20 @@ func TestCORS(t *testing.T) {
 				}
 				return
 			}
-			if allow != tc.origin || h.Get("Access-Control-Expose-Headers") != "ETag" ||
+			if allow != tc.origin || h.Get("Access-Control-Expose-Headers") != "ETag" || h.Get("Access-Control-Max-Age") != "3000" ||
 				!strings.Contains(h.Get("Access-Control-Allow-Methods"), tc.method) {
 				t.Errorf("preflight headers: %v", h)
 			}
 		})
 	}
+	t.Run("page origin gets no CORS headers from the output bucket", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, presignedAt(t, c, http.MethodGet, "/"+c.OutputBucket+"/variants/none", DefaultAccessKeyID, DefaultSecretAccessKey, time.Now(), time.Minute), nil)
+		req.Header.Set("Origin", page)
+		_, h, _ := do(t, req)
+		if v := h.Get("Access-Control-Allow-Origin"); v != "" {
+			t.Errorf("Access-Control-Allow-Origin %q from the output bucket", v)
+		}
+	})
 	t.Run("other origin gets no CORS headers on a real request", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, presignedAt(t, c, http.MethodGet, "/"+c.UploadsBucket+"/uploads/none", DefaultAccessKeyID, DefaultSecretAccessKey, time.Now(), time.Minute), nil)
 		req.Header.Set("Origin", "http://evil.example")

@@ -19,12 +19,26 @@ import (
 // It also rewrites the queue URLs goaws hands out (built from a process-wide host
 // setting) to this endpoint's own, so CreateQueue, GetQueueUrl and ListQueues
 // return URLs a client can use.
+//
+// Its bookkeeping is bounded: besides DeleteMessage, a periodic sweep drops the
+// messages goaws no longer holds in any queue (purged, queue deleted) and those
+// sent longer ago than the longest retention (SQS would have expired them;
+// goaws never does). A message moved to the DLQ keeps its entry while it is
+// there, because SQS keeps its SentTimestamp, and the DLQ's retention runs from it.
 type sqsFront struct {
 	next    http.Handler
 	baseURL string // e.g. http://127.0.0.1:45385
+	// retention is the longest message retention of the queues behind the front.
+	retention time.Duration
+	// live lists the IDs of the messages goaws holds (goawsMessageIDs).
+	live func() map[string]bool
+	now  func() time.Time
+	// sweepEvery is how often the bookkeeping is swept (at most).
+	sweepEvery time.Duration
 
-	mu    sync.Mutex
-	track map[string]*delivery // by message ID
+	mu        sync.Mutex
+	track     map[string]*delivery // by message ID
+	lastSweep time.Time
 }
 
 type delivery struct {
@@ -32,8 +46,35 @@ type delivery struct {
 	receives           int
 }
 
-func newSQSFront(next http.Handler, baseURL string) *sqsFront {
-	return &sqsFront{next: next, baseURL: baseURL, track: map[string]*delivery{}}
+func newSQSFront(next http.Handler, baseURL string, retention time.Duration) *sqsFront {
+	return &sqsFront{
+		next: next, baseURL: baseURL, retention: retention,
+		live: goawsMessageIDs, now: time.Now, sweepEvery: time.Minute,
+		track: map[string]*delivery{},
+	}
+}
+
+// sweepLocked drops entries of messages that are gone or past retention; f.mu is
+// held. It runs at most every sweepEvery, on the traffic that adds entries.
+func (f *sqsFront) sweepLocked() {
+	now := f.now()
+	if now.Sub(f.lastSweep) < f.sweepEvery {
+		return
+	}
+	f.lastSweep = now
+	live := f.live()
+	for id, d := range f.track {
+		if !live[id] || now.Sub(d.sent) > f.retention {
+			delete(f.track, id)
+		}
+	}
+}
+
+// tracked is how many messages the front keeps bookkeeping for.
+func (f *sqsFront) tracked() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.track)
 }
 
 // goawsQueues guards goaws' process-wide queue map across every local cloud in the
@@ -127,9 +168,10 @@ func (f *sqsFront) noteSent(body []byte) {
 	if json.Unmarshal(body, &out) != nil {
 		return
 	}
-	now := time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.sweepLocked()
+	now := f.now()
 	if out.MessageID != "" {
 		f.track[out.MessageID] = &delivery{sent: now}
 	}
@@ -147,8 +189,9 @@ func (f *sqsFront) fixReceive(body []byte) ([]byte, bool) {
 	if raw, ok := out["Messages"]; !ok || json.Unmarshal(raw, &msgs) != nil || len(msgs) == 0 {
 		return nil, false
 	}
-	now := time.Now()
 	f.mu.Lock()
+	f.sweepLocked()
+	now := f.now()
 	for _, m := range msgs {
 		id, _ := m["MessageId"].(string)
 		d := f.track[id]

@@ -16,15 +16,27 @@ import (
 // document): the policy's signature, its expiration, and that every condition holds
 // and every form field is covered by one, as S3 does. fields are the form's values;
 // size is the length of its file.
+//
+// Field names are case-insensitive in S3, so a name given twice in any spelling,
+// or with two values, is refused: otherwise the check could read one value and the
+// store another. A field named bucket is refused too: the bucket is the one in the
+// URL, and conditions on $bucket are checked against it. Signed.Fields holds the
+// single, lower-cased values that were checked; store exactly those.
 func (v *Verifier) VerifyPost(bucket string, fields map[string][]string, size int64) (*Signed, *Error) {
-	get := func(name string) string {
-		for k, vals := range fields {
-			if strings.EqualFold(k, name) && len(vals) > 0 {
-				return vals[0]
-			}
+	values := make(map[string]string, len(fields))
+	for k, vals := range fields {
+		name := strings.ToLower(k)
+		if _, dup := values[name]; dup || len(vals) != 1 {
+			return nil, &Error{http.StatusBadRequest, "InvalidArgument",
+				"POST requires each form field at most once; got " + name + " more than once"}
 		}
-		return ""
+		if name == "bucket" {
+			return nil, &Error{http.StatusBadRequest, "InvalidArgument",
+				"The bucket is named by the URL; a form field named bucket is not allowed"}
+		}
+		values[name] = vals[0]
 	}
+	get := func(name string) string { return values[name] }
 	policyB64, sig := get("policy"), get("x-amz-signature")
 	if policyB64 == "" || sig == "" {
 		return nil, errUnsigned
@@ -65,15 +77,15 @@ func (v *Verifier) VerifyPost(bucket string, fields map[string][]string, size in
 	if !v.now().Before(expires) {
 		return nil, &Error{http.StatusForbidden, "AccessDenied", "Invalid according to Policy: Policy expired."}
 	}
-	values := map[string]string{"bucket": bucket}
-	for k, vals := range fields {
-		if len(vals) > 0 {
-			values[strings.ToLower(k)] = vals[0]
-		}
+	// Conditions see the bucket of the URL, and nothing a form can set.
+	withBucket := make(map[string]string, len(values)+1)
+	for k, val := range values {
+		withBucket[k] = val
 	}
+	withBucket["bucket"] = bucket
 	covered := map[string]bool{}
 	for _, c := range policy.Conditions {
-		name, e := checkCondition(c, values, size)
+		name, e := checkCondition(c, withBucket, size)
 		if e != nil {
 			return nil, e
 		}
@@ -81,12 +93,12 @@ func (v *Verifier) VerifyPost(bucket string, fields map[string][]string, size in
 	}
 	for k := range values {
 		switch {
-		case k == "policy" || k == "x-amz-signature" || k == "file" || k == "bucket" || strings.HasPrefix(k, "x-ignore-"):
+		case k == "policy" || k == "x-amz-signature" || k == "file" || strings.HasPrefix(k, "x-ignore-"):
 		case !covered[k]:
 			return nil, &Error{http.StatusForbidden, "AccessDenied", "Invalid according to Policy: Extra input fields: " + k}
 		}
 	}
-	return &Signed{AccessKeyID: sc.accessKey, PayloadHash: unsignedPayload}, nil
+	return &Signed{AccessKeyID: sc.accessKey, PayloadHash: unsignedPayload, Fields: values}, nil
 }
 
 // checkCondition checks one policy condition and returns the field it covers.

@@ -73,6 +73,21 @@ func TestVerify(t *testing.T) {
 			// Headers outside SignedHeaders are not covered, as in S3.
 			return headerSigned(t, func(r *http.Request) { r.Header.Set("X-Extra", "1") }, region, now)
 		}, ""},
+		{"header-signed, unsigned x-amz-meta header added", func(t *testing.T) *http.Request {
+			return headerSigned(t, func(r *http.Request) { r.Header.Set("X-Amz-Meta-Extra", "1") }, region, now)
+		}, "AccessDenied"},
+		{"header-signed, unsigned x-amz-copy-source added", func(t *testing.T) *http.Request {
+			return headerSigned(t, func(r *http.Request) { r.Header.Set("X-Amz-Copy-Source", "/bucket/uploads/victim") }, region, now)
+		}, "AccessDenied"},
+		{"header-signed, signed x-amz-meta header", func(t *testing.T) *http.Request {
+			r, _ := http.NewRequest(http.MethodPut, "http://127.0.0.1:9000/bucket/key", strings.NewReader("hello"))
+			r.Header.Set("X-Amz-Meta-Filename", "a.png")
+			r.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+			if err := sdkSigner.SignHTTP(context.Background(), aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret}, r, "UNSIGNED-PAYLOAD", "s3", region, now); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}, ""},
 		{"header-signed, signed header removed", func(t *testing.T) *http.Request {
 			return headerSigned(t, func(r *http.Request) { r.Header.Del("Content-Type") }, region, now)
 		}, "SignatureDoesNotMatch"},
@@ -99,6 +114,21 @@ func TestVerify(t *testing.T) {
 		{"presigned, parameter added", func(t *testing.T) *http.Request {
 			return presigned(t, "60", now, func(q url.Values) { q.Set("response-content-type", "text/html") })
 		}, "SignatureDoesNotMatch"},
+		{"presigned, unsigned x-amz-copy-source header", func(t *testing.T) *http.Request {
+			r := presigned(t, "60", now, nil)
+			r.Header.Set("X-Amz-Copy-Source", "/bucket/uploads/victim")
+			return r
+		}, "AccessDenied"},
+		{"presigned, unsigned x-amz-content-sha256 header", func(t *testing.T) *http.Request {
+			r := presigned(t, "60", now, nil)
+			r.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+			return r
+		}, "AccessDenied"},
+		{"presigned, unsigned ordinary header", func(t *testing.T) *http.Request {
+			r := presigned(t, "60", now, nil)
+			r.Header.Set("Accept", "*/*")
+			return r
+		}, ""},
 		{"presigned, algorithm changed", func(t *testing.T) *http.Request {
 			return presigned(t, "60", now, func(q url.Values) { q.Set("X-Amz-Algorithm", "AWS4-HMAC-SHA1") })
 		}, "AuthorizationQueryParametersError"},
