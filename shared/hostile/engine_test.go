@@ -84,13 +84,13 @@ func newEngine(t testing.TB, limits imagecore.Limits) *imagecore.Engine {
 }
 
 // process runs the engine and reports how many bytes it allocated.
-func process(e *imagecore.Engine, data []byte) (res *imagecore.Result, err error, allocated uint64) {
+func process(e *imagecore.Engine, data []byte) (res *imagecore.Result, allocated uint64, err error) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	res, err = e.Process(data)
 	runtime.ReadMemStats(&after)
-	return res, err, after.TotalAlloc - before.TotalAlloc
+	return res, after.TotalAlloc - before.TotalAlloc, err
 }
 
 func TestEngineOnHostileInput(t *testing.T) {
@@ -100,7 +100,7 @@ func TestEngineOnHostileInput(t *testing.T) {
 		covered[tc.file] = true
 		t.Run(tc.file, func(t *testing.T) {
 			data := readHostile(t, tc.file)
-			res, err, allocated := process(engine, data)
+			res, allocated, err := process(engine, data)
 			if tc.code != "" {
 				var refusal *imagecore.Error
 				if !errors.As(err, &refusal) || refusal.Code != tc.code {
@@ -190,7 +190,7 @@ func TestJustOverTheByteLimit(t *testing.T) {
 	data := readHostile(t, "tiny-8x8.png")
 	limits := imagecore.DefaultLimits()
 	limits.MaxBytes = int64(len(data)) - 1
-	_, err, allocated := process(newEngine(t, limits), data)
+	_, allocated, err := process(newEngine(t, limits), data)
 	var refusal *imagecore.Error
 	if !errors.As(err, &refusal) || refusal.Code != imagecore.CodeTooLarge {
 		t.Fatalf("one byte over: %v, want %s", err, imagecore.CodeTooLarge)
