@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
@@ -62,6 +63,15 @@ func fail(err error) {
 // newStack reads the settings from the app's context and builds the stack from
 // the function bootstraps under assetDir.
 func newStack(app awscdk.App, assetDir string) (*Stack, error) {
+	all, _ := app.Node().GetAllContext(nil).(map[string]any)
+	keys := make([]string, 0, len(all))
+	for k := range all {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if err := settings.CheckContextKeys(keys); err != nil {
+		return nil, fmt.Errorf("bad configuration (CDK context):\n%w", err)
+	}
 	s, err := settings.FromContext(func(key string) any { return app.Node().TryGetContext(jsii.String(key)) })
 	if err != nil {
 		return nil, fmt.Errorf("bad configuration (CDK context):\n%w", err)

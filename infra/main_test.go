@@ -7,10 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+
+	"github.com/imagepipe/imagepipe/shared/settings"
 )
 
 // runMainEnv makes the test binary act as the CDK app, so tests can run main
@@ -54,6 +57,7 @@ func TestBadContextFailsSynthesis(t *testing.T) {
 			[]string{"resizeTimeout", "allowedOrigins"}},
 		{"DLQ keeps less than the queue", map[string]any{"queueRetention": "14d", "dlqRetention": "7d"}, []string{"dlqRetention"}},
 		{"variants", map[string]any{"variants": `[{"name":"Big Thumb","width":100}]`}, []string{"variants"}},
+		{"misspelt key", map[string]any{"resizeMemoryMB": "2048"}, []string{"resizeMemoryMB"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,5 +164,39 @@ func TestMakeBuildLayout(t *testing.T) {
 	// The app reports cdk-nag's findings; a clean stack has none.
 	if strings.Contains(stderr, "AwsSolutions-") {
 		t.Errorf("synthesis reported cdk-nag findings:\n%s", stderr)
+	}
+}
+
+// TestCDKJSONDocumentsTheDefaults keeps cdk.json, which users read to learn the
+// settings, equal to settings.Default(): only allowedOrigins differs on AWS.
+func TestCDKJSONDocumentsTheDefaults(t *testing.T) {
+	ctx, err := cdkJSONContext("../cdk.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]string, 0, len(ctx))
+	for k := range ctx {
+		keys = append(keys, k)
+	}
+	if err := settings.CheckContextKeys(keys); err != nil {
+		t.Fatalf("cdk.json: %v", err)
+	}
+	got, err := settings.FromContext(func(key string) any { return ctx[key] })
+	if err != nil {
+		t.Fatalf("cdk.json: %v", err)
+	}
+	want := settings.Default()
+	want.AllowedOrigins = []string{}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("cdk.json differs from settings.Default():\n got %+v\nwant %+v", got, want)
+	}
+	for _, key := range settings.ContextKeys {
+		switch key {
+		case "maxUploadBytes", "maxPixels", "maxSide": // documented inside "limits"
+			continue
+		}
+		if _, ok := ctx[key]; !ok {
+			t.Errorf("cdk.json does not show the default of %s", key)
+		}
 	}
 }

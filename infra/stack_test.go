@@ -719,3 +719,23 @@ func TestNagAcknowledgementsGiveReasons(t *testing.T) {
 		t.Error("no acknowledgements found; the metadata layout changed?")
 	}
 }
+
+// TestNoDependencyCycle guards the wiring order in NewStack: the uploads bucket's
+// CORS names the API's origin while the API's function names the bucket, which
+// works only because the API resource itself depends on neither. CloudFormation
+// would refuse a cycle only at deployment; Template_FromStack refuses it here.
+func TestNoDependencyCycle(t *testing.T) {
+	var s *synthesized
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("synthesis: %v", r)
+			}
+		}()
+		s = synth(t, map[string]any{"allowedOrigins": "https://photos.example"})
+	}()
+	raw, _ := json.Marshal(s.resources[s.id(s.stack.Storage.Uploads)].Properties["CorsConfiguration"])
+	if !strings.Contains(string(raw), s.id(s.stack.API.HttpApi)) {
+		t.Errorf("the uploads bucket's CORS does not name the API's origin: %s", raw)
+	}
+}

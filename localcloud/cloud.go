@@ -100,12 +100,14 @@ type Cloud struct {
 
 	handler  eventsource.Handler
 	api      *http.Server
+	stopOps  func()
 	backend  gofakes3.Backend
 	notifier *Notifier
 	metrics  *metricsHub
 	emitter  *metrics.Emitter
 
 	servers      []*http.Server
+	listeners    []net.Listener
 	stopHousekp  func()
 	stopPoller   context.CancelFunc
 	pollerDone   chan struct{}
@@ -159,9 +161,11 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 		Faults:        &Faults{},
 		metrics:       newMetricsHub(),
 	}
+	started := c
 	defer func() {
 		if err != nil {
-			_ = c.Close(context.Background())
+			// Undo whatever was started: listeners, servers, queues, the database.
+			_ = started.Close(context.Background())
 		}
 	}()
 	resizeQueue, dlq := cfg.Name+"-resize", cfg.Name+"-resize-dlq"
@@ -186,6 +190,8 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 		s3Ln.Close()
 		return nil, fmt.Errorf("listen for SQS on %s: %w", cfg.SQSAddr, err)
 	}
+	// Close closes them even if Start fails before they are served.
+	c.listeners = []net.Listener{apiLn, s3Ln, sqsLn}
 	c.APIURL = "http://" + apiLn.Addr().String()
 	c.S3URL = "http://" + s3Ln.Addr().String()
 	c.SQSURL = "http://" + sqsLn.Addr().String()
@@ -264,7 +270,11 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c.api = c.serve(apiLn, apiHandler)
+	front, err := c.withOps(apiHandler)
+	if err != nil {
+		return nil, err
+	}
+	c.api = c.serve(apiLn, front)
 
 	c.EventSource = eventsource.Config{
 		QueueURL:     c.ResizeQueueURL,
@@ -303,6 +313,7 @@ func (c *Cloud) serve(ln net.Listener, h http.Handler) *http.Server {
 	return srv
 }
 
+// Handle serves h at pattern on the API's address, next to the API (the ops view
 // Handler is the handler the resize event source invokes (with OnImage reporting).
 func (c *Cloud) Handler() eventsource.Handler { return c.observe(c.handler) }
 
@@ -340,9 +351,14 @@ func (c *Cloud) ensureBucket(ctx context.Context, name string) error {
 }
 
 // Env is the environment the functions would get in AWS (settings.ResizeEnv and
-// APIEnv) plus the SDK's endpoint and credential variables for this cloud.
+// APIEnv) plus the SDK's endpoint and credential variables for this cloud, so a
+// function binary or the AWS CLI can be pointed at it.
 func (c *Cloud) Env() map[string]string {
-	env := map[string]string{
+	env := c.cfg.Settings.ResizeEnv(c.OutputBucket)
+	for k, v := range c.cfg.Settings.APIEnv(c.UploadsBucket, c.OutputBucket) {
+		env[k] = v
+	}
+	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL_S3":   c.S3URL,
 		"AWS_ENDPOINT_URL_SQS":  c.SQSURL,
 		"AWS_ACCESS_KEY_ID":     c.cfg.AccessKeyID,
@@ -350,6 +366,8 @@ func (c *Cloud) Env() map[string]string {
 		"AWS_REGION":            c.cfg.Region,
 		// The AWS CLI v1 reads the region from here.
 		"AWS_DEFAULT_REGION": c.cfg.Region,
+	} {
+		env[k] = v
 	}
 	return env
 }
@@ -378,6 +396,9 @@ func (c *Cloud) Close(ctx context.Context) error {
 			c.stopPoller()
 			<-c.pollerDone
 		}
+		if c.stopOps != nil {
+			c.stopOps()
+		}
 		var errs []error
 		// goaws queues live in process globals: remove ours so the name is free again.
 		for _, u := range []string{c.ResizeQueueURL, c.DLQURL} {
@@ -397,6 +418,9 @@ func (c *Cloud) Close(ctx context.Context) error {
 				_ = c.servers[i].Close()
 			}
 			cancel()
+		}
+		for _, ln := range c.listeners {
+			_ = ln.Close() // already closed by Shutdown when it was served
 		}
 		if c.stopHousekp != nil {
 			c.stopHousekp()

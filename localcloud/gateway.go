@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/johannesboyne/gofakes3"
 
@@ -56,7 +58,14 @@ func (g *S3Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w = cw
 
-	signed, refusal := g.Verifier.Verify(r)
+	bucket, key := splitPath(r.URL.Path)
+	var signed *sigv4.Signed
+	var refusal *sigv4.Error
+	if isBrowserPost(r, key) {
+		signed, refusal = g.verifyPost(r, bucket)
+	} else {
+		signed, refusal = g.Verifier.Verify(r)
+	}
 	if refusal != nil {
 		writeS3Error(w, r, refusal.Status, refusal.Code, refusal.Message)
 		return
@@ -81,15 +90,32 @@ func (g *S3Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	bucket, key := splitPath(r.URL.Path)
 	if g.Faults != nil {
 		if f := g.Faults.check(r.Method, bucket, key); f != nil {
-			writeS3Error(w, r, f.Status, f.Code, f.Message)
-			return
+			if f.Delay > 0 {
+				t := time.NewTimer(f.Delay)
+				select {
+				case <-t.C:
+				case <-r.Context().Done():
+					t.Stop()
+					return
+				}
+			}
+			if f.Status != 0 {
+				writeS3Error(w, r, f.Status, f.Code, f.Message)
+				return
+			}
 		}
 	}
 
 	event := createEvent(r, key)
+	if event == EventPost {
+		// S3 answers a form upload with success_action_status, 204 by default.
+		cw.success = http.StatusNoContent
+		if v := r.MultipartForm.Value["success_action_status"]; len(v) == 1 && (v[0] == "200" || v[0] == "201") {
+			cw.success, _ = strconv.Atoi(v[0])
+		}
+	}
 	if event != "" && key != "" {
 		mu := g.stripe(bucket, key)
 		mu.Lock()
@@ -193,6 +219,8 @@ type corsWriter struct {
 	origin      string
 	status      int
 	wroteHeader bool
+	// success, when set, replaces a 200 from gofakes3.
+	success int
 }
 
 func (c *corsWriter) WriteHeader(status int) {
@@ -200,6 +228,9 @@ func (c *corsWriter) WriteHeader(status int) {
 		return
 	}
 	c.wroteHeader = true
+	if status == http.StatusOK && c.success != 0 {
+		status = c.success
+	}
 	c.status = status
 	h := c.Header()
 	for k := range h {
@@ -222,6 +253,30 @@ func (c *corsWriter) Write(b []byte) (int, error) {
 	return c.ResponseWriter.Write(b)
 }
 
+// maxPostMemory is how much of a form upload is held in memory; the rest spills
+// to temporary files.
+const maxPostMemory = 32 << 20
+
+// isBrowserPost reports whether r is an HTML form upload to a bucket.
+func isBrowserPost(r *http.Request, key string) bool {
+	return r.Method == http.MethodPost && key == "" && !r.URL.Query().Has("delete") &&
+		strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data")
+}
+
+// verifyPost parses the form (gofakes3 reuses the parsed form) and checks its policy.
+func (g *S3Gateway) verifyPost(r *http.Request, bucket string) (*sigv4.Signed, *sigv4.Error) {
+	if err := r.ParseMultipartForm(maxPostMemory); err != nil {
+		return nil, &sigv4.Error{Status: http.StatusBadRequest, Code: "MalformedPOSTRequest",
+			Message: "The body of your POST request is not well-formed multipart/form-data."}
+	}
+	files := r.MultipartForm.File["file"]
+	if len(files) != 1 {
+		return nil, &sigv4.Error{Status: http.StatusBadRequest, Code: "InvalidArgument",
+			Message: "POST requires exactly one file upload per request."}
+	}
+	return g.Verifier.VerifyPost(bucket, r.MultipartForm.Value, files[0].Size)
+}
+
 // createEvent names the s3:ObjectCreated event a request would cause, or "".
 func createEvent(r *http.Request, key string) string {
 	q := r.URL.Query()
@@ -238,7 +293,7 @@ func createEvent(r *http.Request, key string) string {
 		if key != "" && q.Has("uploadId") {
 			return EventComplete
 		}
-		if key == "" && !q.Has("delete") && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		if isBrowserPost(r, key) {
 			return EventPost
 		}
 	}

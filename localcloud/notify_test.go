@@ -159,3 +159,59 @@ func TestQueueURLsPointAtTheLocalEndpoint(t *testing.T) {
 		t.Errorf("GetQueueUrl %q, want %q", got, c.DLQURL)
 	}
 }
+
+func TestStartFailsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	first := startCloud(t, func(cfg *Config) { cfg.DataDir, cfg.NoEventSource = dir, true })
+	// Same data directory: the database is locked by the first cloud.
+	_, err := Start(context.Background(), Config{Settings: testSettings(), Name: "second", DataDir: dir})
+	if err == nil {
+		t.Fatal("a second cloud on the same data directory started")
+	}
+	// Same API address: taken.
+	_, err = Start(context.Background(), Config{Settings: testSettings(), Name: "third", Addr: first.APIURL[len("http://"):]})
+	if err == nil {
+		t.Fatal("a second cloud on the same address started")
+	}
+	// Both failures released what they had taken: the names can be used again.
+	again := startCloud(t, func(cfg *Config) { cfg.Name = "second"; cfg.NoEventSource = true })
+	if again.ResizeQueueURL == "" {
+		t.Fatal("no queue")
+	}
+}
+
+func TestEnvPointsFunctionsAndToolsAtTheCloud(t *testing.T) {
+	c := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
+	env := c.Env()
+	for k, want := range map[string]string{
+		"AWS_ENDPOINT_URL_S3":  c.S3URL,
+		"AWS_ENDPOINT_URL_SQS": c.SQSURL,
+		"AWS_ACCESS_KEY_ID":    DefaultAccessKeyID,
+		"UPLOADS_BUCKET":       c.UploadsBucket,
+		"OUTPUT_BUCKET":        c.OutputBucket,
+		"UPLOAD_PREFIX":        "uploads/",
+	} {
+		if env[k] != want {
+			t.Errorf("%s = %q, want %q", k, env[k], want)
+		}
+	}
+	if env["VARIANTS"] == "" || env["ALLOWED_ORIGINS"] == "" {
+		t.Errorf("function settings missing: %v", env)
+	}
+}
+
+func TestCloudsInOneProcessDoNotDisturbEachOther(t *testing.T) {
+	// One cloud polls its queue while others are started and stopped: goaws keeps all
+	// queues in one process-wide map, which the SQS front guards.
+	busy := startCloud(t, nil)
+	for i := range 1 {
+		other := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
+		if err := other.Close(context.Background()); err != nil {
+			t.Fatalf("close %d: %v", i, err)
+		}
+	}
+	id, _ := putUploadDirect(t, busy, "still-works.png", pngBytes(t, 30, 20))
+	if st := waitStatus(t, busy, id); st.Status != "ready" {
+		t.Fatalf("status %q", st.Status)
+	}
+}

@@ -3,6 +3,7 @@ package localcloud
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/imagepipe/imagepipe/shared/redrive"
@@ -44,4 +45,19 @@ func (c *Cloud) OpsView(opt opsview.Options) (view *opsview.View, stop func(), e
 		cancel()
 		<-done
 	}, nil
+}
+
+// withOps serves the operations view at /ops beside the API, on the page's
+// address, so `make dev` shows both from one origin.
+func (c *Cloud) withOps(api http.Handler) (http.Handler, error) {
+	view, stop, err := c.OpsView(opsview.Options{Log: c.log.With("component", "ops")})
+	if err != nil {
+		return nil, err
+	}
+	c.stopOps = stop
+	mux := http.NewServeMux()
+	mux.Handle("/ops", view)
+	mux.Handle("/ops/", view)
+	mux.Handle("/", api)
+	return mux, nil
 }

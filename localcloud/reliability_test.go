@@ -125,8 +125,8 @@ func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the first worker never got a batch")
 	}
-	first, err := c.readManifest(context.Background(), ids[0])
-	if err != nil {
+	first, err := manifest.Read(context.Background(), c.S3, c.OutputBucket, ids[0])
+	if err != nil || first == nil {
 		t.Fatalf("the first worker did not finish the first image: %v", err)
 	}
 	kill()
@@ -147,9 +147,9 @@ func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 			t.Fatalf("image %s: status %q after the restart", id, st.Status)
 		}
 	}
-	again, err := c.readManifest(context.Background(), ids[0])
-	if err != nil {
-		t.Fatal(err)
+	again, err := manifest.Read(context.Background(), c.S3, c.OutputBucket, ids[0])
+	if err != nil || again == nil {
+		t.Fatalf("manifest of %s: %v", ids[0], err)
 	}
 	if !again.CompletedAt.Equal(first.CompletedAt) || len(again.Variants) != len(first.Variants) {
 		t.Errorf("the first image was processed into a second result: %+v then %+v", first, again)
@@ -186,5 +186,21 @@ func TestRestartKeepsDataAndRecoversLostWork(t *testing.T) {
 	c3 := startCloud(t, func(cfg *Config) { cfg.DataDir, cfg.Name, cfg.NoEventSource = dir, name, true })
 	if n, err := c3.Recover(context.Background()); err != nil || n != 0 {
 		t.Fatalf("recover after a complete run re-enqueued %d (%v), want 0", n, err)
+	}
+}
+
+func TestSlowS3PastTheDeadlineIsRetried(t *testing.T) {
+	c := startCloud(t, nil)
+	id := manifest.NewID()
+	key := manifest.UploadKey(c.Settings().UploadPrefix, id)
+	// The first GET outlasts the 5s function timeout: the invocation's context ends,
+	// the message goes back, and the second delivery succeeds.
+	c.Faults.Add(Slow(http.MethodGet, c.UploadsBucket, key, 1, 6*time.Second))
+	putUploadDirect(t, c, id, pngBytes(t, 200, 100))
+	if st := waitStatus(t, c, id); st.Status != "ready" {
+		t.Fatalf("status %q, want ready: %+v", st.Status, st)
+	}
+	if n := c.Faults.Count(http.MethodGet, c.UploadsBucket, key); n != 2 {
+		t.Errorf("%d GETs of the original, want 2", n)
 	}
 }

@@ -36,8 +36,21 @@ func newSQSFront(next http.Handler, baseURL string) *sqsFront {
 	return &sqsFront{next: next, baseURL: baseURL, track: map[string]*delivery{}}
 }
 
+// goawsQueues guards goaws' process-wide queue map across every local cloud in the
+// process: goaws reads the map without its lock, so creating or deleting a queue
+// while any other request runs can crash the process. Those two actions wait for
+// the rest to finish (at most one long-poll wait).
+var goawsQueues sync.RWMutex
+
 func (f *sqsFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	action := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AmazonSQS.")
+	if action == "CreateQueue" || action == "DeleteQueue" {
+		goawsQueues.Lock()
+		defer goawsQueues.Unlock()
+	} else {
+		goawsQueues.RLock()
+		defer goawsQueues.RUnlock()
+	}
 	switch action {
 	case "ReceiveMessage", "SendMessage", "SendMessageBatch", "CreateQueue", "GetQueueUrl", "ListQueues":
 	case "DeleteMessage", "DeleteMessageBatch":

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image"
 	_ "image/jpeg"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,12 +20,11 @@ import (
 	"github.com/imagepipe/imagepipe/localcloud"
 	"github.com/imagepipe/imagepipe/shared/imagecore"
 	"github.com/imagepipe/imagepipe/shared/settings"
-	"github.com/imagepipe/imagepipe/web/opsview"
 )
 
 // startCloud runs the whole service in-process (S3, SQS, the event source, the
-// real resize and API handlers; the API serves the page) plus its ops view.
-func startCloud(t *testing.T, s settings.Settings, tune ...func(*localcloud.Config)) (*localcloud.Cloud, string) {
+// real resize and API handlers; the API serves the page, the cloud /ops).
+func startCloud(t *testing.T, s settings.Settings, tune ...func(*localcloud.Config)) *localcloud.Cloud {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -49,15 +47,7 @@ func startCloud(t *testing.T, s settings.Settings, tune ...func(*localcloud.Conf
 			t.Errorf("close local cloud: %v", err)
 		}
 	})
-
-	view, stop, err := cloud.OpsView(opsview.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	ops := httptest.NewServer(view)
-	t.Cleanup(ops.Close)
-	return cloud, ops.URL
+	return cloud
 }
 
 // expectedDims is what the default variants make of a w x h source: cover fills
@@ -75,7 +65,8 @@ func expectedDims(v imagecore.Variant, w, h int) (int, int) {
 func TestUploadPhotosThroughTheLocalCloud(t *testing.T) {
 	s := settings.Default()
 	s.Resize.BatchWindow = 0 // start resizing as soon as an upload lands
-	cloud, opsURL := startCloud(t, s)
+	cloud := startCloud(t, s)
+	opsURL := cloud.APIURL
 	b := newBrowser(t)
 	dir := t.TempDir()
 	photos := []string{"friends.jpg", "seeding.jpg", "wine.jpg"}
@@ -180,7 +171,7 @@ func TestExpiredUploadURLInTheLocalCloud(t *testing.T) {
 	s := settings.Default()
 	s.Resize.BatchWindow = 0
 	s.UploadURLTTL = 10 * time.Second // the shortest the settings allow
-	cloud, _ := startCloud(t, s)
+	cloud := startCloud(t, s)
 	b := newBrowser(t)
 	photo, err := filepath.Abs(filepath.Join("..", "testdata", "images", "seeding.jpg"))
 	if err != nil {
@@ -236,10 +227,11 @@ func TestRedriveFromTheOpsViewInTheLocalCloud(t *testing.T) {
 	s.Queue.MaxReceiveCount = 2
 	var broken atomic.Bool
 	broken.Store(true)
-	cloud, opsURL := startCloud(t, s, func(c *localcloud.Config) {
+	cloud := startCloud(t, s, func(c *localcloud.Config) {
 		c.VisibilityTimeout = time.Second // retry quickly
 		c.S3RetryMaxAttempts = 1
 	})
+	opsURL := cloud.APIURL
 	cloud.Faults.Add(func(method, bucket, key string, n int) *localcloud.Fault {
 		if broken.Load() && method == "GET" && bucket == cloud.UploadsBucket {
 			return &localcloud.InternalError
@@ -282,4 +274,42 @@ func TestRedriveFromTheOpsViewInTheLocalCloud(t *testing.T) {
 	ops.screenshot(t, "ops-after-redrive.png")
 	expectNoPageErrors(t, page)
 	expectNoPageErrors(t, ops)
+}
+
+// TestOfflineThenTryAgainInTheLocalCloud picks a photo while the browser is
+// offline, expects a clear message instead of a silent drop, then reconnects and
+// tries again. (A PUT that fails part way is covered against a dead endpoint in
+// page_test.go: Chromium's offline emulation lets requests already sent finish.)
+func TestOfflineThenTryAgainInTheLocalCloud(t *testing.T) {
+	s := settings.Default()
+	s.Resize.BatchWindow = 0
+	cloud := startCloud(t, s)
+	b := newBrowser(t)
+	photo, err := filepath.Abs(filepath.Join("..", "testdata", "images", "friends.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.run(t,
+		chromedp.Navigate(cloud.APIURL+"/"),
+		chromedp.WaitVisible("#drop", chromedp.ByID),
+		network.EmulateNetworkConditions(true, 0, 0, 0),
+		chromedp.SetUploadFiles("#files", []string{photo}, chromedp.ByID),
+	)
+	it := b.waitSettled(t, 1, time.Minute)["friends.jpg"]
+	if it.State != "failed" || !strings.Contains(it.Text, "Could not reach the server") || len(it.Buttons) != 1 {
+		t.Fatalf("offline: %+v; want a message that the server is unreachable, with a button to try again", it)
+	}
+	b.run(t,
+		network.EmulateNetworkConditions(false, 0, -1, -1),
+		chromedp.Click("li.file button", chromedp.ByQuery),
+	)
+	deadline := time.Now().Add(time.Minute)
+	for it.State != "ready" && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		it = b.waitSettled(t, 1, time.Minute)["friends.jpg"]
+	}
+	if it.State != "ready" || len(it.Variants) != len(imagecore.DefaultVariants()) {
+		t.Errorf("after reconnecting and trying again: %+v; want ready with every variant", it)
+	}
+	expectNoPageErrors(t, b)
 }

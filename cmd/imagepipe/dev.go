@@ -16,7 +16,10 @@ import (
 )
 
 // dev runs the whole service on this machine until interrupted.
-func dev(ctx context.Context, args []string) error {
+func dev(ctx context.Context, args []string) error { return runDev(ctx, args, os.Stdout) }
+
+// runDev is dev writing its console output to out.
+func runDev(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	addr := fs.String("addr", envOr("ADDR", "127.0.0.1:8080"), "address of the page and API (env ADDR)")
 	dataDir := fs.String("data", envOr("DATA_DIR", ".imagepipe/"), "where S3 data is kept across restarts (env DATA_DIR)")
@@ -30,7 +33,7 @@ func dev(ctx context.Context, args []string) error {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("-log: %w", err)
 	}
-	out := os.Stdout
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	// main cancels ctx on Ctrl-C or SIGTERM.
 
 	s := settings.Default()
@@ -40,7 +43,7 @@ func dev(ctx context.Context, args []string) error {
 		S3Addr:   *s3Addr,
 		SQSAddr:  *sqsAddr,
 		DataDir:  *dataDir,
-		Log:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		Log:      log,
 		OnImage:  func(r localcloud.ImageResult) { printImage(out, r) },
 	})
 	if err != nil {
@@ -64,12 +67,13 @@ func printBanner(w io.Writer, c *localcloud.Cloud, dataDir string) {
 	env := c.Env()
 	fmt.Fprintf(w, `imagepipe local cloud
   page and API  %s
+  ops view      %s/ops
   S3            %s  (buckets %s, %s)
   SQS           %s
     queue       %s
     DLQ         %s
   data          %s
-`, c.APIURL, c.S3URL, c.UploadsBucket, c.OutputBucket, c.SQSURL, c.ResizeQueueURL, c.DLQURL, dataDir)
+`, c.APIURL, c.APIURL, c.S3URL, c.UploadsBucket, c.OutputBucket, c.SQSURL, c.ResizeQueueURL, c.DLQURL, dataDir)
 	if c.Recovered > 0 {
 		fmt.Fprintf(w, "  recovered     %d uploads without a manifest were queued again\n", c.Recovered)
 	}

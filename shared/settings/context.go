@@ -26,6 +26,26 @@ var ContextKeys = []string{
 	"originalsExpireDays", "logRetentionDays", "alarmEmail", "oldestMessageAlarm",
 }
 
+// CheckContextKeys reports keys that look like settings (no "@" prefix, no ":",
+// which mark the CDK's own flags) but are not ContextKeys, so a misspelt
+// `-c resizeMemoryMB=2048` fails instead of being ignored.
+func CheckContextKeys(keys []string) error {
+	var errs []error
+	for _, k := range keys {
+		if strings.HasPrefix(k, "@") || strings.Contains(k, ":") || k == "acknowledged-issue-numbers" || slices.Contains(ContextKeys, k) {
+			continue
+		}
+		hint := ""
+		for _, known := range ContextKeys {
+			if strings.EqualFold(known, k) {
+				hint = fmt.Sprintf(" (did you mean %s?)", known)
+			}
+		}
+		errs = append(errs, fmt.Errorf("%s: not a setting%s; the settings are %s", k, hint, strings.Join(ContextKeys, ", ")))
+	}
+	return errors.Join(errs...)
+}
+
 // LogRetentionDays are the retention periods CloudWatch Logs accepts; any other
 // number would only fail at deployment, long after synthesis said yes.
 var LogRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}

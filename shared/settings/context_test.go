@@ -205,3 +205,26 @@ func TestFromContextReportsParseAndValidationErrorsOnce(t *testing.T) {
 		t.Errorf("resizeMemoryMb reported %d times, want once (no follow-on range error):\n%s", n, msg)
 	}
 }
+
+func TestCheckContextKeys(t *testing.T) {
+	tests := []struct {
+		keys    []string
+		wantErr string
+	}{
+		{[]string{"resizeMemoryMb", "alarmEmail"}, ""},
+		{[]string{"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", "aws:cdk:version-reporting", "acknowledged-issue-numbers"}, ""},
+		{[]string{"resizeMemoryMB"}, "resizeMemoryMB: not a setting (did you mean resizeMemoryMb?)"},
+		{[]string{"memory"}, "memory: not a setting;"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.keys, ","), func(t *testing.T) {
+			err := CheckContextKeys(tt.keys)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("error %v, want it to contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}

@@ -10,7 +10,6 @@
 package opsview
 
 import (
-	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -90,7 +89,7 @@ type View struct {
 	files   http.Handler
 
 	mu      sync.Mutex
-	partial []byte
+	sink    *metrics.Sink
 	samples []sample // ordered by arrival; pruned to the window
 	queueAt []queueSample
 	totals  Totals
@@ -132,35 +131,18 @@ func New(queue QueueStatter, redrive Redriver, opt Options) (*View, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opsview: %w", err)
 	}
-	return &View{
+	v := &View{
 		queue: queue, redrive: redrive, window: opt.Window, bucket: opt.Bucket, now: opt.Now, log: opt.Log,
 		files:  http.StripPrefix("/ops/", http.FileServerFS(sub)),
 		totals: Totals{FailedByCode: map[string]int{}},
-	}, nil
+	}
+	v.sink = metrics.NewSink(v.Observe)
+	return v, nil
 }
 
 // Write takes EMF lines (as metrics.Emitter writes them). Other lines are ignored,
 // so the view can share a log stream.
-func (v *View) Write(p []byte) (int, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.partial = append(v.partial, p...)
-	for {
-		i := bytes.IndexByte(v.partial, '\n')
-		if i < 0 {
-			break
-		}
-		if rec, ok := metrics.Parse(v.partial[:i]); ok {
-			v.observe(rec)
-		}
-		v.partial = v.partial[i+1:]
-	}
-	if len(v.partial) > 1<<20 { // a runaway line without newline: drop it
-		v.partial = nil
-	}
-	v.partial = slices.Clip(v.partial)
-	return len(p), nil
-}
+func (v *View) Write(p []byte) (int, error) { return v.sink.Write(p) }
 
 // Observe takes one parsed EMF record, for a caller that already parses the
 // stream (the local cloud's metrics hub: SubscribeMetrics(view.Observe)).
