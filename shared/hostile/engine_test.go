@@ -30,6 +30,9 @@ var outcomes = []outcome{
 	{file: "bomb-png-60000x60000.png", code: imagecore.CodeTooManyPixels},
 	{file: "bomb-jpeg-sof-65000x65000.jpg", code: imagecore.CodeTooManyPixels},
 	{file: "bomb-gif-screen-65535x65535.gif", code: imagecore.CodeTooManyPixels},
+	{file: "bomb-webp-vp8x-40000x40000.webp", code: imagecore.CodeTooManyPixels},
+	{file: "webp-vp8x-16777216x16777216.webp", code: imagecore.CodeCorrupt}, // x/image/webp refuses over 2^31 pixels
+	{file: "png-chunk-2gb.png", code: imagecore.CodeCorrupt},
 	{file: "wide-png-20000x10.png", code: imagecore.CodeDimensionsTooLarge},
 	{file: "zero-size.png", code: imagecore.CodeCorrupt},
 	{file: "truncated.jpg", code: imagecore.CodeCorrupt},
