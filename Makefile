@@ -165,7 +165,7 @@ dev:
 
 ## ---- reliability (issue 6), continued: fuzzing ----
 # Each fuzz target with its package; their seed corpora already run in `make test`.
-FUZZ_TARGETS := FuzzProcess:./shared/imagecore FuzzParseBody:./shared/resize FuzzEventKey:./shared/resize FuzzKeys:./shared/manifest
+FUZZ_TARGETS := FuzzProcess:./shared/imagecore FuzzHandle:./shared/hostile FuzzParseBody:./shared/resize FuzzEventKey:./shared/resize FuzzKeys:./shared/manifest
 
 .PHONY: fuzz
 ## fuzz: run every fuzz target for FUZZTIME (default 30s) each
@@ -178,7 +178,8 @@ fuzz:
 
 LOAD_N ?= 500
 LOAD_C ?= 16
+LOAD_RATE ?= 0
 .PHONY: loadtest
-## loadtest: LOAD_N uploads (500) by LOAD_C browsers at once (16) through the local cloud: throughput, upload-to-ready p50/p95/p99, failures, lost images (must be 0), peak memory
+## loadtest: LOAD_N uploads (500) by LOAD_C browsers at once (16), LOAD_RATE a second (0: a burst), through the local cloud: throughput, upload-to-ready p50/p95/p99, failures, lost images (must be 0), peak memory
 loadtest:
-	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 1x -timeout 60m ./localcloud/chaos -args -load.n=$(LOAD_N) -load.c=$(LOAD_C)
+	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 1x -timeout 60m ./localcloud/chaos -args -load.n=$(LOAD_N) -load.c=$(LOAD_C) -load.rate=$(LOAD_RATE)

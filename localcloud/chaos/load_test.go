@@ -20,8 +20,9 @@ import (
 )
 
 var (
-	loadN = flag.Int("load.n", 500, "BenchmarkLoad: uploads per run")
-	loadC = flag.Int("load.c", 16, "BenchmarkLoad: browsers uploading at once")
+	loadN    = flag.Int("load.n", 500, "BenchmarkLoad: uploads per run")
+	loadC    = flag.Int("load.c", 16, "BenchmarkLoad: browsers uploading at once")
+	loadRate = flag.Float64("load.rate", 0, "BenchmarkLoad: uploads started per second (0: as fast as the browsers can)")
 )
 
 // loadRun is what one load run measured.
@@ -40,7 +41,7 @@ type loadRun struct {
 // process's peak memory. Run it with `make loadtest` (LOAD_N, LOAD_C).
 func BenchmarkLoad(b *testing.B) {
 	for range b.N {
-		r := runLoad(b, *loadN, *loadC)
+		r := runLoad(b, *loadN, *loadC, *loadRate)
 		b.ReportMetric(float64(r.ready)/r.elapsed.Seconds(), "images/s")
 		b.ReportMetric(ms(percentile(r.latencies, 50)), "p50-ms")
 		b.ReportMetric(ms(percentile(r.latencies, 95)), "p95-ms")
@@ -49,14 +50,14 @@ func BenchmarkLoad(b *testing.B) {
 		b.ReportMetric(float64(r.lost), "lost")
 		b.ReportMetric(float64(r.peakRSS)/(1<<20), "peak-rss-MB")
 		b.ReportMetric(float64(r.peakHeap)/(1<<20), "peak-heap-MB")
-		b.Logf("\n%s", r.summary(*loadN, *loadC))
+		b.Logf("\n%s", r.summary(*loadN, *loadC, *loadRate))
 		if r.lost != 0 || r.dups != 0 {
 			b.Errorf("%d images lost and %d processed twice; want none", r.lost, r.dups)
 		}
 	}
 }
 
-func runLoad(b *testing.B, n, concurrency int) loadRun {
+func runLoad(b *testing.B, n, concurrency int, rate float64) loadRun {
 	b.Helper()
 	var mu sync.Mutex
 	uploaded := map[string]time.Time{}
@@ -84,7 +85,11 @@ func runLoad(b *testing.B, n, concurrency int) loadRun {
 	var wg sync.WaitGroup
 	next := make(chan int)
 	go func() {
+		// Paced arrivals, when asked for: upload i starts no earlier than i/rate.
 		for i := range n {
+			if rate > 0 {
+				time.Sleep(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
+			}
 			next <- i
 		}
 		close(next)
@@ -158,12 +163,16 @@ func runLoad(b *testing.B, n, concurrency int) loadRun {
 	return run
 }
 
-func (r loadRun) summary(n, c int) string {
+func (r loadRun) summary(n, c int, rate float64) string {
 	var s strings.Builder
-	fmt.Fprintf(&s, "| uploads | concurrency | GOMAXPROCS | elapsed | throughput | p50 | p95 | p99 | failures | lost | processed twice | peak RSS | peak heap |\n")
-	fmt.Fprintf(&s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
-	fmt.Fprintf(&s, "| %d | %d | %d | %.1fs | %.2f images/s | %.0f ms | %.0f ms | %.0f ms | %d | %d | %d | %d MB | %d MB |\n",
-		n, c, runtime.GOMAXPROCS(0), r.elapsed.Seconds(), float64(r.ready)/r.elapsed.Seconds(),
+	arrivals := "burst"
+	if rate > 0 {
+		arrivals = fmt.Sprintf("%.1f/s", rate)
+	}
+	fmt.Fprintf(&s, "| uploads | browsers | arrivals | GOMAXPROCS | elapsed | throughput | p50 | p95 | p99 | failures | lost | processed twice | peak RSS | peak heap |\n")
+	fmt.Fprintf(&s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&s, "| %d | %d | %s | %d | %.1fs | %.2f images/s | %.0f ms | %.0f ms | %.0f ms | %d | %d | %d | %d MB | %d MB |\n",
+		n, c, arrivals, runtime.GOMAXPROCS(0), r.elapsed.Seconds(), float64(r.ready)/r.elapsed.Seconds(),
 		ms(percentile(r.latencies, 50)), ms(percentile(r.latencies, 95)), ms(percentile(r.latencies, 99)),
 		r.uploadFailures+r.failed, r.lost, r.dups, r.peakRSS>>20, r.peakHeap>>20)
 	return s.String()

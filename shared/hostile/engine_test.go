@@ -30,6 +30,9 @@ var outcomes = []outcome{
 	{file: "bomb-png-60000x60000.png", code: imagecore.CodeTooManyPixels},
 	{file: "bomb-jpeg-sof-65000x65000.jpg", code: imagecore.CodeTooManyPixels},
 	{file: "bomb-gif-screen-65535x65535.gif", code: imagecore.CodeTooManyPixels},
+	{file: "bomb-webp-vp8x-40000x40000.webp", code: imagecore.CodeTooManyPixels},
+	{file: "webp-vp8x-16777216x16777216.webp", code: imagecore.CodeCorrupt}, // x/image/webp refuses over 2^31 pixels
+	{file: "png-chunk-2gb.png", code: imagecore.CodeCorrupt},
 	{file: "wide-png-20000x10.png", code: imagecore.CodeDimensionsTooLarge},
 	{file: "zero-size.png", code: imagecore.CodeCorrupt},
 	{file: "truncated.jpg", code: imagecore.CodeCorrupt},
@@ -84,13 +87,13 @@ func newEngine(t testing.TB, limits imagecore.Limits) *imagecore.Engine {
 }
 
 // process runs the engine and reports how many bytes it allocated.
-func process(e *imagecore.Engine, data []byte) (res *imagecore.Result, err error, allocated uint64) {
+func process(e *imagecore.Engine, data []byte) (res *imagecore.Result, allocated uint64, err error) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	res, err = e.Process(data)
 	runtime.ReadMemStats(&after)
-	return res, err, after.TotalAlloc - before.TotalAlloc
+	return res, after.TotalAlloc - before.TotalAlloc, err
 }
 
 func TestEngineOnHostileInput(t *testing.T) {
@@ -100,7 +103,7 @@ func TestEngineOnHostileInput(t *testing.T) {
 		covered[tc.file] = true
 		t.Run(tc.file, func(t *testing.T) {
 			data := readHostile(t, tc.file)
-			res, err, allocated := process(engine, data)
+			res, allocated, err := process(engine, data)
 			if tc.code != "" {
 				var refusal *imagecore.Error
 				if !errors.As(err, &refusal) || refusal.Code != tc.code {
@@ -190,7 +193,7 @@ func TestJustOverTheByteLimit(t *testing.T) {
 	data := readHostile(t, "tiny-8x8.png")
 	limits := imagecore.DefaultLimits()
 	limits.MaxBytes = int64(len(data)) - 1
-	_, err, allocated := process(newEngine(t, limits), data)
+	_, allocated, err := process(newEngine(t, limits), data)
 	var refusal *imagecore.Error
 	if !errors.As(err, &refusal) || refusal.Code != imagecore.CodeTooLarge {
 		t.Fatalf("one byte over: %v, want %s", err, imagecore.CodeTooLarge)

@@ -35,6 +35,9 @@ func Files() []File {
 		{"bomb-png-60000x60000.png", "valid PNG signature and IHDR declaring 60000x60000 RGBA (14 GB decoded), a token IDAT", patchPNGSize(pngPhoto, 60000, 60000)},
 		{"bomb-jpeg-sof-65000x65000.jpg", "a valid JPEG whose SOF0 claims 65000x65000", patchJPEGSize(photo, 65000, 65000)},
 		{"bomb-gif-screen-65535x65535.gif", "a 1x1 GIF frame on a 65535x65535 logical screen", patchGIFScreen(gifOf(1, 1), 65535, 65535)},
+		{"bomb-webp-vp8x-40000x40000.webp", "a WebP VP8X header declaring a 40000x40000 canvas, nothing else", webpVP8X(40000, 40000)},
+		{"webp-vp8x-16777216x16777216.webp", "a WebP VP8X header declaring the largest canvas the format can, over 2^31 pixels", webpVP8X(1<<24, 1<<24)},
+		{"png-chunk-2gb.png", "an 8x8 PNG whose first chunk after IHDR claims 2 GB and ends at once", pngHugeChunk()},
 		{"wide-png-20000x10.png", "a real 20000x10 PNG: few pixels, but a side over the limit", pngOf(image.NewGray(image.Rect(0, 0, 20000, 10)))},
 		{"zero-size.png", "PNG IHDR declaring 0x0", patchPNGSize(pngPhoto, 0, 0)},
 		{"truncated.jpg", "the first 60% of a JPEG", photo[:len(photo)*6/10]},
@@ -232,5 +235,32 @@ func patchGIFScreen(g []byte, w, h uint16) []byte {
 	out := bytes.Clone(g)
 	binary.LittleEndian.PutUint16(out[6:], w)
 	binary.LittleEndian.PutUint16(out[8:], h)
+	return out
+}
+
+// webpVP8X is the extended WebP header alone: RIFF, WEBP, and a VP8X chunk with
+// the canvas size (24 bits each, stored minus one).
+func webpVP8X(w, h uint32) []byte {
+	var b bytes.Buffer
+	le := binary.LittleEndian
+	b.WriteString("RIFF")
+	_ = binary.Write(&b, le, uint32(4+8+10))
+	b.WriteString("WEBPVP8X")
+	_ = binary.Write(&b, le, uint32(10))
+	b.Write([]byte{0, 0, 0, 0})
+	for _, v := range []uint32{w - 1, h - 1} {
+		b.Write([]byte{byte(v), byte(v >> 8), byte(v >> 16)})
+	}
+	return b.Bytes()
+}
+
+// pngHugeChunk is a valid 8x8 PNG header followed by a tEXt chunk that claims
+// 2 GB: a decoder that allocates chunk lengths up front would try to.
+func pngHugeChunk() []byte {
+	p := pngOf(noise(8, 8, 4))
+	ihdrEnd := 8 + 4 + 4 + 13 + 4
+	out := bytes.Clone(p[:ihdrEnd])
+	out = binary.BigEndian.AppendUint32(out, 0x7FFFFFF0)
+	out = append(out, "tEXtComment\x00"...)
 	return out
 }

@@ -17,6 +17,19 @@ const dir = "../../testdata/hostile"
 // TestTestdataUpToDate keeps the committed files identical to what this package
 // builds, so the description of each file is the code that made it.
 func TestTestdataUpToDate(t *testing.T) {
+	made := map[string]bool{"README.md": true}
+	for _, f := range Files() {
+		made[f.Name] = true
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !made[e.Name()] {
+			t.Errorf("%s is in %s but the generator does not make it", e.Name(), dir)
+		}
+	}
 	for _, f := range Files() {
 		got, err := os.ReadFile(filepath.Join(dir, f.Name))
 		if err != nil {
