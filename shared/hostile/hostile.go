@@ -137,16 +137,16 @@ func oriented(o int) *image.NRGBA {
 	stored := image.NewNRGBA(image.Rect(0, 0, sw, sh))
 	for sy := 0; sy < sh; sy++ {
 		for sx := 0; sx < sw; sx++ {
-			ux, uy := displayed(o, sx, sy, sw, sh)
+			ux, uy := Displayed(o, sx, sy, sw, sh)
 			stored.SetNRGBA(sx, sy, upright.NRGBAAt(ux, uy))
 		}
 	}
 	return stored
 }
 
-// displayed maps a stored pixel to where a viewer applying EXIF orientation o
+// Displayed maps a stored pixel to where a viewer applying EXIF orientation o
 // shows it (the EXIF 2.3 definitions of the eight orientations).
-func displayed(o, x, y, w, h int) (int, int) {
+func Displayed(o, x, y, w, h int) (int, int) {
 	switch o {
 	case 2:
 		return w - 1 - x, y

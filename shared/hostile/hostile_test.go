@@ -149,7 +149,7 @@ func TestFilesAreWhatTheySay(t *testing.T) {
 			found := false
 			for sy := 0; sy < b.Dy() && !found; sy++ {
 				for sx := 0; sx < b.Dx(); sx++ {
-					if ux, uy := displayed(o, sx, sy, b.Dx(), b.Dy()); ux == probe.ux && uy == probe.uy {
+					if ux, uy := Displayed(o, sx, sy, b.Dx(), b.Dy()); ux == probe.ux && uy == probe.uy {
 						r, _, bl, _ := m.At(sx, sy).RGBA()
 						if (r > bl) != probe.red {
 							t.Errorf("%s: upright (%d,%d) red=%v, want %v", name, probe.ux, probe.uy, r > bl, probe.red)

@@ -6,30 +6,9 @@ import (
 	"image"
 	"image/color"
 	"testing"
-)
 
-// displayed maps a stored pixel (x, y) of a w x h image to where a viewer that
-// honours EXIF orientation o shows it. Written from the EXIF definitions, not
-// from the engine's code.
-func displayed(o, x, y, w, h int) (int, int) {
-	switch o {
-	case 2:
-		return w - 1 - x, y
-	case 3:
-		return w - 1 - x, h - 1 - y
-	case 4:
-		return x, h - 1 - y
-	case 5:
-		return y, x
-	case 6:
-		return h - 1 - y, x
-	case 7:
-		return h - 1 - y, w - 1 - x
-	case 8:
-		return y, w - 1 - x
-	}
-	return x, y
-}
+	"github.com/imagepipe/imagepipe/shared/hostile"
+)
 
 func TestOrientation(t *testing.T) {
 	const w, h = 80, 40 // stored, landscape
@@ -73,7 +52,7 @@ func TestOrientation(t *testing.T) {
 					}
 					m := decodeOutput(t, out)
 					for p, c := range quad {
-						x, y := displayed(o, p.X, p.Y, w, h)
+						x, y := hostile.Displayed(o, p.X, p.Y, w, h)
 						if got := m.At(x/s, y/s); !near(got, c, 60) {
 							t.Errorf("%s: stored %v should show at %d,%d as %v, got %v", out.Name, p, x/s, y/s, c, color.NRGBAModel.Convert(got))
 						}
