@@ -36,7 +36,7 @@ func render(info SourceInfo, m image.Image, w, h int, variants []Variant) ([]Out
 		crop, ow, oh := plan(v.Fit, bw, bh, w, h)
 		n := 0
 		if ow != crop.Dx() || oh != crop.Dy() {
-			n = p.levelFor(min(float64(crop.Dx())/float64(ow), float64(crop.Dy())/float64(oh)))
+			n = p.levelFor(min(float64(crop.Dx())/float64(ow), float64(crop.Dy())/float64(oh)), lanczosRatioFor(ow, oh))
 		}
 		jobs[i] = job{v: v, level: p.level(n), scale: float64(int(1) << n), crop: crop, ow: ow, oh: oh}
 	}

@@ -11,6 +11,9 @@ import (
 // encoder as a 4:4:4 YCbCr image, which it takes without a colour conversion.
 // Resampling is linear, so this equals resampling in RGB up to rounding.
 
+// subsampleMinPixels is the output size from which chroma is made at 4:2:0.
+const subsampleMinPixels = 1 << 19
+
 // plane is one 8-bit channel.
 type plane struct {
 	pix    []byte
@@ -159,8 +162,10 @@ func renderPlanar(info SourceInfo, chains []*chain, w, h int, variants []Variant
 		crop, ow, oh := plan(v.Fit, bw, bh, w, h)
 		j := planarJob{v: v, ow: ow, oh: oh}
 		// A JPEG output stores chroma at half size (4:2:0) whatever it is
-		// given, so make chroma at that size in the first place.
-		j.subsampled = len(chains) == 3 && outputFormat(v.Format, true) == FormatJPEG
+		// given, so for large outputs make chroma at that size in the first
+		// place. Small outputs get full-size chroma, which costs little and
+		// matches the encoder's own 2x2 averaging exactly.
+		j.subsampled = len(chains) == 3 && outputFormat(v.Format, true) == FormatJPEG && ow*oh >= subsampleMinPixels
 		for ci, c := range chains {
 			tw, th := ow, oh
 			if ci > 0 && j.subsampled {
@@ -178,11 +183,12 @@ func renderPlanar(info SourceInfo, chains []*chain, w, h int, variants []Variant
 			// one is built.
 			base := c.level(0, 0)
 			kx, ky, pw, ph := 0, 0, base.w, base.h
-			for lw/float64(tw) >= 2*minLanczosRatio && pw > 1 {
+			g := lanczosRatioFor(ow, oh)
+			for lw/float64(tw) >= 2*g && pw > 1 {
 				ox, lw, pw = ox/2, lw/2, (pw+1)/2
 				kx++
 			}
-			for lh/float64(th) >= 2*minLanczosRatio && ph > 1 {
+			for lh/float64(th) >= 2*g && ph > 1 {
 				oy, lh, ph = oy/2, lh/2, (ph+1)/2
 				ky++
 			}
