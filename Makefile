@@ -125,3 +125,61 @@ bench-compare: bench-deps bench-corpus
 	@echo "resize bootstrap (linux/arm64): $$(stat -c %s $(BENCH_DIR)/bin/resize-arm64) bytes"
 	$(BENCH_DIR)/bin/imagepipe bench -runs $(BENCH_RUNS) -procs 1,2 -scratch $(BENCH_DIR)/out \
 		-init $(BENCH_DIR)/bin/resize-bootstrap $(BENCH_CORPUS)/*.jpg testdata/images/*.jpg | tee $(BENCH_DIR)/report.md
+## ---- infra (issue 4): the CDK app in infra/ --------------------------------
+# The CDK CLI is pinned: 2.1034.0 reads the cloud assembly schema (v48) that
+# aws-cdk-lib v2.224.0 writes. Pass CLI flags through CDK_ARGS, for example
+# make deploy CDK_ARGS="-c alarmEmail=ops@example.com --require-approval never".
+# Node 20 is past end-of-life; jsii's banner about it is silenced by major version
+# (the DEPRECATED variable above only covers versions still in maintenance).
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+CDK_CLI_VERSION := 2.1034.0
+CDK := npx --yes aws-cdk@$(CDK_CLI_VERSION)
+CDK_ARGS ?=
+.PHONY: synth deploy diff destroy
+
+## synth: write the CloudFormation template and assets to cdk.out/ (offline: no AWS account, no CLI)
+synth: build
+	rm -rf cdk.out
+	CDK_OUTDIR=cdk.out $(GO) run ./infra
+	@echo "cdk.out/Imagepipe.template.json"
+
+## deploy: deploy the stack with your AWS credentials (cdk bootstrap first, see docs/deploy.md)
+deploy: build
+	$(CDK) deploy Imagepipe $(CDK_ARGS)
+
+## diff: what deploy would change
+diff: build
+	$(CDK) diff Imagepipe $(CDK_ARGS)
+
+## destroy: delete the stack (buckets are kept; see docs/deploy.md)
+destroy:
+	$(CDK) destroy Imagepipe $(CDK_ARGS)
+# --- local cloud (issue 3) ---
+ADDR ?= 127.0.0.1:8080
+DATA_DIR ?= .imagepipe/
+.PHONY: dev
+## dev: the whole service on this machine: page+API on ADDR, S3 data under DATA_DIR (Ctrl-C stops)
+dev:
+	$(GO) build -o bin/imagepipe ./cmd/imagepipe
+	ADDR='$(ADDR)' DATA_DIR='$(DATA_DIR)' exec bin/imagepipe dev
+
+## ---- reliability (issue 6), continued: fuzzing ----
+# Each fuzz target with its package; their seed corpora already run in `make test`.
+FUZZ_TARGETS := FuzzProcess:./shared/imagecore FuzzHandle:./shared/hostile FuzzParseBody:./shared/resize FuzzEventKey:./shared/resize FuzzKeys:./shared/manifest
+
+.PHONY: fuzz
+## fuzz: run every fuzz target for FUZZTIME (default 30s) each
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; pkg=$${t#*:}; \
+		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+LOAD_N ?= 500
+LOAD_C ?= 16
+LOAD_RATE ?= 0
+.PHONY: loadtest
+## loadtest: LOAD_N uploads (500) by LOAD_C browsers at once (16), LOAD_RATE a second (0: a burst), through the local cloud: throughput, upload-to-ready p50/p95/p99, failures, lost images (must be 0), peak memory
+loadtest:
+	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 1x -timeout 60m ./localcloud/chaos -args -load.n=$(LOAD_N) -load.c=$(LOAD_C) -load.rate=$(LOAD_RATE)

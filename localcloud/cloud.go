@@ -83,27 +83,32 @@ type Cloud struct {
 	log *slog.Logger
 
 	// S3URL, SQSURL and APIURL are the endpoints, e.g. http://127.0.0.1:41234.
-	S3URL, SQSURL, APIURL string
-	UploadsBucket, OutputBucket  string
-	ResizeQueueURL, DLQURL       string
-	ResizeQueueARN, DLQARN       string
+	S3URL, SQSURL, APIURL       string
+	UploadsBucket, OutputBucket string
+	ResizeQueueURL, DLQURL      string
+	ResizeQueueARN, DLQARN      string
 	// S3 and SQS are clients with the local credentials, for callers and tests.
 	S3        *s3.Client
 	SQS       *sqs.Client
 	Presigner *s3.PresignClient
 	// Faults injects S3 errors.
 	Faults *Faults
+	// Recovered counts the uploads without a manifest that Start queued again.
+	Recovered int
 	// EventSource is the configuration of the resize queue's event source.
 	EventSource eventsource.Config
 
 	handler  eventsource.Handler
 	api      *http.Server
+	stopOps  func()
 	backend  gofakes3.Backend
 	notifier *Notifier
+	sqsFront *sqsFront
 	metrics  *metricsHub
 	emitter  *metrics.Emitter
 
 	servers      []*http.Server
+	listeners    []net.Listener
 	stopHousekp  func()
 	stopPoller   context.CancelFunc
 	pollerDone   chan struct{}
@@ -157,9 +162,11 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 		Faults:        &Faults{},
 		metrics:       newMetricsHub(),
 	}
+	started := c
 	defer func() {
 		if err != nil {
-			_ = c.Close(context.Background())
+			// Undo whatever was started: listeners, servers, queues, the database.
+			_ = started.Close(context.Background())
 		}
 	}()
 	resizeQueue, dlq := cfg.Name+"-resize", cfg.Name+"-resize-dlq"
@@ -184,13 +191,16 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 		s3Ln.Close()
 		return nil, fmt.Errorf("listen for SQS on %s: %w", cfg.SQSAddr, err)
 	}
+	// Close closes them even if Start fails before they are served.
+	c.listeners = []net.Listener{apiLn, s3Ln, sqsLn}
 	c.APIURL = "http://" + apiLn.Addr().String()
 	c.S3URL = "http://" + s3Ln.Addr().String()
 	c.SQSURL = "http://" + sqsLn.Addr().String()
 
 	// SQS: serve, then create the DLQ and the queue before any other traffic
 	// (goaws races on queue creation).
-	c.serve(sqsLn, newSQSHandler(cfg.Region))
+	c.sqsFront = newSQSFront(newSQSHandler(cfg.Region), c.SQSURL, max(cfg.Settings.Queue.Retention, cfg.Settings.Queue.DLQRetention))
+	c.serve(sqsLn, c.sqsFront)
 	c.SQS = sqs.New(sqs.Options{Region: cfg.Region, Credentials: creds, BaseEndpoint: &c.SQSURL})
 	c.stopHousekp = runSQSHousekeeping(200 * time.Millisecond)
 	q := cfg.Settings.Queue
@@ -205,9 +215,6 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 	}); err != nil {
 		return nil, err
 	}
-	// goaws names queues after its own idea of the host; address them at our endpoint.
-	c.DLQURL = c.SQSURL + "/" + accountID + "/" + dlq
-	c.ResizeQueueURL = c.SQSURL + "/" + accountID + "/" + resizeQueue
 
 	// S3: backend, gateway, clients, buckets, notification.
 	if err := c.openBackend(); err != nil {
@@ -225,11 +232,15 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 	}
 	faker := gofakes3.New(c.backend, gofakes3.WithoutVersioning())
 	c.serve(s3Ln, &S3Gateway{
-		Next:           faker.Server(),
-		Backend:        c.backend,
-		Verifier:       sigv4.New(cfg.Region, "s3", map[string]string{cfg.AccessKeyID: cfg.SecretAccessKey}),
-		Origins:        origins,
-		AllowedHeaders: []string{"content-type", "if-none-match", "x-amz-meta-filename"},
+		Next:     faker.Server(),
+		Backend:  c.backend,
+		Verifier: sigv4.New(cfg.Region, "s3", map[string]string{cfg.AccessKeyID: cfg.SecretAccessKey}),
+		// The same rule the CDK app gives the uploads bucket; the output bucket has
+		// none there either (the page shows variants with <img>, which needs no CORS).
+		CORS: map[string]settings.CORSRule{c.UploadsBucket: c.cfg.Settings.UploadCORS()},
+		// The largest upload the API presigns is the most a body read in memory
+		// or a form upload may hold.
+		MaxUploadBytes: cfg.Settings.Limits.MaxBytes,
 		Faults:         c.Faults,
 		Notifier:       c.notifier,
 		Log:            c.log,
@@ -248,7 +259,7 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 		return nil, err
 	}
 	// Events of uploads whose processing was lost with a previous run's queue.
-	if _, err := c.Recover(ctx); err != nil {
+	if c.Recovered, err = c.Recover(ctx); err != nil {
 		return nil, err
 	}
 
@@ -265,7 +276,11 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c.api = c.serve(apiLn, apiHandler)
+	front, err := c.withOps(apiHandler)
+	if err != nil {
+		return nil, err
+	}
+	c.api = c.serve(apiLn, front)
 
 	c.EventSource = eventsource.Config{
 		QueueURL:     c.ResizeQueueURL,
@@ -341,14 +356,23 @@ func (c *Cloud) ensureBucket(ctx context.Context, name string) error {
 }
 
 // Env is the environment the functions would get in AWS (settings.ResizeEnv and
-// APIEnv) plus the SDK's endpoint and credential variables for this cloud.
+// APIEnv) plus the SDK's endpoint and credential variables for this cloud, so a
+// function binary or the AWS CLI can be pointed at it.
 func (c *Cloud) Env() map[string]string {
-	env := map[string]string{
+	env := c.cfg.Settings.ResizeEnv(c.OutputBucket)
+	for k, v := range c.cfg.Settings.APIEnv(c.UploadsBucket, c.OutputBucket) {
+		env[k] = v
+	}
+	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL_S3":   c.S3URL,
 		"AWS_ENDPOINT_URL_SQS":  c.SQSURL,
 		"AWS_ACCESS_KEY_ID":     c.cfg.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY": c.cfg.SecretAccessKey,
 		"AWS_REGION":            c.cfg.Region,
+		// The AWS CLI v1 reads the region from here.
+		"AWS_DEFAULT_REGION": c.cfg.Region,
+	} {
+		env[k] = v
 	}
 	return env
 }
@@ -377,6 +401,9 @@ func (c *Cloud) Close(ctx context.Context) error {
 			c.stopPoller()
 			<-c.pollerDone
 		}
+		if c.stopOps != nil {
+			c.stopOps()
+		}
 		var errs []error
 		// goaws queues live in process globals: remove ours so the name is free again.
 		for _, u := range []string{c.ResizeQueueURL, c.DLQURL} {
@@ -389,11 +416,16 @@ func (c *Cloud) Close(ctx context.Context) error {
 			}
 		}
 		for i := len(c.servers) - 1; i >= 0; i-- {
-			sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			// The pollers are gone; what is left on S3 and SQS is at most an abandoned
+			// long poll, which goaws only notices on its next tick.
+			sctx, cancel := context.WithTimeout(ctx, time.Second)
 			if err := c.servers[i].Shutdown(sctx); err != nil {
 				_ = c.servers[i].Close()
 			}
 			cancel()
+		}
+		for _, ln := range c.listeners {
+			_ = ln.Close() // already closed by Shutdown when it was served
 		}
 		if c.stopHousekp != nil {
 			c.stopHousekp()
@@ -405,4 +437,3 @@ func (c *Cloud) Close(ctx context.Context) error {
 	})
 	return c.closeErr
 }
-

@@ -3,19 +3,23 @@ package localcloud
 import (
 	"net/http"
 	"sync"
+	"time"
 )
 
-// Fault is an S3 error answered instead of serving a request.
+// Fault is what an injected failure does to a request: wait Delay, then answer
+// the S3 error Status/Code/Message instead of serving it; with Status 0 the request
+// is served after the delay (a slow S3).
 type Fault struct {
 	Status  int
 	Code    string
 	Message string
+	Delay   time.Duration
 }
 
 // Faults S3 answers in real life and clients must retry.
 var (
-	SlowDown      = Fault{http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate."}
-	InternalError = Fault{http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again."}
+	SlowDown      = Fault{Status: http.StatusServiceUnavailable, Code: "SlowDown", Message: "Please reduce your request rate."}
+	InternalError = Fault{Status: http.StatusInternalServerError, Code: "InternalError", Message: "We encountered an internal error. Please try again."}
 )
 
 // FaultRule is consulted for every S3 request whose signature checked out. n counts
@@ -31,6 +35,11 @@ func FailFirst(method, bucket, key string, count int, f Fault) FaultRule {
 		}
 		return nil
 	}
+}
+
+// Slow delays the first count requests with method on bucket/key by d.
+func Slow(method, bucket, key string, count int, d time.Duration) FaultRule {
+	return FailFirst(method, bucket, key, count, Fault{Delay: d})
 }
 
 // FailAlways fails every request with method on bucket/key.

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/imagepipe/imagepipe/shared/manifest"
+	"github.com/imagepipe/imagepipe/shared/metrics"
 )
 
 type uploadResponse struct {
@@ -178,5 +179,38 @@ func TestOddKeysUnderUploadsAreProcessed(t *testing.T) {
 			}
 			checkVariants(t, st)
 		})
+	}
+}
+
+func TestOpsFeedsSeeEveryImage(t *testing.T) {
+	images := make(chan ImageResult, 4)
+	c := startCloud(t, func(cfg *Config) { cfg.OnImage = func(r ImageResult) { images <- r } })
+	records := make(chan metrics.Record, 16)
+	defer c.SubscribeMetrics(func(r metrics.Record) { records <- r })()
+
+	id, key := putUploadDirect(t, c, "ops.png", pngBytes(t, 50, 40))
+	select {
+	case r := <-images:
+		if r.ID != id || r.Key != key || r.Manifest.Status != manifest.StatusReady || len(r.Manifest.Variants) == 0 {
+			t.Errorf("OnImage got %+v, want ready %s (%s)", r, id, key)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("OnImage never called")
+	}
+	deadline := time.After(5 * time.Second)
+	for found := false; !found; {
+		select {
+		case r := <-records:
+			found = r.Service == metrics.ServiceResize && r.Values[metrics.ImagesProcessed] == 1
+		case <-deadline:
+			t.Fatalf("no ImagesProcessed record; recent: %+v", c.RecentMetrics())
+		}
+	}
+	if len(c.RecentMetrics()) == 0 {
+		t.Error("RecentMetrics is empty after an image")
+	}
+	stats, err := c.QueueStats(context.Background())
+	if err != nil || stats.DLQ != 0 {
+		t.Errorf("queue stats %+v, %v", stats, err)
 	}
 }

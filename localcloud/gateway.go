@@ -2,8 +2,10 @@ package localcloud
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"hash/fnv"
 	"io"
 	"log/slog"
@@ -11,12 +13,15 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/johannesboyne/gofakes3"
 
 	"github.com/imagepipe/imagepipe/localcloud/sigv4"
+	"github.com/imagepipe/imagepipe/shared/settings"
 )
 
 // S3Gateway stands in front of gofakes3 and adds what gofakes3 does not do but
@@ -26,10 +31,12 @@ type S3Gateway struct {
 	Next     http.Handler
 	Backend  gofakes3.Backend
 	Verifier *sigv4.Verifier
-	// Origins may call the bucket from a browser.
-	Origins []string
-	// AllowedHeaders are the request headers a browser may send (lower case).
-	AllowedHeaders []string
+	// CORS holds each bucket's CORS rule; a bucket without one answers no
+	// cross-origin request, as in S3.
+	CORS map[string]settings.CORSRule
+	// MaxUploadBytes bounds what a request body may hold where the gateway reads
+	// it itself (hash-signed bodies, form uploads); S3's own 5 GiB when zero.
+	MaxUploadBytes int64
 	Faults         *Faults
 	Notifier       *Notifier
 	Log            *slog.Logger
@@ -38,8 +45,6 @@ type S3Gateway struct {
 	// its write cannot interleave with another write of the same key.
 	stripes [64]sync.Mutex
 }
-
-var corsMethods = []string{http.MethodGet, http.MethodPut, http.MethodHead}
 
 const corsRefused = "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."
 
@@ -50,21 +55,40 @@ func (g *S3Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.preflight(w, r)
 		return
 	}
+	bucket, key := splitPath(r.URL.Path)
 	cw := &corsWriter{ResponseWriter: w}
-	if o := r.Header.Get("Origin"); o != "" && slices.Contains(g.Origins, o) {
-		cw.origin = o
+	if rule, ok := g.CORS[bucket]; ok {
+		if o := r.Header.Get("Origin"); o != "" && slices.Contains(rule.Origins, o) {
+			cw.origin, cw.expose = o, rule.ExposedHeaders
+		}
 	}
 	w = cw
 
-	signed, refusal := g.Verifier.Verify(r)
+	var signed *sigv4.Signed
+	var refusal *sigv4.Error
+	if isBrowserPost(r, key) {
+		signed, refusal = g.verifyPost(w, r, bucket)
+	} else {
+		signed, refusal = g.Verifier.Verify(r)
+	}
 	if refusal != nil {
 		writeS3Error(w, r, refusal.Status, refusal.Code, refusal.Message)
 		return
 	}
 	switch p := signed.PayloadHash; {
 	case hexSHA256.MatchString(p):
-		// The signature covers the body's hash: check the body matches it.
-		body, err := io.ReadAll(r.Body)
+		// The signature covers the body's hash: check the body matches it. The body
+		// is held in memory for that, so it is bounded first.
+		limit := g.maxUpload()
+		if r.ContentLength > limit {
+			writeS3Error(w, r, http.StatusBadRequest, "EntityTooLarge", entityTooLarge)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		if int64(len(body)) > limit {
+			writeS3Error(w, r, http.StatusBadRequest, "EntityTooLarge", entityTooLarge)
+			return
+		}
 		if err != nil {
 			writeS3Error(w, r, http.StatusBadRequest, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.")
 			return
@@ -81,15 +105,32 @@ func (g *S3Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	bucket, key := splitPath(r.URL.Path)
 	if g.Faults != nil {
 		if f := g.Faults.check(r.Method, bucket, key); f != nil {
-			writeS3Error(w, r, f.Status, f.Code, f.Message)
-			return
+			if f.Delay > 0 {
+				t := time.NewTimer(f.Delay)
+				select {
+				case <-t.C:
+				case <-r.Context().Done():
+					t.Stop()
+					return
+				}
+			}
+			if f.Status != 0 {
+				writeS3Error(w, r, f.Status, f.Code, f.Message)
+				return
+			}
 		}
 	}
 
 	event := createEvent(r, key)
+	if event == EventPost {
+		// S3 answers a form upload with success_action_status, 204 by default.
+		cw.success = http.StatusNoContent
+		if v := r.MultipartForm.Value["success_action_status"]; len(v) == 1 && (v[0] == "200" || v[0] == "201") {
+			cw.success, _ = strconv.Atoi(v[0])
+		}
+	}
 	if event != "" && key != "" {
 		mu := g.stripe(bucket, key)
 		mu.Lock()
@@ -120,6 +161,14 @@ func (g *S3Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.notify(r, event, bucket, key, cw.Header().Get("x-amz-request-id"))
 }
 
+// How hard the gateway tries to deliver one notification: the object is written
+// by then, so the event must not depend on the client staying connected.
+const (
+	notifyTimeout  = 5 * time.Second
+	notifyAttempts = 3
+	notifyBackoff  = 100 * time.Millisecond
+)
+
 func (g *S3Gateway) notify(r *http.Request, event, bucket, key, requestID string) {
 	obj, err := g.Backend.HeadObject(bucket, key)
 	if err != nil {
@@ -128,11 +177,28 @@ func (g *S3Gateway) notify(r *http.Request, event, bucket, key, requestID string
 	}
 	_ = obj.Contents.Close()
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	if err := g.Notifier.ObjectCreated(r.Context(), event, key, obj.Size, hex.EncodeToString(obj.Hash), ip, requestID); err != nil {
-		// S3 retries deliveries internally; a restart of the local cloud re-enqueues
-		// uploads that have no manifest (see Cloud.Recover).
-		g.Log.Error("notification not delivered", "bucket", bucket, "key", key, "err", err)
+	// A client that hangs up once S3 has stored its object still gets its event.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), notifyTimeout)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		err = g.Notifier.ObjectCreated(ctx, event, key, obj.Size, hex.EncodeToString(obj.Hash), ip, requestID)
+		if err == nil {
+			return
+		}
+		if attempt == notifyAttempts || ctx.Err() != nil {
+			break
+		}
+		g.Log.Warn("notification failed; retrying", "bucket", bucket, "key", key, "attempt", attempt, "err", err)
+		t := time.NewTimer(time.Duration(attempt) * notifyBackoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
 	}
+	// S3 retries deliveries internally; a restart of the local cloud re-enqueues
+	// uploads that have no manifest (see Cloud.Recover).
+	g.Log.Error("notification not delivered", "bucket", bucket, "key", key, "err", err)
 }
 
 func (g *S3Gateway) exists(bucket, key string) bool {
@@ -158,7 +224,13 @@ func (g *S3Gateway) preflight(w http.ResponseWriter, r *http.Request) {
 		writeS3Error(w, r, http.StatusBadRequest, "BadRequest", "Insufficient information. Origin request header needed.")
 		return
 	}
-	ok := slices.Contains(g.Origins, origin) && slices.Contains(corsMethods, method)
+	bucket, _ := splitPath(r.URL.Path)
+	rule, hasRule := g.CORS[bucket]
+	if !hasRule {
+		writeS3Error(w, r, http.StatusForbidden, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket.")
+		return
+	}
+	ok := slices.Contains(rule.Origins, origin) && slices.Contains(rule.Methods, method)
 	var asked []string
 	for _, h := range strings.Split(r.Header.Get("Access-Control-Request-Headers"), ",") {
 		h = strings.ToLower(strings.TrimSpace(h))
@@ -166,7 +238,7 @@ func (g *S3Gateway) preflight(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		asked = append(asked, h)
-		if !slices.Contains(g.AllowedHeaders, h) {
+		if !slices.Contains(rule.AllowedHeaders, h) {
 			ok = false
 		}
 	}
@@ -176,12 +248,16 @@ func (g *S3Gateway) preflight(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Allow-Methods", strings.Join(corsMethods, ", "))
+	h.Set("Access-Control-Allow-Methods", strings.Join(rule.Methods, ", "))
 	if len(asked) > 0 {
 		h.Set("Access-Control-Allow-Headers", strings.Join(asked, ", "))
 	}
-	h.Set("Access-Control-Expose-Headers", "ETag")
-	h.Set("Access-Control-Max-Age", "3000")
+	if len(rule.ExposedHeaders) > 0 {
+		h.Set("Access-Control-Expose-Headers", strings.Join(rule.ExposedHeaders, ", "))
+	}
+	if rule.MaxAge > 0 {
+		h.Set("Access-Control-Max-Age", strconv.Itoa(int(rule.MaxAge/time.Second)))
+	}
 	h.Set("Vary", "Origin, Access-Control-Request-Headers, Access-Control-Request-Method")
 	w.WriteHeader(http.StatusOK)
 }
@@ -190,9 +266,13 @@ func (g *S3Gateway) preflight(w http.ResponseWriter, r *http.Request) {
 // headers with the configured policy's.
 type corsWriter struct {
 	http.ResponseWriter
+	// origin is the request's Origin when the bucket's rule allows it.
 	origin      string
+	expose      []string
 	status      int
 	wroteHeader bool
+	// success, when set, replaces a 200 from gofakes3.
+	success int
 }
 
 func (c *corsWriter) WriteHeader(status int) {
@@ -200,6 +280,9 @@ func (c *corsWriter) WriteHeader(status int) {
 		return
 	}
 	c.wroteHeader = true
+	if status == http.StatusOK && c.success != 0 {
+		status = c.success
+	}
 	c.status = status
 	h := c.Header()
 	for k := range h {
@@ -210,7 +293,9 @@ func (c *corsWriter) WriteHeader(status int) {
 	h.Add("Vary", "Origin")
 	if c.origin != "" {
 		h.Set("Access-Control-Allow-Origin", c.origin)
-		h.Set("Access-Control-Expose-Headers", "ETag")
+		if len(c.expose) > 0 {
+			h.Set("Access-Control-Expose-Headers", strings.Join(c.expose, ", "))
+		}
 	}
 	c.ResponseWriter.WriteHeader(status)
 }
@@ -220,6 +305,80 @@ func (c *corsWriter) Write(b []byte) (int, error) {
 		c.WriteHeader(http.StatusOK)
 	}
 	return c.ResponseWriter.Write(b)
+}
+
+// maxPostMemory is how much of a form upload is held in memory; the rest spills
+// to temporary files.
+const maxPostMemory = 32 << 20
+
+// postFieldsOverhead is room for a form upload's other fields (policy, signature,
+// metadata) and multipart framing on top of the file itself.
+const postFieldsOverhead = 64 << 10
+
+// s3MaxPut is S3's limit on a single PUT.
+const s3MaxPut = 5 << 30
+
+const entityTooLarge = "Your proposed upload exceeds the maximum allowed size"
+
+func (g *S3Gateway) maxUpload() int64 {
+	if g.MaxUploadBytes > 0 {
+		return g.MaxUploadBytes
+	}
+	return s3MaxPut
+}
+
+// isBrowserPost reports whether r is an HTML form upload to a bucket.
+func isBrowserPost(r *http.Request, key string) bool {
+	return r.Method == http.MethodPost && key == "" && !r.URL.Query().Has("delete") &&
+		strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data")
+}
+
+// verifyPost parses the form (gofakes3 reuses the parsed form), checks its policy,
+// and leaves in the form only the fields that were checked, in the spelling
+// gofakes3 reads, so that what is stored is what was verified.
+func (g *S3Gateway) verifyPost(w http.ResponseWriter, r *http.Request, bucket string) (*sigv4.Signed, *sigv4.Error) {
+	// Bound the body before parsing: the parser would otherwise spill any amount
+	// to temporary files before the policy's content-length-range is looked at.
+	r.Body = http.MaxBytesReader(w, r.Body, g.maxUpload()+postFieldsOverhead)
+	if err := r.ParseMultipartForm(maxPostMemory); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, &sigv4.Error{Status: http.StatusBadRequest, Code: "EntityTooLarge", Message: entityTooLarge}
+		}
+		return nil, &sigv4.Error{Status: http.StatusBadRequest, Code: "MalformedPOSTRequest",
+			Message: "The body of your POST request is not well-formed multipart/form-data."}
+	}
+	files := r.MultipartForm.File["file"]
+	if len(files) != 1 || len(r.MultipartForm.File) != 1 {
+		return nil, &sigv4.Error{Status: http.StatusBadRequest, Code: "InvalidArgument",
+			Message: "POST requires exactly one file upload per request."}
+	}
+	signed, refusal := g.Verifier.VerifyPost(bucket, r.MultipartForm.Value, files[0].Size)
+	if refusal != nil {
+		return nil, refusal
+	}
+	r.MultipartForm.Value = storedFields(signed.Fields)
+	return signed, nil
+}
+
+// storedFields turns checked form fields into the form gofakes3 stores from: the
+// key as "key", success_action_status as is, and the object's headers (content-*,
+// x-amz-meta-*, ...) in canonical header spelling, which is what gofakes3 matches
+// to keep them as metadata. The authentication fields are not object metadata
+// and are left out, as S3 leaves them out.
+func storedFields(checked map[string]string) map[string][]string {
+	out := make(map[string][]string, len(checked))
+	for name, v := range checked {
+		switch {
+		case name == "key" || name == "success_action_status":
+			out[name] = []string{v}
+		case name == "policy" || name == "x-amz-signature" || name == "x-amz-credential" ||
+			name == "x-amz-algorithm" || name == "x-amz-date" || name == "x-amz-security-token" ||
+			name == "file" || strings.HasPrefix(name, "x-ignore-"):
+		default:
+			out[http.CanonicalHeaderKey(name)] = []string{v}
+		}
+	}
+	return out
 }
 
 // createEvent names the s3:ObjectCreated event a request would cause, or "".
@@ -238,7 +397,7 @@ func createEvent(r *http.Request, key string) string {
 		if key != "" && q.Has("uploadId") {
 			return EventComplete
 		}
-		if key == "" && !q.Has("delete") && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		if isBrowserPost(r, key) {
 			return EventPost
 		}
 	}
@@ -250,4 +409,3 @@ func splitPath(p string) (bucket, key string) {
 	bucket, key, _ = strings.Cut(strings.TrimPrefix(p, "/"), "/")
 	return bucket, key
 }
-

@@ -1,19 +1,14 @@
 package localcloud
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -66,8 +61,8 @@ func (c *Cloud) RecentMetrics() []metrics.Record { return c.metrics.recent() }
 // metricsHub is the io.Writer behind the resize handler's emitter: it parses each
 // EMF line and fans it out, as CloudWatch would turn it into metrics.
 type metricsHub struct {
+	*metrics.Sink
 	mu      sync.Mutex
-	partial []byte
 	ring    []metrics.Record
 	subs    map[int]func(metrics.Record)
 	nextSub int
@@ -75,23 +70,15 @@ type metricsHub struct {
 
 const metricsKept = 1000
 
-func newMetricsHub() *metricsHub { return &metricsHub{subs: map[int]func(metrics.Record){}} }
+func newMetricsHub() *metricsHub {
+	h := &metricsHub{subs: map[int]func(metrics.Record){}}
+	h.Sink = metrics.NewSink(h.observe)
+	return h
+}
 
-func (h *metricsHub) Write(p []byte) (int, error) {
+func (h *metricsHub) observe(rec metrics.Record) {
 	h.mu.Lock()
-	h.partial = append(h.partial, p...)
-	var recs []metrics.Record
-	for {
-		i := bytes.IndexByte(h.partial, '\n')
-		if i < 0 {
-			break
-		}
-		if rec, ok := metrics.Parse(h.partial[:i]); ok {
-			recs = append(recs, rec)
-		}
-		h.partial = h.partial[i+1:]
-	}
-	h.ring = append(h.ring, recs...)
+	h.ring = append(h.ring, rec)
 	if over := len(h.ring) - metricsKept; over > 0 {
 		h.ring = append([]metrics.Record(nil), h.ring[over:]...)
 	}
@@ -100,12 +87,9 @@ func (h *metricsHub) Write(p []byte) (int, error) {
 		subs = append(subs, s)
 	}
 	h.mu.Unlock()
-	for _, r := range recs {
-		for _, s := range subs {
-			s(r)
-		}
+	for _, s := range subs {
+		s(rec)
 	}
-	return len(p), nil
 }
 
 func (h *metricsHub) subscribe(fn func(metrics.Record)) func() {
@@ -126,7 +110,6 @@ func (h *metricsHub) recent() []metrics.Record {
 	defer h.mu.Unlock()
 	return append([]metrics.Record(nil), h.ring...)
 }
-
 
 // QueueStats is what the console shows for the resize queue and its DLQ.
 type QueueStats struct {
@@ -202,27 +185,13 @@ func (c *Cloud) observe(h eventsource.Handler) eventsource.Handler {
 				if !ok {
 					continue
 				}
-				if m, err := c.readManifest(context.WithoutCancel(ctx), id); err == nil {
+				if m, err := manifest.Read(context.WithoutCancel(ctx), c.S3, c.OutputBucket, id); err == nil && m != nil {
 					c.cfg.OnImage(ImageResult{ID: id, Key: r.S3.Object.URLDecodedKey, Manifest: *m})
 				}
 			}
 		}
 		return resp, nil
 	}
-}
-
-func (c *Cloud) readManifest(ctx context.Context, id string) (*manifest.Manifest, error) {
-	key := manifest.Key(id)
-	out, err := c.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &c.OutputBucket, Key: &key})
-	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", key, err)
-	}
-	defer out.Body.Close()
-	var m manifest.Manifest
-	if err := json.NewDecoder(io.LimitReader(out.Body, 1<<20)).Decode(&m); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return &m, nil
 }
 
 // Recover re-sends the ObjectCreated event of every upload that has no manifest.
@@ -245,11 +214,10 @@ func (c *Cloud) Recover(ctx context.Context) (int, error) {
 			}
 			mkey := manifest.Key(id)
 			_, err := c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &c.OutputBucket, Key: &mkey})
-			var nf *types.NotFound
 			switch {
 			case err == nil:
 				continue
-			case !errors.As(err, &nf):
+			case !manifest.IsNotFound(err):
 				return n, fmt.Errorf("head %s: %w", mkey, err)
 			}
 			if err := c.notifier.ObjectCreated(ctx, EventPut, key, deref(obj.Size), deref(obj.ETag), "127.0.0.1", "recover"); err != nil {

@@ -137,3 +137,9 @@ func jsonBody(t *testing.T, v any) io.Reader {
 	}
 	return bytes.NewReader(b)
 }
+
+func ioNopCloser(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b)) }
+
+func fmtStats(s QueueStats) string {
+	return fmt.Sprintf("visible %d, in flight %d, DLQ %d", s.Visible, s.InFlight, s.DLQ)
+}

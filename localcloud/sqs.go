@@ -51,6 +51,20 @@ func queueInUse(name string) bool {
 	return ok
 }
 
+// goawsMessageIDs lists the IDs of every message in every goaws queue of the
+// process (goaws changes them under this lock).
+func goawsMessageIDs() map[string]bool {
+	models.SyncQueues.RLock()
+	defer models.SyncQueues.RUnlock()
+	ids := map[string]bool{}
+	for _, q := range models.SyncQueues.Queues {
+		for _, m := range q.Messages {
+			ids[m.Uuid] = true
+		}
+	}
+	return ids
+}
+
 // queueARN is the ARN of a local queue.
 func queueARN(region, name string) string {
 	return "arn:aws:sqs:" + region + ":" + accountID + ":" + name

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,12 @@ type browser struct {
 
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
+	// Not t.TempDir: Chromium's helper processes may still write to the profile
+	// for a moment after the browser exits, and TempDir fails the test on that.
+	profile, err := os.MkdirTemp("", "imagepipe-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath(t)),
 		chromedp.Headless,
@@ -53,21 +60,34 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.DisableGPU,
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.WindowSize(1100, 1400),
+		// The default 20 s is too short on a busy two-core CI machine.
+		chromedp.WSURLReadTimeout(90 * time.Second),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 5*time.Minute)
 	t.Cleanup(func() {
 		cancelTimeout()
 		cancelCtx()
 		cancelAlloc()
+		for i := 0; ; i++ {
+			err := os.RemoveAll(profile)
+			if err == nil {
+				return
+			}
+			if i == 20 {
+				t.Logf("leaving Chromium profile %s behind: %v", profile, err)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	})
 	b := &browser{ctx: ctx, errors: make(chan string, 100)}
 	// CSP violations and script errors show up here; a page that breaks under
@@ -273,4 +293,32 @@ func expectNoPageErrors(t *testing.T, b *browser) {
 	if errs := b.pageErrors(); len(errs) > 0 {
 		t.Errorf("the page logged errors (CSP violations or script errors):\n%s", strings.Join(errs, "\n"))
 	}
+}
+
+// expectProgressPartway watches one file's progress bar until its upload ends and
+// fails unless it was seen between 0 and 100 (the network must be throttled for
+// that: network.EmulateNetworkConditions).
+func (b *browser) expectProgressPartway(t *testing.T, name string) {
+	t.Helper()
+	js := `(function(){var e=Array.from(document.querySelectorAll("li.file")).find(function(li){return li.querySelector(".file-name").textContent===` +
+		strconv.Quote(name) + `});
+		if(!e) return ""; var pr=e.querySelector("progress"); return e.getAttribute("data-state")+":"+(pr.hidden?"hidden":pr.value)})()`
+	var seen []string
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(30 * time.Millisecond) {
+		var p string
+		b.run(t, chromedp.Evaluate(js, &p))
+		if len(seen) == 0 || seen[len(seen)-1] != p {
+			seen = append(seen, p)
+		}
+		if st, _, _ := strings.Cut(p, ":"); terminal[st] || st == "processing" {
+			break
+		}
+	}
+	for _, p := range seen {
+		if v, ok := strings.CutPrefix(p, "uploading:"); ok && v != "0" && v != "100" {
+			t.Logf("%s: progress seen %q", name, seen)
+			return
+		}
+	}
+	t.Errorf("never saw %s's progress bar part way; states seen: %q", name, seen)
 }

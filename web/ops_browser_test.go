@@ -68,7 +68,7 @@ func TestOpsViewInChromium(t *testing.T) {
 	waitText(t, b, "processed", "20")
 	for id, want := range map[string]string{
 		"visible": "3", "inFlight": "1", "dlq": "2", "failed": "1", "transient": "0",
-		"processing": "100 ms / 200 ms", "u2r": "1000 ms / 2000 ms",
+		"processing": "100 ms / 200 ms", "u2r": "1.00 s / 2.00 s",
 	} {
 		if got := text(id); got != want {
 			t.Errorf("#%s shows %q, want %q", id, got, want)
@@ -104,7 +104,7 @@ func TestOpsViewInChromium(t *testing.T) {
 func waitText(t *testing.T, b *browser, id, want string) {
 	t.Helper()
 	var got string
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(45 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		b.run(t, chromedp.Text("#"+id, &got, chromedp.ByID))
 		if strings.TrimSpace(got) == want {
 			return

@@ -107,6 +107,10 @@ func (s *scripted) create(w http.ResponseWriter, r *http.Request) {
 		apiError(w, 413, "too_large", fmt.Sprintf("the file is %d bytes; the limit is %d bytes", req.Size, s.apiMax))
 		return
 	}
+	if req.Filename == "crash.png" {
+		apiError(w, 500, "internal_error", "could not prepare the upload; try again")
+		return
+	}
 	if req.ContentType == "image/webp" {
 		apiError(w, 415, "unsupported_type", `content type "image/webp" is not accepted by this server`)
 		return
@@ -174,8 +178,15 @@ func (s *scripted) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := map[string]any{"id": id, "filename": up.name, "status": "pending"}
+	if up.name == "busy.png" && up.polls <= 2 {
+		apiError(w, http.StatusServiceUnavailable, "unavailable", "try later")
+		return
+	}
 	switch {
 	case up.polls < 2: // pending first, so the page has to poll again
+	case strings.HasPrefix(up.name, "code-"): // code-<error code>.png fails with that code
+		resp["status"] = "failed"
+		resp["error"] = map[string]string{"code": strings.TrimSuffix(strings.TrimPrefix(up.name, "code-"), ".png"), "message": "details from the server"}
 	case up.name == "broken.png":
 		resp["status"] = "failed"
 		resp["error"] = map[string]string{"code": "corrupt_image", "message": "png: invalid format: not a PNG file"}
@@ -213,6 +224,8 @@ func TestPageShowsEveryOutcome(t *testing.T) {
 		writeFile(t, dir, "expired.png", bytes.Repeat([]byte{1}, 100), 0), // S3 answers 403 expired
 		writeFile(t, dir, "offline.png", bytes.Repeat([]byte{2}, 100), 0), // storage unreachable
 		writeFile(t, dir, "broken.png", bytes.Repeat([]byte{3}, 100), 0),  // resize fails: corrupt
+		writeFile(t, dir, "crash.png", bytes.Repeat([]byte{4}, 100), 0),   // the API fails: 500
+		writeFile(t, dir, "busy.png", bytes.Repeat([]byte{5}, 100), 0),    // status answers 503 twice
 	}
 
 	b.run(t,
@@ -223,29 +236,7 @@ func TestPageShowsEveryOutcome(t *testing.T) {
 	)
 
 	// The progress bar of big.png must be seen part way, not only at the end.
-	var seen []string
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		var p string
-		b.run(t, chromedp.Evaluate(`(function(){var e=Array.from(document.querySelectorAll("li.file")).find(function(li){return li.querySelector(".file-name").textContent==="big.png"});
-			if(!e) return ""; var pr=e.querySelector("progress"); return e.getAttribute("data-state")+":"+(pr.hidden?"hidden":pr.value)})()`, &p))
-		if len(seen) == 0 || seen[len(seen)-1] != p {
-			seen = append(seen, p)
-		}
-		if strings.HasPrefix(p, "processing") || strings.HasPrefix(p, "ready") {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	partway := false
-	for _, p := range seen {
-		if v, ok := strings.CutPrefix(p, "uploading:"); ok && v != "0" && v != "100" {
-			partway = true
-		}
-	}
-	if !partway {
-		t.Errorf("never saw big.png's progress bar part way; states seen: %q", seen)
-	}
+	b.expectProgressPartway(t, "big.png")
 
 	items := b.waitSettled(t, len(files), 60*time.Second)
 	tests := []struct {
@@ -263,6 +254,8 @@ func TestPageShowsEveryOutcome(t *testing.T) {
 		{"expired.png", "failed", []string{"upload link expired"}, true},
 		{"offline.png", "failed", []string{"Network error while uploading"}, true},
 		{"broken.png", "failed", []string{"damaged or incomplete", "not a PNG file"}, false},
+		{"crash.png", "failed", []string{"The server refused the upload (HTTP 500)", "could not prepare the upload"}, true},
+		{"busy.png", "ready", []string{"Ready: 2 sizes"}, false},
 	}
 	for _, tt := range tests {
 		it, ok := items[tt.name]
@@ -300,9 +293,118 @@ func TestPageShowsEveryOutcome(t *testing.T) {
 	s.mu.Lock()
 	puts := len(s.puts)
 	s.mu.Unlock()
-	if puts != 3 { // cat, big and broken; the others never reach the signed endpoint
-		t.Errorf("%d PUTs reached the signed endpoint, want 3", puts)
+	if puts != 4 { // cat, big, broken and busy; the others never reach the signed endpoint
+		t.Errorf("%d PUTs reached the signed endpoint, want 4", puts)
 	}
 	b.screenshot(t, "page-outcomes.png")
+	expectNoPageErrors(t, b)
+}
+
+func TestPageKeyboardDragAndDropAndPhone(t *testing.T) {
+	s := newScripted(t, 1<<20)
+	b := newBrowser(t)
+	b.run(t,
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
+		chromedp.Navigate(s.srv.URL+"/"),
+		chromedp.WaitVisible("#drop", chromedp.ByID),
+	)
+
+	// Keyboard: the first Tab reaches the file input, and its label (the drop
+	// zone) shows a focus ring.
+	var focus struct {
+		ID      string `json:"id"`
+		Outline string `json:"outline"`
+	}
+	b.run(t,
+		chromedp.KeyEvent("\t"),
+		chromedp.Evaluate(`({id: document.activeElement.id, outline: getComputedStyle(document.getElementById("drop")).outlineStyle})`, &focus),
+	)
+	if focus.ID != "files" || focus.Outline == "none" {
+		t.Errorf("after Tab: focus on %q, drop zone outline %q; want the file input focused and a visible outline", focus.ID, focus.Outline)
+	}
+	var label string
+	b.run(t, chromedp.Evaluate(`document.querySelector("label[for=files]").textContent.replace(/\s+/g, " ").trim()`, &label))
+	if !strings.Contains(label, "Choose images") {
+		t.Errorf("the file input's label is %q", label)
+	}
+
+	// Drag and drop: a real drop event carrying two files, one of them refused.
+	var highlighted bool
+	b.run(t, chromedp.Evaluate(`(function () {
+		var dt = new DataTransfer();
+		dt.items.add(new File([new Uint8Array(2048)], "dropped.png", {type: "image/png"}));
+		dt.items.add(new File(["%PDF-1.4"], "paper.pdf", {type: "application/pdf"}));
+		var zone = document.getElementById("drop");
+		zone.dispatchEvent(new DragEvent("dragenter", {dataTransfer: dt, bubbles: true, cancelable: true}));
+		var highlighted = zone.classList.contains("dragging");
+		zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+		return highlighted;
+	})()`, &highlighted))
+	if !highlighted {
+		t.Error("the drop zone did not highlight while files were dragged over it")
+	}
+	items := b.waitSettled(t, 2, 60*time.Second)
+	if it := items["dropped.png"]; it.State != "ready" || len(it.Variants) != 2 {
+		t.Errorf("dropped.png: %+v, want ready with 2 variants", it)
+	}
+	if it := items["paper.pdf"]; it.State != "refused" || !strings.Contains(it.Detail, "application/pdf") {
+		t.Errorf("paper.pdf: %+v, want refused naming its type", it)
+	}
+
+	// Phone: nothing wider than the screen, and the status is announced.
+	var layout struct {
+		ScrollWidth, InnerWidth int
+		Announce                string
+	}
+	b.run(t, chromedp.Evaluate(`({ScrollWidth: document.documentElement.scrollWidth, InnerWidth: window.innerWidth,
+		Announce: document.getElementById("announce").textContent})`, &layout))
+	if layout.ScrollWidth > layout.InnerWidth {
+		t.Errorf("page is %d px wide on a %d px phone screen", layout.ScrollWidth, layout.InnerWidth)
+	}
+	if layout.Announce == "" {
+		t.Error("nothing announced in the live region")
+	}
+	b.screenshot(t, "page-phone.png")
+	expectNoPageErrors(t, b)
+}
+
+// Every error code the resize function records gets its own sentence on the page,
+// never the generic fallback, and unknown codes still get a sentence.
+func TestPageExplainsEveryErrorCode(t *testing.T) {
+	s := newScripted(t, 1<<20)
+	b := newBrowser(t)
+	dir := t.TempDir()
+	codes := []string{"unsupported_format", "corrupt_image", "too_large", "too_many_pixels", "dimensions_too_large", "empty_file", "source_missing", "brand_new_code"}
+	var files []string
+	for _, c := range codes {
+		files = append(files, writeFile(t, dir, "code-"+c+".png", []byte{1, 2, 3}, 0))
+	}
+	b.run(t,
+		chromedp.Navigate(s.srv.URL+"/"),
+		chromedp.WaitVisible("#drop", chromedp.ByID),
+		chromedp.SetUploadFiles("#files", files, chromedp.ByID),
+	)
+	items := b.waitSettled(t, len(codes), 60*time.Second)
+	const generic = "The image could not be resized."
+	seen := map[string]string{}
+	for _, c := range codes {
+		it := items["code-"+c+".png"]
+		if it.State != "failed" || it.Detail != "details from the server" {
+			t.Errorf("%s: %+v, want failed with the server's details", c, it)
+		}
+		if c == "brand_new_code" {
+			if it.Text != generic {
+				t.Errorf("unknown code shows %q, want %q", it.Text, generic)
+			}
+			continue
+		}
+		if it.Text == generic || it.Text == "" || strings.Contains(it.Text, "_") {
+			t.Errorf("%s: page says %q, want a sentence of its own", c, it.Text)
+		}
+		if other, dup := seen[it.Text]; dup {
+			t.Errorf("%s and %s share the sentence %q", c, other, it.Text)
+		}
+		seen[it.Text] = c
+	}
 	expectNoPageErrors(t, b)
 }

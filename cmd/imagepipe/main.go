@@ -7,28 +7,36 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"sort"
 	"syscall"
 )
 
+type command struct {
+	run  func(ctx context.Context, args []string) error
+	help string
+}
+
 func main() {
-	commands := map[string]func(ctx context.Context, args []string) error{
-		"redrive": runRedrive,
-		"resize":  runResize,
-		"bench":   runBench,
+	commands := map[string]command{
+		"dev":     {dev, "run the whole service on this machine (the local cloud)"},
+		"resize":  {runResize, "run the resize function's engine and variants on local files"},
+		"redrive": {runRedrive, "move messages from the dead-letter queue back to the resize queue"},
+		"bench":   {runBench, "compare the engine with the naive pipeline and vipsthumbnail"},
 	}
-	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
-		names := make([]string, 0, len(commands))
-		for n := range commands {
-			names = append(names, n)
+	order := []string{"dev", "resize", "redrive", "bench"}
+	cmd, ok := command{}, false
+	if len(os.Args) >= 2 {
+		cmd, ok = commands[os.Args[1]]
+	}
+	if !ok {
+		fmt.Fprintln(os.Stderr, "usage: imagepipe COMMAND [flags]   (imagepipe COMMAND -h for its flags)")
+		for _, name := range order {
+			fmt.Fprintf(os.Stderr, "  %-8s %s\n", name, commands[name].help)
 		}
-		sort.Strings(names)
-		fmt.Fprintf(os.Stderr, "usage: imagepipe COMMAND [flags]\ncommands: %v\n", names)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := commands[os.Args[1]](ctx, os.Args[2:]); err != nil {
+	if err := cmd.run(ctx, os.Args[2:]); err != nil {
 		fmt.Fprintf(os.Stderr, "imagepipe %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -18,7 +19,12 @@ import (
 // runRedrive moves the resize DLQ's messages back to the resize queue. The SDK's
 // usual configuration applies, so AWS_ENDPOINT_URL_SQS points it at the local cloud.
 func runRedrive(ctx context.Context, args []string) error {
+	return redriveCommand(ctx, args, os.Stdout, os.Stderr)
+}
+
+func redriveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("redrive", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: imagepipe redrive -dlq QUEUE [-to QUEUE] [flags]\n\n"+
 			"Moves messages from the dead-letter queue back to the queue they came from\n"+
@@ -46,7 +52,7 @@ func runRedrive(ctx context.Context, args []string) error {
 	}
 	o.Method = redrive.Method(*method)
 	o.RatePerSecond = int32(*rate)
-	o.Progress = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+	o.Progress = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
@@ -54,19 +60,19 @@ func runRedrive(ctx context.Context, args []string) error {
 	}
 	report, runErr := redrive.Run(ctx, sqs.NewFromConfig(cfg), o)
 	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(report); err != nil {
 			return err
 		}
 	} else {
-		fmt.Printf("method %s: moved %d message(s)", report.Method, report.Moved)
+		fmt.Fprintf(stdout, "method %s: moved %d message(s)", report.Method, report.Moved)
 		if report.TaskHandle != "" {
-			fmt.Printf(", task %s %s", report.TaskHandle, report.TaskStatus)
+			fmt.Fprintf(stdout, ", task %s %s", report.TaskHandle, report.TaskStatus)
 		}
-		fmt.Println()
+		fmt.Fprintln(stdout)
 		for _, id := range report.Duplicated {
-			fmt.Printf("in both queues (sent, not deleted from the DLQ): %s\n", id)
+			fmt.Fprintf(stdout, "in both queues (sent, not deleted from the DLQ): %s\n", id)
 		}
 	}
 	return runErr

@@ -155,7 +155,7 @@ func (p *Poller) worker(ctx, invokeCtx context.Context) {
 			p.release(batch)
 			return
 		}
-		p.invoke(invokeCtx, batch)
+		p.invoke(ctx, invokeCtx, batch)
 	}
 }
 
@@ -174,9 +174,11 @@ func (p *Poller) gather(ctx context.Context) []types.Message {
 			wait = left
 		}
 		out, err := p.queue.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl:                    &p.cfg.QueueURL,
-			MaxNumberOfMessages:         int32(min(10, p.cfg.BatchSize-len(batch))),
-			WaitTimeSeconds:             int32(max(1, (wait+time.Second-1)/time.Second)),
+			QueueUrl:            &p.cfg.QueueURL,
+			MaxNumberOfMessages: int32(min(10, p.cfg.BatchSize-len(batch))),
+			// Whole seconds, at least 1 and at most SQS's limit of 20; a longer
+			// window is made of several receives.
+			WaitTimeSeconds:             int32(min(maxWaitSeconds, max(1, (wait+time.Second-1)/time.Second))),
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
 			MessageAttributeNames:       []string{"All"},
 		})
@@ -204,8 +206,12 @@ func (p *Poller) gather(ctx context.Context) []types.Message {
 	return batch
 }
 
-// invoke calls the handler once with batch and settles every message.
-func (p *Poller) invoke(ctx context.Context, batch []types.Message) {
+// maxWaitSeconds is the longest long poll SQS allows.
+const maxWaitSeconds = 20
+
+// invoke calls the handler once with batch under ctx and settles every message.
+// stop ends when the poller is stopping.
+func (p *Poller) invoke(stop, ctx context.Context, batch []types.Message) {
 	ev := events.SQSEvent{Records: make([]events.SQSMessage, len(batch))}
 	byID := make(map[string]types.Message, len(batch))
 	for i, m := range batch {
@@ -251,8 +257,12 @@ func (p *Poller) invoke(ctx context.Context, batch []types.Message) {
 		p.log.Warn("event source: invocation failed; its messages return after the visibility timeout", "records", len(batch), "err", err)
 	}
 	p.delete(done)
-	if ctx.Err() != nil && !p.cfg.KeepOnStop {
-		// Stopping: what did not succeed goes back now rather than after the timeout.
+	if stop.Err() != nil && !p.cfg.KeepOnStop {
+		// Stopping: what did not succeed (failures reported by an invocation that
+		// finished within the grace period included) goes back now rather than
+		// after the visibility timeout, since no poller is left to retry it
+		// sooner. While running, failures stay hidden for the visibility timeout,
+		// as with Lambda.
 		p.release(kept)
 	}
 	if p.cfg.Invoked != nil {

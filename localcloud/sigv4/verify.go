@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,9 @@ type Signed struct {
 	// SHA-256 the caller must check against the body, or UNSIGNED-PAYLOAD, or a
 	// STREAMING-* marker.
 	PayloadHash string
+	// Fields are a browser POST's form fields as checked: lower-case names, one
+	// value each.
+	Fields map[string]string
 }
 
 // Verifier checks signatures for one service in one region.
@@ -92,6 +96,27 @@ var (
 		"The AWS Access Key Id you provided does not exist in our records."}
 	errExpired = &Error{http.StatusForbidden, "AccessDenied", "Request has expired"}
 )
+
+// checkAllSigned refuses x-amz-* headers the signature does not cover, as S3 does:
+// gofakes3 acts on them (x-amz-copy-source turns a PUT into a copy, x-amz-meta-*
+// become metadata), so an unsigned one would let the holder of a presigned URL
+// do something else than what was signed. exempt names headers the
+// authentication scheme lets the client leave unsigned.
+func checkAllSigned(r *http.Request, signed []string, exempt ...string) *Error {
+	var unsigned []string
+	for name := range r.Header {
+		h := strings.ToLower(name)
+		if strings.HasPrefix(h, "x-amz-") && !contains(signed, h) && !contains(exempt, h) {
+			unsigned = append(unsigned, h)
+		}
+	}
+	if len(unsigned) == 0 {
+		return nil
+	}
+	slices.Sort(unsigned)
+	return &Error{http.StatusForbidden, "AccessDenied",
+		"There were headers present in the request which were not signed: " + strings.Join(unsigned, ", ")}
+}
 
 // Verify checks r's signature. r's body is not read.
 func (v *Verifier) Verify(r *http.Request) (*Signed, *Error) {
@@ -186,6 +211,9 @@ func (v *Verifier) verifyHeader(r *http.Request, auth string) (*Signed, *Error) 
 	if !equal(want, fields["Signature"]) {
 		return nil, errMismatch
 	}
+	if e := checkAllSigned(r, signedHeaders, "x-amz-content-sha256", "x-amz-date"); e != nil {
+		return nil, e
+	}
 	return &Signed{AccessKeyID: sc.accessKey, SignedHeaders: signedHeaders, PayloadHash: payload}, nil
 }
 
@@ -250,6 +278,11 @@ func (v *Verifier) verifyQuery(r *http.Request, q url.Values) (*Signed, *Error) 
 	}
 	if !equal(u.Query().Get("X-Amz-Signature"), sig) {
 		return nil, errMismatch
+	}
+	// The X-Amz-* query parameters are covered by the signature; headers are not
+	// unless listed in X-Amz-SignedHeaders.
+	if e := checkAllSigned(r, signedHeaders); e != nil {
+		return nil, e
 	}
 	return &Signed{AccessKeyID: sc.accessKey, Presigned: true, SignedHeaders: signedHeaders, PayloadHash: payload}, nil
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/imagepipe/imagepipe/shared/imagecore"
 )
 
 // Config is the API function's configuration, read once from the environment.
@@ -47,7 +49,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		UploadsBucket:  str("UPLOADS_BUCKET", ""),
 		OutputBucket:   str("OUTPUT_BUCKET", ""),
 		UploadPrefix:   str("UPLOAD_PREFIX", "uploads/"),
-		MaxUploadBytes: 25 << 20,
+		MaxUploadBytes: imagecore.DefaultLimits().MaxBytes,
 		UploadURLTTL:   dur("UPLOAD_URL_TTL", 5*time.Minute),
 		DownloadURLTTL: dur("DOWNLOAD_URL_TTL", 10*time.Minute),
 	}

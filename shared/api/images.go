@@ -2,14 +2,11 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/imagepipe/imagepipe/shared/manifest"
 )
@@ -40,9 +37,6 @@ type variantInfo struct {
 	URL    string `json:"url"`
 }
 
-// maxManifestBytes bounds what the API reads; a manifest of a dozen variants is ~2 KB.
-const maxManifestBytes = 1 << 20
-
 func (a *API) imageStatus(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if !manifest.ValidID(id) {
@@ -50,9 +44,9 @@ func (a *API) imageStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	m, err := a.readManifest(r, id)
+	m, err := manifest.Read(ctx, a.objects, a.cfg.OutputBucket, id)
 	switch {
-	case err == nil:
+	case err == nil && m != nil:
 		resp := imageResponse{ID: id, Status: m.Status, Filename: m.Source.Filename, Variants: []variantInfo{},
 			Source: &sourceInfo{Format: m.Source.Format, Width: m.Source.Width, Height: m.Source.Height, Bytes: m.Source.Bytes}}
 		if !m.Source.UploadedAt.IsZero() {
@@ -73,7 +67,7 @@ func (a *API) imageStatus(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, resp)
 		return
-	case !isNotFound(err):
+	case err != nil:
 		a.log.ErrorContext(ctx, "read manifest", "id", id, "error", err)
 		writeError(w, http.StatusInternalServerError, "internal_error", "could not read the image's status; try again")
 		return
@@ -81,7 +75,7 @@ func (a *API) imageStatus(w http.ResponseWriter, r *http.Request) {
 
 	// No manifest yet: pending while the upload exists.
 	head, err := a.objects.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &a.cfg.UploadsBucket, Key: ptr(manifest.UploadKey(a.cfg.UploadPrefix, id))})
-	if isNotFound(err) {
+	if manifest.IsNotFound(err) {
 		writeError(w, http.StatusNotFound, "not_found", "no image with id "+strconvQuote(id)+" (has the upload finished?)")
 		return
 	}
@@ -101,27 +95,6 @@ func (a *API) imageStatus(w http.ResponseWriter, r *http.Request) {
 		resp.Source.UploadedAt = head.LastModified
 	}
 	writeJSON(w, http.StatusOK, resp)
-}
-
-func (a *API) readManifest(r *http.Request, id string) (*manifest.Manifest, error) {
-	out, err := a.objects.GetObject(r.Context(), &s3.GetObjectInput{Bucket: &a.cfg.OutputBucket, Key: ptr(manifest.Key(id))})
-	if err != nil {
-		return nil, err
-	}
-	defer out.Body.Close()
-	var m manifest.Manifest
-	if err := json.NewDecoder(io.LimitReader(out.Body, maxManifestBytes)).Decode(&m); err != nil {
-		return nil, errors.Join(errors.New("decode manifest "+manifest.Key(id)), err)
-	}
-	return &m, nil
-}
-
-// isNotFound reports S3's two spellings of a missing object: NoSuchKey from GET,
-// NotFound from HEAD (which has no body to carry a code).
-func isNotFound(err error) bool {
-	var nsk *types.NoSuchKey
-	var nf *types.NotFound
-	return errors.As(err, &nsk) || errors.As(err, &nf)
 }
 
 func strconvQuote(s string) string {

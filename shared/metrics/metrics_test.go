@@ -32,7 +32,7 @@ func TestEmitWritesEMFThatParsesBack(t *testing.T) {
 			}
 		} `json:"_aws"`
 		Service, ErrorCode string
-		ImagesFailed      float64
+		ImagesFailed       float64
 	}
 	if err := json.Unmarshal(lines[0], &raw); err != nil {
 		t.Fatal(err)
@@ -64,5 +64,25 @@ func TestNilEmitterIsQuiet(t *testing.T) {
 	var e *Emitter
 	if err := e.Emit(ServiceResize, "", Value{ImagesProcessed, Count, 1}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestSinkSplitsLinesAndSkipsOthers(t *testing.T) {
+	var got []Record
+	s := NewSink(func(r Record) { got = append(got, r) })
+	var buf bytes.Buffer
+	_ = NewEmitter(&buf).Emit(ServiceResize, "", Value{ImagesProcessed, Count, 1})
+	line := buf.Bytes()
+	// A log line, then an EMF record split across writes, then a runaway line.
+	for _, chunk := range [][]byte{[]byte("{\"msg\":\"hello\"}\n"), line[:10], line[10:], bytes.Repeat([]byte("x"), maxLine+1)} {
+		if n, err := s.Write(chunk); err != nil || n != len(chunk) {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+	}
+	if len(got) != 1 || got[0].Values[ImagesProcessed] != 1 {
+		t.Fatalf("records %+v", got)
+	}
+	if len(s.partial) != 0 {
+		t.Errorf("runaway line kept: %d bytes", len(s.partial))
 	}
 }

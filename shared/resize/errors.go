@@ -3,9 +3,8 @@ package resize
 import (
 	"errors"
 
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-
 	"github.com/imagepipe/imagepipe/shared/imagecore"
+	"github.com/imagepipe/imagepipe/shared/manifest"
 )
 
 // errMalformed marks a message that is not an S3 event. Retrying cannot fix it, but
@@ -27,14 +26,12 @@ const (
 // classify decides what an error from processing one object means.
 func classify(err error) (outcome, string, string) {
 	var refusal *imagecore.Error
-	var nsk *types.NoSuchKey
-	var nf *types.NotFound
 	switch {
 	case err == nil:
 		return done, "", ""
 	case errors.As(err, &refusal):
 		return permanent, string(refusal.Code), refusal.Message
-	case errors.As(err, &nsk), errors.As(err, &nf):
+	case manifest.IsNotFound(err):
 		return permanent, CodeSourceMissing, "the uploaded file was deleted before it could be processed"
 	}
 	// S3 and network errors, throttling, a context deadline, and anything unforeseen:

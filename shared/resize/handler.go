@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -69,6 +70,16 @@ func NewWithProcessor(cfg Config, store ObjectStore, engine Processor, log *slog
 // one after another: each is CPU- and memory-heavy, and a function instance has one
 // image's worth of memory to spare.
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	// Work on an image is cut off half a margin before the invocation deadline, so
+	// the answer always arrives in time even when S3 stalls: an invocation that
+	// times out fails its whole batch, redoing finished images and pushing healthy
+	// messages toward maxReceiveCount and the DLQ.
+	work := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		work, cancel = context.WithDeadline(ctx, deadline.Add(-h.cfg.DeadlineMargin/2))
+		defer cancel()
+	}
 	var resp events.SQSEventResponse
 	for i, msg := range ev.Records {
 		if h.deadlineNear(ctx) {
@@ -78,7 +89,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 			h.log.WarnContext(ctx, "deadline near: handing messages back", "messages", len(ev.Records)-i)
 			break
 		}
-		if err := h.handleMessage(ctx, msg); err != nil {
+		if err := h.handleMessageSafely(work, msg); err != nil {
 			h.log.ErrorContext(ctx, "message will be retried", "messageId", msg.MessageId,
 				"receiveCount", msg.Attributes["ApproximateReceiveCount"], "error", err)
 			_ = h.metrics.Emit(metrics.ServiceResize, "", metrics.Value{Name: metrics.TransientErrors, Unit: metrics.Count, Value: 1})
@@ -94,6 +105,19 @@ func (h *Handler) deadlineNear(ctx context.Context) bool {
 	}
 	deadline, ok := ctx.Deadline()
 	return ok && h.now().Add(h.cfg.DeadlineMargin).After(deadline)
+}
+
+// handleMessageSafely confines a panic (a decoder bug on a hostile file, say) to its
+// own message: it is retried and, if it keeps panicking, waits in the DLQ, while the
+// rest of the batch goes on instead of failing with the whole invocation.
+func (h *Handler) handleMessageSafely(ctx context.Context, msg events.SQSMessage) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.ErrorContext(ctx, "panic while processing", "messageId", msg.MessageId, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("message %s: panic: %v", msg.MessageId, p)
+		}
+	}()
+	return h.handleMessage(ctx, msg)
 }
 
 // testEvent is what S3 sends once when a notification is configured.
@@ -182,7 +206,7 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 	if mErr != nil {
 		return mErr
 	}
-	if existing != nil && (err != nil && isMissing(err) || existing.Source.ETag == src.ETag && src.ETag != "") {
+	if existing != nil && (manifest.IsNotFound(err) || existing.Source.ETag == src.ETag && src.ETag != "") {
 		// A duplicate delivery, or the original is gone after it was done: keep the
 		// result that exists rather than redo or overwrite it.
 		log.InfoContext(ctx, "already processed", "status", existing.Status)
@@ -311,27 +335,13 @@ func (h *Handler) put(ctx context.Context, key, contentType string, body []byte)
 
 // readManifest returns the existing manifest, or nil when there is none.
 func (h *Handler) readManifest(ctx context.Context, id string) (*manifest.Manifest, error) {
-	key := manifest.Key(id)
-	out, err := h.store.GetObject(ctx, &s3.GetObjectInput{Bucket: &h.cfg.OutputBucket, Key: &key})
-	if isMissing(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", key, err)
-	}
-	defer out.Body.Close()
-	var m manifest.Manifest
-	if err := json.NewDecoder(io.LimitReader(out.Body, 1<<20)).Decode(&m); err != nil {
+	m, err := manifest.Read(ctx, h.store, h.cfg.OutputBucket, id)
+	if errors.Is(err, manifest.ErrUnreadable) {
 		// An unreadable manifest is redone, not trusted.
-		h.log.WarnContext(ctx, "existing manifest unreadable; redoing", "key", key, "error", err)
+		h.log.WarnContext(ctx, "existing manifest unreadable; redoing", "error", err)
 		return nil, nil
 	}
-	return &m, nil
-}
-
-func isMissing(err error) bool {
-	kind, code, _ := classify(err)
-	return kind == permanent && code == CodeSourceMissing
+	return m, err
 }
 
 func filenameOf(meta map[string]string) string {

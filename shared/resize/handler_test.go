@@ -126,14 +126,19 @@ func (f *fakeStore) count(op string) int {
 	return n
 }
 
-// fakeEngine returns fixed outputs, or err, and counts calls.
+// fakeEngine returns fixed outputs, or err, and counts calls; it panics on data
+// equal to panicOn, as a decoder bug would.
 type fakeEngine struct {
-	err   error
-	calls int
+	err     error
+	panicOn string
+	calls   int
 }
 
 func (e *fakeEngine) Process(data []byte) (*imagecore.Result, error) {
 	e.calls++
+	if e.panicOn != "" && string(data) == e.panicOn {
+		panic("decoder bug")
+	}
 	if e.err != nil {
 		return nil, e.err
 	}
@@ -394,6 +399,27 @@ func TestPartialBatch(t *testing.T) {
 	}
 	if m := h.manifest(t, bad); m == nil || m.Status != manifest.StatusReady {
 		t.Fatalf("after retry: %+v", m)
+	}
+}
+
+func TestPanicFailsOnlyItsOwnMessage(t *testing.T) {
+	h := newHarness(t)
+	good, bad := manifest.NewID(), manifest.NewID()
+	h.store.add(uploads, "uploads/"+good, []byte("jpeg"), nil)
+	h.store.add(uploads, "uploads/"+bad, []byte("boom"), nil)
+	h.engine.panicOn = "boom"
+	failed := h.run(t, context.Background(), s3Message("bad", uploads, "uploads/"+bad), s3Message("good", uploads, "uploads/"+good))
+	if strings.Join(failed, ",") != "bad" {
+		t.Fatalf("failures %v, want [bad]", failed)
+	}
+	if m := h.manifest(t, good); m == nil || m.Status != manifest.StatusReady {
+		t.Errorf("batch-mate not processed: %+v", m)
+	}
+	if h.manifest(t, bad) != nil {
+		t.Error("a panicking image must be retried, not recorded")
+	}
+	if !strings.Contains(h.logs.String(), "panic while processing") {
+		t.Errorf("panic not logged:\n%s", h.logs)
 	}
 }
 

@@ -30,7 +30,9 @@ func TestValidateNamesEachMistake(t *testing.T) {
 		{"uploadPrefix", func(s *settings.Settings) { s.UploadPrefix = "variants/" }},
 		{"allowedOrigins", func(s *settings.Settings) { s.AllowedOrigins = []string{"https://a.example/path"} }},
 		{"limits", func(s *settings.Settings) { s.Limits.MaxPixels = 0 }},
-		{"variants", func(s *settings.Settings) { s.Variants = []imagecore.Variant{{Name: "x", Fit: imagecore.FitCover, Width: 10}} }},
+		{"variants", func(s *settings.Settings) {
+			s.Variants = []imagecore.Variant{{Name: "x", Fit: imagecore.FitCover, Width: 10}}
+		}},
 		{"uploadUrlTtl", func(s *settings.Settings) { s.UploadURLTTL = time.Second }},
 		{"downloadUrlTtl", func(s *settings.Settings) { s.DownloadURLTTL = 8 * 24 * time.Hour }},
 		{"resizeMemoryMb", func(s *settings.Settings) { s.Resize.MemoryMB = 64 }},

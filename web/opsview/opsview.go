@@ -10,7 +10,6 @@
 package opsview
 
 import (
-	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -50,6 +49,19 @@ type Redriver interface {
 	Redrive(ctx context.Context) (moved int, err error)
 }
 
+// QueueStatsFunc adapts a function (say, a closure converting another package's
+// stats type) to QueueStatter.
+type QueueStatsFunc func(ctx context.Context) (QueueStats, error)
+
+// QueueStats calls f.
+func (f QueueStatsFunc) QueueStats(ctx context.Context) (QueueStats, error) { return f(ctx) }
+
+// RedriveFunc adapts a function to Redriver.
+type RedriveFunc func(ctx context.Context) (moved int, err error)
+
+// Redrive calls f.
+func (f RedriveFunc) Redrive(ctx context.Context) (int, error) { return f(ctx) }
+
 // Defaults for Options.
 const (
 	DefaultWindow = 15 * time.Minute
@@ -77,7 +89,7 @@ type View struct {
 	files   http.Handler
 
 	mu      sync.Mutex
-	partial []byte
+	sink    *metrics.Sink
 	samples []sample // ordered by arrival; pruned to the window
 	queueAt []queueSample
 	totals  Totals
@@ -119,39 +131,28 @@ func New(queue QueueStatter, redrive Redriver, opt Options) (*View, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opsview: %w", err)
 	}
-	return &View{
+	v := &View{
 		queue: queue, redrive: redrive, window: opt.Window, bucket: opt.Bucket, now: opt.Now, log: opt.Log,
 		files:  http.StripPrefix("/ops/", http.FileServerFS(sub)),
 		totals: Totals{FailedByCode: map[string]int{}},
-	}, nil
+	}
+	v.sink = metrics.NewSink(v.Observe)
+	return v, nil
 }
 
 // Write takes EMF lines (as metrics.Emitter writes them). Other lines are ignored,
 // so the view can share a log stream.
-func (v *View) Write(p []byte) (int, error) {
+func (v *View) Write(p []byte) (int, error) { return v.sink.Write(p) }
+
+// Observe takes one parsed EMF record, for a caller that already parses the
+// stream (the local cloud's metrics hub: SubscribeMetrics(view.Observe)).
+func (v *View) Observe(rec metrics.Record) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.partial = append(v.partial, p...)
-	for {
-		i := bytes.IndexByte(v.partial, '\n')
-		if i < 0 {
-			break
-		}
-		v.record(v.partial[:i])
-		v.partial = v.partial[i+1:]
-	}
-	if len(v.partial) > 1<<20 { // a runaway line without newline: drop it
-		v.partial = nil
-	}
-	v.partial = slices.Clip(v.partial)
-	return len(p), nil
+	v.observe(rec)
 }
 
-func (v *View) record(line []byte) {
-	rec, ok := metrics.Parse(line)
-	if !ok {
-		return
-	}
+func (v *View) observe(rec metrics.Record) {
 	for name, val := range rec.Values {
 		switch name {
 		case metrics.ImagesProcessed:
@@ -318,6 +319,22 @@ func percentile(vals []float64, p float64) float64 {
 	slices.Sort(s)
 	rank := int(math.Ceil(p / 100 * float64(len(s))))
 	return s[max(rank, 1)-1]
+}
+
+// Run samples the queue every interval until ctx ends, so the queue chart has
+// history from before anyone opened the page. Without it the view samples only
+// when the page asks for stats.
+func (v *View) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			v.Stats(ctx)
+		}
+	}
 }
 
 // redriveHeader must accompany a redrive. A cross-site form cannot set it and a

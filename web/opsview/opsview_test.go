@@ -244,6 +244,26 @@ func TestWriteJoinsLinesSplitAcrossCalls(t *testing.T) {
 	}
 }
 
+func TestObserveAndFuncAdapters(t *testing.T) {
+	redrives := 0
+	v, err := New(
+		QueueStatsFunc(func(context.Context) (QueueStats, error) { return QueueStats{DLQ: 7}, nil }),
+		RedriveFunc(func(context.Context) (int, error) { redrives++; return 7, nil }),
+		Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Observe(metrics.Record{Time: t0, Service: metrics.ServiceResize, ErrorCode: "empty_file",
+		Values: map[string]float64{metrics.ImagesFailed: 1, metrics.ProcessingTime: 3}})
+	s := v.Stats(context.Background())
+	if s.Totals.FailedByCode["empty_file"] != 1 || s.ProcessingMs.Count != 1 || s.Queue.DLQ != 7 {
+		t.Errorf("stats %+v", s)
+	}
+	if res, body := serve(t, v, "POST", "/ops/redrive", map[string]string{"X-Imagepipe-Ops": "redrive"}); res.StatusCode != 200 || redrives != 1 {
+		t.Errorf("redrive: %d %s, %d calls", res.StatusCode, body, redrives)
+	}
+}
+
 func TestQueueErrorIsReportedNotFatal(t *testing.T) {
 	v := newView(t, &fakeQueue{err: errors.New("connection refused")}, &fakeRedriver{}, &clock{t: t0})
 	s := v.Stats(context.Background())
@@ -363,5 +383,33 @@ func TestPageAssetsAreLocalAndServed(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRunSamplesTheQueueUntilCancelled(t *testing.T) {
+	q := &fakeQueue{stats: QueueStats{Visible: 2}}
+	v, err := New(q, &fakeRedriver{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { v.Run(ctx, time.Millisecond); close(done) }()
+	for {
+		q.mu.Lock()
+		calls := q.calls
+		q.mu.Unlock()
+		if calls >= 3 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	v.mu.Lock()
+	samples := len(v.queueAt)
+	v.mu.Unlock()
+	if samples < 3 {
+		t.Errorf("%d queue samples kept, want at least 3", samples)
 	}
 }

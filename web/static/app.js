@@ -191,7 +191,9 @@
       });
     }).catch(function (err) {
       done();
-      fail(item, "Could not reach the server to start the upload.", errText(err), true);
+      // fetch rejects with a TypeError only when the request never got an answer.
+      var why = err instanceof TypeError ? "Could not reach the server to start the upload." : "Could not start the upload.";
+      fail(item, why, errText(err), true);
     });
   }
 
@@ -332,6 +334,8 @@
     var b = document.createElement("button");
     b.type = "button";
     b.textContent = label;
+    // Several files may each have one; the accessible name says which.
+    b.setAttribute("aria-label", label + ": " + (item.file.name || "file"));
     b.addEventListener("click", onClick);
     item.actions.appendChild(b);
   }

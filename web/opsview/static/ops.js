@@ -104,7 +104,7 @@
   }
 
   function ms(v) {
-    return v >= 10000 ? (v / 1000).toFixed(1) + " s" : Math.round(v) + " ms";
+    return v >= 1000 ? (v / 1000).toFixed(2) + " s" : Math.round(v) + " ms";
   }
 
   function text(id, v) { $(id).textContent = String(v); }

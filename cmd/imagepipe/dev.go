@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/imagepipe/imagepipe/localcloud"
+	"github.com/imagepipe/imagepipe/shared/manifest"
+	"github.com/imagepipe/imagepipe/shared/settings"
+)
+
+// dev runs the whole service on this machine until interrupted.
+func dev(ctx context.Context, args []string) error { return runDev(ctx, args, os.Stdout) }
+
+// runDev is dev writing its console output to out.
+func runDev(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	addr := fs.String("addr", envOr("ADDR", "127.0.0.1:8080"), "address of the page and API (env ADDR)")
+	dataDir := fs.String("data", envOr("DATA_DIR", ".imagepipe/"), "where S3 data is kept across restarts (env DATA_DIR)")
+	s3Addr := fs.String("s3-addr", envOr("S3_ADDR", "127.0.0.1:0"), "address of the local S3 (env S3_ADDR; port 0 picks a free one)")
+	sqsAddr := fs.String("sqs-addr", envOr("SQS_ADDR", "127.0.0.1:0"), "address of the local SQS (env SQS_ADDR; port 0 picks a free one)")
+	logLevel := fs.String("log", envOr("LOG_LEVEL", "warn"), "level of the functions' logs: debug, info, warn or error (env LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("-log: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// main cancels ctx on Ctrl-C or SIGTERM.
+
+	s := settings.Default()
+	cloud, err := localcloud.Start(ctx, localcloud.Config{
+		Settings: s,
+		Addr:     *addr,
+		S3Addr:   *s3Addr,
+		SQSAddr:  *sqsAddr,
+		DataDir:  *dataDir,
+		Log:      log,
+		OnImage:  func(r localcloud.ImageResult) { printImage(out, r) },
+	})
+	if err != nil {
+		return err
+	}
+	printBanner(out, cloud, *dataDir)
+
+	<-ctx.Done()
+	fmt.Fprintln(out, "stopping: no new work; finishing or handing back what is in flight…")
+	closeCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := cloud.Close(closeCtx); err != nil {
+		return fmt.Errorf("stop: %w", err)
+	}
+	fmt.Fprintf(out, "stopped in %s; S3 data is in %s\n", time.Since(start).Round(time.Millisecond), *dataDir)
+	return nil
+}
+
+func printBanner(w io.Writer, c *localcloud.Cloud, dataDir string) {
+	env := c.Env()
+	fmt.Fprintf(w, `imagepipe local cloud
+  page and API  %s
+  ops view      %s/ops
+  S3            %s  (buckets %s, %s)
+  SQS           %s
+    queue       %s
+    DLQ         %s
+  data          %s
+`, c.APIURL, c.APIURL, c.S3URL, c.UploadsBucket, c.OutputBucket, c.SQSURL, c.ResizeQueueURL, c.DLQURL, dataDir)
+	if c.Recovered > 0 {
+		fmt.Fprintf(w, "  recovered     %d uploads without a manifest were queued again\n", c.Recovered)
+	}
+	fmt.Fprintf(w, "AWS CLI or SDK: export AWS_ENDPOINT_URL_S3=%s AWS_ENDPOINT_URL_SQS=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s\n",
+		env["AWS_ENDPOINT_URL_S3"], env["AWS_ENDPOINT_URL_SQS"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_REGION"], env["AWS_DEFAULT_REGION"])
+	fmt.Fprintln(w, "Ctrl-C stops.")
+}
+
+// printImage writes one line per finished image.
+func printImage(w io.Writer, r localcloud.ImageResult) {
+	m := r.Manifest
+	name := m.Source.Filename
+	if name == "" {
+		name = r.Key
+	}
+	if m.Status == manifest.StatusFailed && m.Error != nil {
+		fmt.Fprintf(w, "%s failed %s %q: %s: %s\n", time.Now().Format("15:04:05"), r.ID, name, m.Error.Code, m.Error.Message)
+		return
+	}
+	var names []string
+	for _, v := range m.Variants {
+		names = append(names, fmt.Sprintf("%s %dx%d", v.Name, v.Width, v.Height))
+	}
+	fmt.Fprintf(w, "%s ready  %s %q %s %dx%d in %dms: %s\n", time.Now().Format("15:04:05"), r.ID, name,
+		m.Source.Format, m.Source.Width, m.Source.Height, m.ProcessingMS, strings.Join(names, ", "))
+}
+
+func envOr(name, def string) string {
+	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+		return v
+	}
+	return def
+}

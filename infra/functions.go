@@ -1,0 +1,175 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/imagepipe/imagepipe/shared/manifest"
+	"github.com/imagepipe/imagepipe/shared/settings"
+)
+
+// The API function only presigns and reads small manifests; these are not tunables.
+const (
+	apiMemoryMB = 256
+	apiTimeout  = 10 // seconds
+)
+
+// FunctionsProps configures the two Lambda functions.
+type FunctionsProps struct {
+	Settings settings.Settings
+	// AssetDir holds one directory per function with its `bootstrap`, as `make build`
+	// writes them under bin/.
+	AssetDir string
+	Uploads  awss3.IBucket
+	Output   awss3.IBucket
+	Queue    awssqs.IQueue
+}
+
+// Functions are the API function and the resize function fed by the queue.
+type Functions struct {
+	Construct  constructs.Construct
+	API        awslambda.Function
+	Resize     awslambda.Function
+	APILogs    awslogs.LogGroup
+	ResizeLogs awslogs.LogGroup
+}
+
+// NewFunctions creates both functions with their log groups and least-privilege
+// roles, and connects the resize function to the queue.
+func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *Functions {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	s := props.Settings
+	uploadObjects := s.UploadPrefix + "*"
+	outputObjects := manifest.VariantsPrefix + "*"
+
+	resizeEnv := s.ResizeEnv(*props.Output.BucketName())
+	// Leave the Go runtime headroom under the function's memory so the GC works
+	// harder before Lambda kills the sandbox for running out.
+	resizeEnv["GOMEMLIMIT"] = fmt.Sprintf("%dMiB", s.Resize.MemoryMB*9/10)
+	resize, resizeLogs := newGoFunction(c, "Resize", goFunctionProps{
+		settings:    s,
+		code:        filepath.Join(props.AssetDir, "resize"),
+		description: "imagepipe: resizes uploaded images into variants and writes the manifest",
+		memoryMB:    s.Resize.MemoryMB,
+		timeout:     duration(s.Resize.Timeout),
+		env:         resizeEnv,
+	})
+	props.Uploads.GrantRead(resize, jsii.String(uploadObjects))
+	props.Output.GrantPut(resize, jsii.String(outputObjects))
+	// Read back the manifest, so a duplicate event skips finished work.
+	props.Output.GrantRead(resize, jsii.String(outputObjects))
+	resize.AddEventSource(awslambdaeventsources.NewSqsEventSource(props.Queue, &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(float64(s.Resize.BatchSize)),
+		MaxBatchingWindow:       duration(s.Resize.BatchWindow),
+		MaxConcurrency:          jsii.Number(float64(s.Resize.MaxConcurrency)),
+		ReportBatchItemFailures: jsii.Bool(true),
+	}))
+
+	api, apiLogs := newGoFunction(c, "API", goFunctionProps{
+		settings:    s,
+		code:        filepath.Join(props.AssetDir, "api"),
+		description: "imagepipe: presigns uploads, reports image status, serves the upload page",
+		memoryMB:    apiMemoryMB,
+		timeout:     awscdk.Duration_Seconds(jsii.Number(apiTimeout)),
+		env:         s.APIEnv(*props.Uploads.BucketName(), *props.Output.BucketName()),
+	})
+	props.Uploads.GrantPut(api, jsii.String(uploadObjects))
+	// HeadObject on the original tells "pending" from "unknown id".
+	props.Uploads.GrantRead(api, jsii.String(uploadObjects))
+	props.Output.GrantRead(api, jsii.String(outputObjects))
+
+	acknowledgeGrants(resize.Role(), []objectGrant{
+		{props.Uploads, uploadObjects, "read the original it resizes"},
+		{props.Output, outputObjects, "write variants and the manifest, and read back a manifest to skip finished work"},
+	})
+	acknowledgeGrants(api.Role(), []objectGrant{
+		{props.Uploads, uploadObjects, "presign the PUT of a new original and HEAD it to report pending"},
+		{props.Output, outputObjects, "read manifests and presign GETs of variants"},
+	})
+
+	return &Functions{Construct: c, API: api, Resize: resize, APILogs: apiLogs, ResizeLogs: resizeLogs}
+}
+
+type goFunctionProps struct {
+	settings    settings.Settings
+	code        string
+	description string
+	memoryMB    int
+	timeout     awscdk.Duration
+	env         map[string]string
+}
+
+// newGoFunction creates a provided.al2023 arm64 function from a prebuilt bootstrap,
+// with its own log group and a role that may write only to that log group.
+func newGoFunction(scope constructs.Construct, id string, p goFunctionProps) (awslambda.Function, awslogs.LogGroup) {
+	logs := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		Retention:     retentionDays(p.settings.LogRetentionDays),
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	// An explicit role instead of the default one, which would carry the
+	// AWSLambdaBasicExecutionRole managed policy (logs:* on every log group).
+	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String(p.description),
+	})
+	logs.GrantWrite(role)
+	env := map[string]*string{}
+	for k, v := range p.env {
+		env[k] = jsii.String(v)
+	}
+	fn := awslambda.NewFunction(scope, jsii.String(id), &awslambda.FunctionProps{
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          awslambda.Code_FromAsset(jsii.String(p.code), nil),
+		Description:   jsii.String(p.description),
+		MemorySize:    jsii.Number(float64(p.memoryMB)),
+		Timeout:       p.timeout,
+		Environment:   &env,
+		Role:          role,
+		LogGroup:      logs,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+	})
+	return fn, logs
+}
+
+// objectGrant describes one bucket grant, for the record of why it has wildcards.
+type objectGrant struct {
+	bucket  awss3.IBucket
+	pattern string
+	why     string
+}
+
+// acknowledgeGrants records why the wildcards that Bucket.grantRead and grantPut
+// produce are the least privilege that works, naming each exact finding.
+func acknowledgeGrants(role awsiam.IRole, grants []objectGrant) {
+	stack := awscdk.Stack_Of(role)
+	for _, g := range grants {
+		arn := *stack.GetLogicalId(g.bucket.Node().DefaultChild().(awscdk.CfnElement))
+		acknowledge(role, "AwsSolutions-IAM5", fmt.Sprintf(
+			"Object keys are random IDs chosen at run time, so the function must %s under %s; "+
+				"the grant names exactly that prefix of this one bucket.", g.why, g.pattern),
+			fmt.Sprintf("Resource::<%s.Arn>/%s", arn, g.pattern))
+	}
+	acknowledge(role, "AwsSolutions-IAM5",
+		"From Bucket.grantRead: the s3:GetObject* family (object, version, tagging, attributes) on the "+
+			"object prefixes above; s3:GetBucket* and s3:List* on the bucket ARN itself, not a prefix, so "+
+			"this function may list every key of these two buckets (keys are random IDs, and the bucket "+
+			"holds nothing else). s3:ListBucket is what makes HeadObject of a key not yet written answer "+
+			"404 rather than 403, which tells pending from failed.",
+		"Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*")
+	acknowledge(role, "AwsSolutions-IAM5",
+		"From Bucket.grantPut, scoped to the prefixes above: s3:Abort* (AbortMultipartUpload), so an "+
+			"interrupted write can be cleaned up.",
+		"Action::s3:Abort*")
+}

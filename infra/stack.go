@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/imagepipe/imagepipe/shared/settings"
+)
+
+// StackProps configures the whole service.
+type StackProps struct {
+	awscdk.StackProps
+	Settings settings.Settings
+	// AssetDir holds api/bootstrap and resize/bootstrap (bin/ after `make build`).
+	AssetDir string
+}
+
+// Stack is the whole imagepipe service in one CloudFormation stack.
+type Stack struct {
+	Stack     awscdk.Stack
+	API       *API
+	Storage   *Storage
+	Queue     *Queue
+	Functions *Functions
+	Alarms    *Alarms
+	Dashboard *Dashboard
+}
+
+// NewStack wires the constructs together and declares the outputs an operator needs.
+func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	s := props.Settings
+
+	api := NewAPI(stack, "Api", APIProps{Settings: s})
+	storage := NewStorage(stack, "Storage", StorageProps{Settings: s, UploadOrigins: []*string{api.Origin()}})
+	queue := NewQueue(stack, "Queue", QueueProps{Settings: s})
+	storage.Uploads.AddEventNotification(awss3.EventType_OBJECT_CREATED,
+		awss3notifications.NewSqsDestination(queue.Queue),
+		&awss3.NotificationKeyFilter{Prefix: jsii.String(s.UploadPrefix)})
+	functions := NewFunctions(stack, "Functions", FunctionsProps{
+		Settings: s,
+		AssetDir: props.AssetDir,
+		Uploads:  storage.Uploads,
+		Output:   storage.Output,
+		Queue:    queue.Queue,
+	})
+	api.Serve(functions.API)
+	alarms := NewAlarms(stack, "Alarms", AlarmsProps{
+		Settings: s,
+		Queue:    queue.Queue,
+		DLQ:      queue.DLQ,
+		Resize:   functions.Resize,
+		HttpApi:  api.HttpApi,
+	})
+	dashboard := NewDashboard(stack, "Dashboard", DashboardProps{
+		// Dashboard names are unique per account, not per region.
+		Name:    *stack.StackName() + "-" + *stack.Region(),
+		Queue:   queue.Queue,
+		DLQ:     queue.DLQ,
+		Resize:  functions.Resize,
+		API:     functions.API,
+		HttpApi: api.HttpApi,
+		Alarms:  alarms.All(),
+	})
+	acknowledgeNotificationsHandler(stack)
+
+	output := func(id, description string, value *string) {
+		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{
+			Value: value, Description: jsii.String(description),
+		})
+	}
+	output("ApiUrl", "Base URL of the API; open it in a browser for the upload page", api.URL())
+	output("UploadsBucketName", "Bucket receiving originals under "+s.UploadPrefix, storage.Uploads.BucketName())
+	output("OutputBucketName", "Bucket holding variants and manifests", storage.Output.BucketName())
+	output("QueueUrl", "Resize queue", queue.Queue.QueueUrl())
+	output("DeadLetterQueueUrl", "Dead-letter queue; redrive it with imagepipe redrive", queue.DLQ.QueueUrl())
+	output("RedriveCommand", "Puts dead-lettered uploads back on the resize queue (docs/runbook.md)",
+		jsii.String("imagepipe redrive -dlq "+*queue.DLQ.QueueUrl()))
+	output("AlarmTopicArn", "SNS topic every alarm publishes to; subscribe to be told", alarms.Topic.TopicArn())
+	output("DashboardUrl", "CloudWatch dashboard", jsii.String(fmt.Sprintf(
+		"https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards:name=%s",
+		*stack.Region(), *stack.Region(), *dashboard.Dashboard.DashboardName())))
+
+	return &Stack{Stack: stack, API: api, Storage: storage, Queue: queue, Functions: functions, Alarms: alarms, Dashboard: dashboard}
+}

@@ -1,0 +1,265 @@
+package localcloud
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// sqsFront corrects the message system attributes goaws gets wrong, so handlers
+// see what SQS would tell them: ApproximateReceiveCount grows with every delivery
+// (goaws always says 1), SentTimestamp is when the message was sent (goaws says
+// "now"), and ApproximateFirstReceiveTimestamp is the first delivery's time.
+//
+// It also rewrites the queue URLs goaws hands out (built from a process-wide host
+// setting) to this endpoint's own, so CreateQueue, GetQueueUrl and ListQueues
+// return URLs a client can use.
+//
+// Its bookkeeping is bounded: besides DeleteMessage, a periodic sweep drops the
+// messages goaws no longer holds in any queue (purged, queue deleted) and those
+// sent longer ago than the longest retention (SQS would have expired them;
+// goaws never does). A message moved to the DLQ keeps its entry while it is
+// there, because SQS keeps its SentTimestamp, and the DLQ's retention runs from it.
+type sqsFront struct {
+	next    http.Handler
+	baseURL string // e.g. http://127.0.0.1:45385
+	// retention is the longest message retention of the queues behind the front.
+	retention time.Duration
+	// live lists the IDs of the messages goaws holds (goawsMessageIDs).
+	live func() map[string]bool
+	now  func() time.Time
+	// sweepEvery is how often the bookkeeping is swept (at most).
+	sweepEvery time.Duration
+
+	mu        sync.Mutex
+	track     map[string]*delivery // by message ID
+	lastSweep time.Time
+}
+
+type delivery struct {
+	sent, firstReceive time.Time
+	receives           int
+}
+
+func newSQSFront(next http.Handler, baseURL string, retention time.Duration) *sqsFront {
+	return &sqsFront{
+		next: next, baseURL: baseURL, retention: retention,
+		live: goawsMessageIDs, now: time.Now, sweepEvery: time.Minute,
+		track: map[string]*delivery{},
+	}
+}
+
+// sweepLocked drops entries of messages that are gone or past retention; f.mu is
+// held. It runs at most every sweepEvery, on the traffic that adds entries.
+func (f *sqsFront) sweepLocked() {
+	now := f.now()
+	if now.Sub(f.lastSweep) < f.sweepEvery {
+		return
+	}
+	f.lastSweep = now
+	live := f.live()
+	for id, d := range f.track {
+		if !live[id] || now.Sub(d.sent) > f.retention {
+			delete(f.track, id)
+		}
+	}
+}
+
+// tracked is how many messages the front keeps bookkeeping for.
+func (f *sqsFront) tracked() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.track)
+}
+
+// goawsQueues guards goaws' process-wide queue map across every local cloud in the
+// process: goaws reads the map without its lock, so creating or deleting a queue
+// while any other request runs can crash the process. Those two actions wait for
+// the rest to finish (at most one long-poll wait).
+var goawsQueues sync.RWMutex
+
+func (f *sqsFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	action := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AmazonSQS.")
+	if action == "CreateQueue" || action == "DeleteQueue" {
+		goawsQueues.Lock()
+		defer goawsQueues.Unlock()
+	} else {
+		goawsQueues.RLock()
+		defer goawsQueues.RUnlock()
+	}
+	switch action {
+	case "ReceiveMessage", "SendMessage", "SendMessageBatch", "CreateQueue", "GetQueueUrl", "ListQueues":
+	case "DeleteMessage", "DeleteMessageBatch":
+		f.forget(r)
+		f.next.ServeHTTP(w, r)
+		return
+	default:
+		f.next.ServeHTTP(w, r)
+		return
+	}
+	rec := &bufferedWriter{header: http.Header{}, status: http.StatusOK}
+	f.next.ServeHTTP(rec, r)
+	body := rec.body.Bytes()
+	if rec.status == http.StatusOK {
+		switch action {
+		case "SendMessage", "SendMessageBatch":
+			f.noteSent(body)
+		case "ReceiveMessage":
+			if fixed, ok := f.fixReceive(body); ok {
+				body = fixed
+			}
+		default:
+			if fixed, ok := f.fixQueueURLs(body); ok {
+				body = fixed
+			}
+		}
+	}
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rec.status)
+	_, _ = w.Write(body)
+}
+
+// forget drops the bookkeeping of deleted messages. goaws receipt handles start
+// with the message ID.
+func (f *sqsFront) forget(r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return
+	}
+	var in struct {
+		ReceiptHandle string `json:"ReceiptHandle"`
+		Entries       []struct {
+			ReceiptHandle string `json:"ReceiptHandle"`
+		} `json:"Entries"`
+	}
+	if json.Unmarshal(body, &in) != nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, h := range append([]string{in.ReceiptHandle}, func() (hs []string) {
+		for _, e := range in.Entries {
+			hs = append(hs, e.ReceiptHandle)
+		}
+		return hs
+	}()...) {
+		if id, _, ok := strings.Cut(h, "#"); ok {
+			delete(f.track, id)
+		}
+	}
+}
+
+func (f *sqsFront) noteSent(body []byte) {
+	var out struct {
+		MessageID  string `json:"MessageId"`
+		Successful []struct {
+			MessageID string `json:"MessageId"`
+		} `json:"Successful"`
+	}
+	if json.Unmarshal(body, &out) != nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sweepLocked()
+	now := f.now()
+	if out.MessageID != "" {
+		f.track[out.MessageID] = &delivery{sent: now}
+	}
+	for _, s := range out.Successful {
+		f.track[s.MessageID] = &delivery{sent: now}
+	}
+}
+
+func (f *sqsFront) fixReceive(body []byte) ([]byte, bool) {
+	var out map[string]json.RawMessage
+	if json.Unmarshal(body, &out) != nil {
+		return nil, false
+	}
+	var msgs []map[string]any
+	if raw, ok := out["Messages"]; !ok || json.Unmarshal(raw, &msgs) != nil || len(msgs) == 0 {
+		return nil, false
+	}
+	f.mu.Lock()
+	f.sweepLocked()
+	now := f.now()
+	for _, m := range msgs {
+		id, _ := m["MessageId"].(string)
+		d := f.track[id]
+		if d == nil {
+			// Sent before this front saw it (cannot happen for our queues); count from now.
+			d = &delivery{sent: now}
+			f.track[id] = d
+		}
+		d.receives++
+		if d.firstReceive.IsZero() {
+			d.firstReceive = now
+		}
+		attrs, _ := m["Attributes"].(map[string]any)
+		if attrs == nil {
+			continue // the caller asked for no system attributes
+		}
+		set := func(name, v string) {
+			if _, asked := attrs[name]; asked {
+				attrs[name] = v
+			}
+		}
+		set("ApproximateReceiveCount", strconv.Itoa(d.receives))
+		set("SentTimestamp", strconv.FormatInt(d.sent.UnixMilli(), 10))
+		set("ApproximateFirstReceiveTimestamp", strconv.FormatInt(d.firstReceive.UnixMilli(), 10))
+	}
+	f.mu.Unlock()
+	raw, err := json.Marshal(msgs)
+	if err != nil {
+		return nil, false
+	}
+	out["Messages"] = raw
+	fixed, err := json.Marshal(out)
+	if err != nil {
+		return nil, false
+	}
+	return fixed, true
+}
+
+// fixQueueURLs points QueueUrl and QueueUrls at this endpoint.
+func (f *sqsFront) fixQueueURLs(body []byte) ([]byte, bool) {
+	var out map[string]any
+	if json.Unmarshal(body, &out) != nil {
+		return nil, false
+	}
+	fix := func(u string) string {
+		return f.baseURL + "/" + accountID + "/" + u[strings.LastIndex(u, "/")+1:]
+	}
+	if u, ok := out["QueueUrl"].(string); ok {
+		out["QueueUrl"] = fix(u)
+	}
+	if us, ok := out["QueueUrls"].([]any); ok {
+		for i, u := range us {
+			if s, ok := u.(string); ok {
+				us[i] = fix(s)
+			}
+		}
+	}
+	fixed, err := json.Marshal(out)
+	return fixed, err == nil
+}
+
+// bufferedWriter holds a response so it can be corrected before it is sent.
+type bufferedWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedWriter) Header() http.Header         { return b.header }
+func (b *bufferedWriter) WriteHeader(status int)      { b.status = status }
+func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }

@@ -1,0 +1,50 @@
+package manifest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// Getter is the part of *s3.Client that reads a manifest.
+type Getter interface {
+	GetObject(ctx context.Context, params *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+// ErrUnreadable wraps a manifest that exists but does not decode.
+var ErrUnreadable = errors.New("manifest unreadable")
+
+// maxBytes bounds what a reader reads; a manifest of a dozen variants is ~2 KB.
+const maxBytes = 1 << 20
+
+// Read returns the manifest of image id from bucket, or nil and no error when there
+// is none yet.
+func Read(ctx context.Context, s3c Getter, bucket, id string) (*Manifest, error) {
+	key := Key(id)
+	out, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+	if IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	defer out.Body.Close()
+	var m Manifest
+	if err := json.NewDecoder(io.LimitReader(out.Body, maxBytes)).Decode(&m); err != nil {
+		return nil, fmt.Errorf("decode %s: %w: %w", key, ErrUnreadable, err)
+	}
+	return &m, nil
+}
+
+// IsNotFound reports S3's two spellings of a missing object: NoSuchKey from GET,
+// NotFound from HEAD (which has no body to carry a code).
+func IsNotFound(err error) bool {
+	var nsk *types.NoSuchKey
+	var nf *types.NotFound
+	return errors.As(err, &nsk) || errors.As(err, &nf)
+}
