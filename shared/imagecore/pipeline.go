@@ -40,7 +40,6 @@ func render(info SourceInfo, m image.Image, w, h int, variants []Variant) ([]Out
 		}
 		jobs[i] = job{v: v, level: p.level(n), scale: float64(int(1) << n), crop: crop, ow: ow, oh: oh}
 	}
-	p.decoded = nil // let the decoded planes go once the levels exist
 
 	outs := make([]Output, len(jobs))
 	err := parallel(len(jobs), func(i int) error {
