@@ -109,7 +109,7 @@ func runBench(ctx context.Context, args []string) error {
 				if err != nil {
 					return fmt.Errorf("engine on %s: %w", photo, err)
 				}
-				u.bytes = dirBytes(dir, photo)
+				u.bytes = outputBytes(dir, photo, cfg.Variants)
 				eng = append(eng, u)
 				if u, err = measure(ctx, env, self, "resize", "-q", "-naive", "-o", filepath.Join(*scratch, "naive"), photo); err != nil {
 					return fmt.Errorf("naive on %s: %w", photo, err)
@@ -309,14 +309,16 @@ func megapixels(photo string) (float64, error) {
 	return float64(c.Width*c.Height) / 1e6, nil
 }
 
-// dirBytes sums the outputs resize wrote for photo.
-func dirBytes(dir, photo string) int64 {
+// outputBytes sums the variants resize wrote for photo.
+func outputBytes(dir, photo string, vs []imagecore.Variant) int64 {
 	base := strings.TrimSuffix(filepath.Base(photo), filepath.Ext(photo))
-	files, _ := filepath.Glob(filepath.Join(dir, base+"_*"))
 	var n int64
-	for _, f := range files {
-		if st, err := os.Stat(f); err == nil {
-			n += st.Size()
+	for _, v := range vs {
+		files, _ := filepath.Glob(filepath.Join(dir, base+"_"+v.Name+".*"))
+		for _, f := range files {
+			if st, err := os.Stat(f); err == nil {
+				n += st.Size()
+			}
 		}
 	}
 	return n

@@ -23,6 +23,9 @@ type job struct {
 // order (each from the one above); then the variants, which only read them,
 // run on up to GOMAXPROCS goroutines.
 func render(info SourceInfo, m image.Image, w, h int, variants []Variant) ([]Output, error) {
+	if chains, ok := planarChains(m, w, h); ok {
+		return renderPlanar(info, chains, w, h, variants)
+	}
 	p := newPyramid(m, w, h)
 	jobs := make([]job, len(variants))
 	for i, v := range variants {
@@ -33,37 +36,49 @@ func render(info SourceInfo, m image.Image, w, h int, variants []Variant) ([]Out
 		crop, ow, oh := plan(v.Fit, bw, bh, w, h)
 		n := 0
 		if ow != crop.Dx() || oh != crop.Dy() {
-			n = p.levelFor(min(float64(crop.Dx())/float64(ow), float64(crop.Dy())/float64(oh)))
+			n = p.levelFor(min(float64(crop.Dx())/float64(ow), float64(crop.Dy())/float64(oh)), lanczosRatioFor(ow, oh))
 		}
 		jobs[i] = job{v: v, level: p.level(n), scale: float64(int(1) << n), crop: crop, ow: ow, oh: oh}
 	}
-	p.decoded = nil // let the decoded planes go once the levels exist
 
 	outs := make([]Output, len(jobs))
-	errs := make([]error, len(jobs))
-	workers := min(runtime.GOMAXPROCS(0), len(jobs))
+	err := parallel(len(jobs), func(i int) error {
+		var err error
+		outs[i], err = jobs[i].run(info.Orientation, p.opaque)
+		if err != nil {
+			return fmt.Errorf("variant %s: %w", jobs[i].v.Name, err)
+		}
+		return nil
+	})
+	return outs, err
+}
+
+// parallel runs f(0..n-1) on up to GOMAXPROCS goroutines and returns the
+// first error by index.
+func parallel(n int, f func(i int) error) error {
+	errs := make([]error, n)
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range workers {
+	for range min(runtime.GOMAXPROCS(0), n) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				outs[i], errs[i] = jobs[i].run(info.Orientation, p.opaque)
+				errs[i] = f(i)
 			}
 		}()
 	}
-	for i := range jobs {
+	for i := range n {
 		next <- i
 	}
 	close(next)
 	wg.Wait()
-	for i, err := range errs {
+	for _, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("variant %s: %w", jobs[i].v.Name, err)
+			return err
 		}
 	}
-	return outs, nil
+	return nil
 }
 
 func (j job) run(orientation int, opaque bool) (Output, error) {
@@ -107,23 +122,7 @@ func orientRGBA(m *image.RGBA, o int) *image.RGBA {
 	for y := 0; y < h; y++ {
 		row := m.Pix[y*m.Stride : y*m.Stride+4*w]
 		for x := 0; x < w; x++ {
-			var dx, dy int
-			switch o {
-			case 2:
-				dx, dy = w-1-x, y
-			case 3:
-				dx, dy = w-1-x, h-1-y
-			case 4:
-				dx, dy = x, h-1-y
-			case 5:
-				dx, dy = y, x
-			case 6:
-				dx, dy = h-1-y, x
-			case 7:
-				dx, dy = h-1-y, w-1-x
-			case 8:
-				dx, dy = y, w-1-x
-			}
+			dx, dy := orientPoint(o, x, y, w, h)
 			copy(dst.Pix[dy*dst.Stride+4*dx:dy*dst.Stride+4*dx+4], row[4*x:4*x+4])
 		}
 	}
@@ -159,6 +158,31 @@ func encode(m *image.RGBA, f Format, quality int, opaque bool) ([]byte, error) {
 			src = unpremultiply(m)
 		}
 		if err := png.Encode(buf, src); err != nil {
+			return nil, fmt.Errorf("encode png: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("unknown output format %q", f)
+	}
+	return buf.Bytes(), nil
+}
+
+// encodeOpaque writes a YCbCr or Gray output; both are image/jpeg fast paths.
+func encodeOpaque(m image.Image, f Format, quality int) ([]byte, error) {
+	b := m.Bounds()
+	buf := bytes.NewBuffer(make([]byte, 0, b.Dx()*b.Dy()/2+4096))
+	switch f {
+	case FormatJPEG:
+		if quality == 0 {
+			quality = DefaultQuality
+		}
+		if err := jpeg.Encode(buf, m, &jpeg.Options{Quality: quality}); err != nil {
+			return nil, fmt.Errorf("encode jpeg: %w", err)
+		}
+	case FormatPNG:
+		if y, ok := m.(*image.YCbCr); ok {
+			m = ycbcrToRGBA(y)
+		}
+		if err := png.Encode(buf, m); err != nil {
 			return nil, fmt.Errorf("encode png: %w", err)
 		}
 	default:

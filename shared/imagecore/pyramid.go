@@ -5,74 +5,59 @@ import (
 	"image/draw"
 )
 
-// The pyramid holds the decoded image at full size (level 0) and successive
+// The pyramid serves sources that are not plain YCbCr or Gray (PNG, GIF,
+// CMYK JPEG, lossless or transparent WebP; see planar.go for the rest). It
+// holds the image at full size as premultiplied RGBA (level 0) and successive
 // 2x2 box reductions (level n is 1/2^n of the source). A variant is resampled
 // from the smallest level that is still at least minLanczosRatio times its
 // size, so Lanczos only ever works on a few times the output's pixels: the
 // cheap box steps do the bulk of the shrinking, like libvips' shrink-then-reduce.
-// Levels are built on demand; a JPEG's level 1 comes straight from its Y, Cb
-// and Cr planes, so the full-size RGBA image is never made unless a variant
-// needs it.
 
 // minLanczosRatio is the least source-to-output ratio left for Lanczos after
-// the box steps. Larger is closer to a full Lanczos and slower; 2 keeps every
-// variant well above 35 dB PSNR against a full Lanczos on photographs.
-const minLanczosRatio = 1
+// the box steps. Larger is closer to a full Lanczos and slower; large outputs
+// dominate the cost, so they get the least ratio that keeps them well over
+// 35 dB PSNR. Outputs under smallOutput pixels, whose Lanczos is cheap, get
+// smallLanczosRatio: at a hundred pixels wide the box steps' softness shows.
+const (
+	minLanczosRatio   = 1
+	smallLanczosRatio = 3
+	smallOutput       = 1 << 18 // pixels
+)
+
+func lanczosRatioFor(ow, oh int) float64 {
+	if ow*oh < smallOutput {
+		return smallLanczosRatio
+	}
+	return minLanczosRatio
+}
 
 type pyramid struct {
-	decoded image.Image
-	w, h    int
-	levels  []*image.RGBA // levels[n] is nil until built
-	opaque  bool
+	w, h   int
+	levels []*image.RGBA // built on demand
+	opaque bool
 }
 
 // newPyramid prepares levels for a decoded image of the header's size, which
 // may differ from the decoded bounds for a GIF frame on a larger screen.
 func newPyramid(m image.Image, w, h int) *pyramid {
-	p := &pyramid{decoded: m, w: w, h: h}
-	switch m := m.(type) {
-	case *image.YCbCr, *image.Gray:
-		if m.Bounds() == image.Rect(0, 0, w, h) {
-			p.opaque = true
-			return p
-		}
-	}
-	// Everything else starts from a premultiplied full-size level 0.
 	l0 := toRGBA(m, w, h)
-	p.levels = []*image.RGBA{l0}
-	p.opaque = alphaOpaque(l0)
-	return p
+	return &pyramid{w: w, h: h, levels: []*image.RGBA{l0}, opaque: alphaOpaque(l0)}
 }
 
 // level returns level n (n >= 0), building it and the ones it needs.
 func (p *pyramid) level(n int) *image.RGBA {
 	for len(p.levels) <= n {
-		p.levels = append(p.levels, nil)
-	}
-	if p.levels[n] != nil {
-		return p.levels[n]
-	}
-	switch {
-	case n == 0:
-		p.levels[0] = toRGBA(p.decoded, p.w, p.h)
-	case n == 1 && p.levels[0] == nil:
-		if y, ok := p.decoded.(*image.YCbCr); ok {
-			p.levels[1] = halveYCbCr(y)
-		} else {
-			p.levels[1] = halve(p.level(0))
-		}
-	default:
-		p.levels[n] = halve(p.level(n - 1))
+		p.levels = append(p.levels, halve(p.levels[len(p.levels)-1]))
 	}
 	return p.levels[n]
 }
 
 // levelFor is the deepest level that still leaves Lanczos a ratio of at least
 // minLanczosRatio for a variant that shrinks the source by ratio.
-func (p *pyramid) levelFor(ratio float64) int {
+func (p *pyramid) levelFor(ratio, g float64) int {
 	n := 0
 	w, h := p.w, p.h
-	for ratio >= 2*minLanczosRatio && w > 1 && h > 1 {
+	for ratio >= 2*g && w > 1 && h > 1 {
 		ratio /= 2
 		w, h = (w+1)/2, (h+1)/2
 		n++
@@ -146,78 +131,6 @@ func ycbcrToRGBA(m *image.YCbCr) *image.RGBA {
 		}
 	}
 	return dst
-}
-
-// halveYCbCr makes level 1 from the planes: the 2x2 luma average and the
-// chroma average over the same area (for 4:2:0 that is one stored sample), so
-// no full-size RGB image is ever built.
-func halveYCbCr(m *image.YCbCr) *image.RGBA {
-	b := m.Rect
-	w, h := (b.Dx()+1)/2, (b.Dy()+1)/2
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		sy0 := b.Min.Y + 2*y
-		sy1 := min(sy0+1, b.Max.Y-1)
-		r0 := m.Y[m.YOffset(b.Min.X, sy0):]
-		r1 := m.Y[m.YOffset(b.Min.X, sy1):]
-		out := dst.Pix[y*dst.Stride : y*dst.Stride+w*4]
-		if b.Min == (image.Point{}) {
-			if fastHalveRow(m, y, sy0, sy1, r0, r1, out) {
-				continue
-			}
-		}
-		for x := 0; x < w; x++ {
-			x0 := 2 * x
-			x1 := min(x0+1, b.Dx()-1)
-			yy := (int32(r0[x0]) + int32(r0[x1]) + int32(r1[x0]) + int32(r1[x1]) + 2) >> 2
-			sx0, sx1 := b.Min.X+x0, b.Min.X+x1
-			c00, c01, c10, c11 := m.COffset(sx0, sy0), m.COffset(sx1, sy0), m.COffset(sx0, sy1), m.COffset(sx1, sy1)
-			cb := (int32(m.Cb[c00]) + int32(m.Cb[c01]) + int32(m.Cb[c10]) + int32(m.Cb[c11]) + 2) >> 2
-			cr := (int32(m.Cr[c00]) + int32(m.Cr[c01]) + int32(m.Cr[c10]) + int32(m.Cr[c11]) + 2) >> 2
-			ycc(yy, cb, cr, out[x*4:x*4+4:x*4+4])
-		}
-	}
-	return dst
-}
-
-// fastHalveRow handles the common chroma layouts of an origin-based image
-// with direct plane indexing; it reports false for the rare ones.
-func fastHalveRow(m *image.YCbCr, y, sy0, sy1 int, r0, r1, out []byte) bool {
-	w := len(out) / 4
-	last := m.Rect.Dx() - 1
-	luma := func(x int) (x0, x1 int, yy int32) {
-		x0 = 2 * x
-		x1 = min(x0+1, last)
-		return x0, x1, (int32(r0[x0]) + int32(r0[x1]) + int32(r1[x0]) + int32(r1[x1]) + 2) >> 2
-	}
-	switch m.SubsampleRatio {
-	case image.YCbCrSubsampleRatio420: // one chroma sample per 2x2 block
-		ci := y * m.CStride
-		cb, cr := m.Cb[ci:ci+w], m.Cr[ci:ci+w]
-		for x := range w {
-			_, _, yy := luma(x)
-			ycc(yy, int32(cb[x]), int32(cr[x]), out[x*4:x*4+4:x*4+4])
-		}
-	case image.YCbCrSubsampleRatio422: // one per 2x1: average the two rows
-		c0, c1 := sy0*m.CStride, sy1*m.CStride
-		for x := range w {
-			_, _, yy := luma(x)
-			cb := (int32(m.Cb[c0+x]) + int32(m.Cb[c1+x]) + 1) >> 1
-			cr := (int32(m.Cr[c0+x]) + int32(m.Cr[c1+x]) + 1) >> 1
-			ycc(yy, cb, cr, out[x*4:x*4+4:x*4+4])
-		}
-	case image.YCbCrSubsampleRatio444: // full chroma: average like luma
-		c0, c1 := sy0*m.CStride, sy1*m.CStride
-		for x := range w {
-			x0, x1, yy := luma(x)
-			cb := (int32(m.Cb[c0+x0]) + int32(m.Cb[c0+x1]) + int32(m.Cb[c1+x0]) + int32(m.Cb[c1+x1]) + 2) >> 2
-			cr := (int32(m.Cr[c0+x0]) + int32(m.Cr[c0+x1]) + int32(m.Cr[c1+x0]) + int32(m.Cr[c1+x1]) + 2) >> 2
-			ycc(yy, cb, cr, out[x*4:x*4+4:x*4+4])
-		}
-	default:
-		return false
-	}
-	return true
 }
 
 // halve is a 2x2 box reduction; odd edges repeat their last row or column.

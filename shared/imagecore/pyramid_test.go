@@ -8,38 +8,69 @@ import (
 	"testing"
 )
 
-func TestHalveYCbCrMatchesConvertThenAverage(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
+func TestPlaneHalving(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	p := plane{pix: make([]byte, 37*23), w: 37, h: 23, stride: 37}
+	for i := range p.pix {
+		p.pix[i] = uint8(rng.IntN(256))
+	}
+	at := func(x, y int) int { return int(p.pix[min(y, p.h-1)*p.stride+min(x, p.w-1)]) }
+	tests := []struct {
+		name   string
+		got    plane
+		w, h   int
+		expect func(x, y int) int
+	}{
+		{"both", p.halve(), 19, 12, func(x, y int) int {
+			return (at(2*x, 2*y) + at(2*x+1, 2*y) + at(2*x, 2*y+1) + at(2*x+1, 2*y+1) + 2) / 4
+		}},
+		{"across", p.halveX(), 19, 23, func(x, y int) int { return (at(2*x, y) + at(2*x+1, y) + 1) / 2 }},
+		{"down", p.halveY(), 37, 12, func(x, y int) int { return (at(x, 2*y) + at(x, 2*y+1) + 1) / 2 }},
+	}
+	for _, tt := range tests {
+		if tt.got.w != tt.w || tt.got.h != tt.h {
+			t.Fatalf("%s: %dx%d, want %dx%d", tt.name, tt.got.w, tt.got.h, tt.w, tt.h)
+		}
+		for y := 0; y < tt.h; y++ {
+			for x := 0; x < tt.w; x++ {
+				if g, w := int(tt.got.row(y)[x]), tt.expect(x, y); g != w {
+					t.Fatalf("%s: %d,%d is %d, want %d", tt.name, x, y, g, w)
+				}
+			}
+		}
+	}
+}
+
+// Every chroma layout image/jpeg can produce keeps its colour through the
+// planar path, at full size (chroma upsampled) and shrunk.
+func TestEverySubsampleRatio(t *testing.T) {
+	want := color.YCbCr{Y: 120, Cb: 90, Cr: 170}
 	for _, ratio := range []image.YCbCrSubsampleRatio{
 		image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420,
 		image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410,
 	} {
 		t.Run(ratio.String(), func(t *testing.T) {
-			m := image.NewYCbCr(image.Rect(0, 0, 37, 23), ratio) // odd sides exercise the edges
-			// Mid-range values keep the conversion away from clamping, where
-			// averaging before and after converting differ.
+			m := image.NewYCbCr(image.Rect(0, 0, 37, 23), ratio)
 			for i := range m.Y {
-				m.Y[i] = uint8(64 + rng.IntN(128))
+				m.Y[i] = want.Y
 			}
 			for i := range m.Cb {
-				m.Cb[i], m.Cr[i] = uint8(100+rng.IntN(56)), uint8(100+rng.IntN(56))
+				m.Cb[i], m.Cr[i] = want.Cb, want.Cr
 			}
-			got := halveYCbCr(m)
-			if got.Rect != image.Rect(0, 0, 19, 12) {
-				t.Fatalf("bounds %v, want 19x12", got.Rect)
+			if _, ok := planarChains(m, 37, 23); !ok {
+				t.Fatal("planar path refused the image")
 			}
-			for y := 0; y < 12; y++ {
-				for x := 0; x < 19; x++ {
-					var sum [3]int
-					for _, p := range []image.Point{{2 * x, 2 * y}, {2*x + 1, 2 * y}, {2 * x, 2*y + 1}, {2*x + 1, 2*y + 1}} {
-						p.X, p.Y = min(p.X, 36), min(p.Y, 22)
-						c := color.RGBAModel.Convert(m.At(p.X, p.Y)).(color.RGBA)
-						sum[0], sum[1], sum[2] = sum[0]+int(c.R), sum[1]+int(c.G), sum[2]+int(c.B)
-					}
-					g := got.RGBAAt(x, y)
-					for k, v := range []uint8{g.R, g.G, g.B} {
-						if abs(int(v)-(sum[k]+2)/4) > 2 || g.A != 0xFF {
-							t.Fatalf("pixel %d,%d channel %d: %d, want about %d (alpha %d)", x, y, k, v, (sum[k]+2)/4, g.A)
+			outs, err := render(SourceInfo{Format: SourceJPEG, Width: 37, Height: 23, Orientation: 1}, m, 37, 23,
+				[]Variant{{Name: "full", Width: 100, Format: FormatPNG}, {Name: "small", Width: 9, Format: FormatPNG}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range outs {
+				img := decodeOutput(t, o)
+				for y := 0; y < o.Height; y++ {
+					for x := 0; x < o.Width; x++ {
+						if c := img.At(x, y); !near(c, want, 2) {
+							t.Fatalf("%s: pixel %d,%d is %v, want %v", o.Name, x, y, c, color.NRGBAModel.Convert(want))
 						}
 					}
 				}

@@ -129,7 +129,7 @@ func resample(src *image.RGBA, ox, oy, lw, lh float64, w, h int, opaque bool) *i
 
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	for c, plane := range planes {
-		horizontal(plane, cols, x0, hw, dst, c)
+		horizontal(plane, cols, x0, hw, dst.Pix[c:], dst.Stride, 4, h)
 	}
 	rowBufs.Put(tp)
 	if opaque {
@@ -186,14 +186,14 @@ func vertical(src *image.RGBA, x0, x1 int, aw axisWeights, planes [][]byte, acc 
 	}
 }
 
-// horizontal filters plane (rows of cols samples from source column x0) into
-// channel c of dst.
-func horizontal(plane []byte, cols, x0 int, aw axisWeights, dst *image.RGBA, c int) {
+// horizontal filters src (h rows of cols samples, from source column x0)
+// into dst, whose rows are dstStride apart with samples step bytes apart.
+func horizontal(src []byte, cols, x0 int, aw axisWeights, dst []byte, dstStride, step, h int) {
 	n := aw.n
-	w := dst.Rect.Dx()
-	for y := 0; y < dst.Rect.Dy(); y++ {
-		row := plane[y*cols : (y+1)*cols]
-		out := dst.Pix[y*dst.Stride+c : y*dst.Stride+w*4]
+	w := len(aw.start)
+	for y := 0; y < h; y++ {
+		row := src[y*cols : (y+1)*cols]
+		out := dst[y*dstStride : y*dstStride+(w-1)*step+1]
 		for x := 0; x < w; x++ {
 			ws := aw.w[x*n : x*n+n]
 			s := aw.start[x] - x0
@@ -202,7 +202,7 @@ func horizontal(plane []byte, cols, x0 int, aw axisWeights, dst *image.RGBA, c i
 			for k, wt := range ws {
 				sum += int32(p[k]) * wt
 			}
-			out[4*x] = clamp8(sum)
+			out[x*step] = clamp8(sum)
 		}
 	}
 }

@@ -64,7 +64,7 @@ func Default() Settings {
 		UploadURLTTL:   5 * time.Minute,
 		DownloadURLTTL: 10 * time.Minute,
 		Resize: ResizeFunction{
-			MemoryMB:       1024,
+			MemoryMB:       1769, // one full vCPU: lowest latency at the same cost per image (docs/performance.md)
 			Timeout:        60 * time.Second,
 			BatchSize:      5,
 			BatchWindow:    2 * time.Second,

@@ -1,0 +1,17 @@
+// Package imagecore turns uploaded image bytes into the configured variants.
+// It knows nothing of AWS.
+//
+// An Engine checks every input before any pixel buffer exists (size, format
+// sniffed from the bytes, then the header's dimensions against the limits),
+// decodes it once (JPEG, PNG, GIF first frame, WebP), and renders every
+// variant from that one decode: fit inside or cover, never upscaled, EXIF
+// orientation applied to the outputs, no metadata written, JPEG for opaque
+// images and PNG for transparent ones. Every refusal is an *Error with a Code.
+//
+// Speed (docs/performance.md): opaque JPEG and WebP sources are resampled per
+// Y/Cb/Cr plane and handed to the JPEG encoder as YCbCr, with no RGB image in
+// between; other sources go through premultiplied RGBA. Both shrink with 2x
+// box steps first and finish with a fixed-point Lanczos-3.
+// ProcessReference keeps the straightforward imaging pipeline as the quality
+// and speed baseline.
+package imagecore
