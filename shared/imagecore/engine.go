@@ -66,6 +66,14 @@ func (e *Engine) Process(data []byte) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if info.Format == SourceJPEG {
+		if outs, ok, err := renderJPEG(info, data, cfg.Width, cfg.Height, e.variants); ok {
+			if err != nil {
+				return nil, err
+			}
+			return &Result{Source: info, Outputs: outs}, nil
+		}
+	}
 	m, err := decodeImage(info.Format, data)
 	if err != nil {
 		return nil, &Error{Code: CodeCorrupt, Message: fmt.Sprintf("the %s data is damaged or truncated", info.Format), Err: err}

@@ -152,21 +152,44 @@ type planarJob struct {
 	subsampled bool // chroma planes are half size (4:2:0)
 }
 
-func renderPlanar(info SourceInfo, chains []*chain, w, h int, variants []Variant) ([]Output, error) {
-	jobs := make([]planarJob, len(variants))
+// chainGeom is a channel's level-0 plane size and samples per source pixel.
+type chainGeom struct {
+	w, h   int
+	sx, sy float64
+}
+
+// planeReq is where one channel of one variant reads from: region (ox, oy,
+// lw, lh) of level (kx, ky), resampled to w x h.
+type planeReq struct {
+	ox, oy, lw, lh float64
+	w, h, kx, ky   int
+}
+
+type variantPlan struct {
+	v          Variant
+	ow, oh     int
+	subsampled bool
+	planes     []planeReq
+}
+
+// planVariants works out, without building any level, what each variant
+// reads from each channel. The scaled JPEG decoder uses it to know how much
+// it may shrink each component before the pyramid sees it.
+func planVariants(info SourceInfo, geoms []chainGeom, w, h int, variants []Variant) []variantPlan {
+	plans := make([]variantPlan, len(variants))
 	for i, v := range variants {
 		bw, bh := v.Width, v.Height
 		if info.Orientation >= 5 { // the stored image is transposed relative to what people see
 			bw, bh = bh, bw
 		}
 		crop, ow, oh := plan(v.Fit, bw, bh, w, h)
-		j := planarJob{v: v, ow: ow, oh: oh}
+		j := variantPlan{v: v, ow: ow, oh: oh}
 		// A JPEG output stores chroma at half size (4:2:0) whatever it is
 		// given, so for large outputs make chroma at that size in the first
 		// place. Small outputs get full-size chroma, which costs little and
 		// matches the encoder's own 2x2 averaging exactly.
-		j.subsampled = len(chains) == 3 && outputFormat(v.Format, true) == FormatJPEG && ow*oh >= subsampleMinPixels
-		for ci, c := range chains {
+		j.subsampled = len(geoms) == 3 && outputFormat(v.Format, true) == FormatJPEG && ow*oh >= subsampleMinPixels
+		for ci, c := range geoms {
 			tw, th := ow, oh
 			if ci > 0 && j.subsampled {
 				tw, th = (ow+1)/2, (oh+1)/2
@@ -179,10 +202,7 @@ func renderPlanar(info SourceInfo, chains []*chain, w, h int, variants []Variant
 				lw *= float64(2*tw) / float64(ow) // so an odd side's last one hangs over the edge
 				lh *= float64(2*th) / float64(oh)
 			}
-			// Sizes are worked out without building levels; only the chosen
-			// one is built.
-			base := c.level(0, 0)
-			kx, ky, pw, ph := 0, 0, base.w, base.h
+			kx, ky, pw, ph := 0, 0, c.w, c.h
 			g := lanczosRatioFor(ow, oh)
 			for lw/float64(tw) >= 2*g && pw > 1 {
 				ox, lw, pw = ox/2, lw/2, (pw+1)/2
@@ -192,7 +212,26 @@ func renderPlanar(info SourceInfo, chains []*chain, w, h int, variants []Variant
 				oy, lh, ph = oy/2, lh/2, (ph+1)/2
 				ky++
 			}
-			j.planes = append(j.planes, planeJob{src: c.level(kx, ky), ox: ox, oy: oy, lw: lw, lh: lh, w: tw, h: th})
+			j.planes = append(j.planes, planeReq{ox: ox, oy: oy, lw: lw, lh: lh, w: tw, h: th, kx: kx, ky: ky})
+		}
+		plans[i] = j
+	}
+	return plans
+}
+
+func renderPlanar(info SourceInfo, chains []*chain, w, h int, variants []Variant) ([]Output, error) {
+	geoms := make([]chainGeom, len(chains))
+	for i, c := range chains {
+		base := c.level(0, 0)
+		geoms[i] = chainGeom{w: base.w, h: base.h, sx: c.sx, sy: c.sy}
+	}
+	plans := planVariants(info, geoms, w, h, variants)
+	jobs := make([]planarJob, len(plans))
+	for i, p := range plans {
+		j := planarJob{v: p.v, ow: p.ow, oh: p.oh, subsampled: p.subsampled}
+		// Only the chosen levels are built.
+		for ci, r := range p.planes {
+			j.planes = append(j.planes, planeJob{src: chains[ci].level(r.kx, r.ky), ox: r.ox, oy: r.oy, lw: r.lw, lh: r.lh, w: r.w, h: r.h})
 		}
 		jobs[i] = j
 	}

@@ -1,0 +1,879 @@
+package imagecore
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// A JPEG decoder (ITU T.81, Huffman coding, 8-bit, baseline and progressive)
+// that reconstructs each component at 1, 1/2, 1/4 or 1/8 of its size in the
+// DCT domain: an NxN inverse DCT of each block's lowest NxN coefficients, as
+// libjpeg's scaled decoding does. Shrinking this way skips most of the IDCT,
+// the plane memory and the first box steps of the pyramid. It produces only
+// Y/Cb/Cr or gray planes; anything else (CMYK, RGB, arithmetic coding, 12-bit,
+// lossless, unusual sampling) is reported as errJPEGUnsupported and the engine
+// uses image/jpeg. Any decoding error also sends the engine to image/jpeg, so
+// damaged files are judged exactly as before.
+
+var (
+	errJPEGUnsupported = errors.New("jpeg: not handled by the scaled decoder")
+	errJPEGShort       = errors.New("jpeg: entropy-coded data is truncated")
+)
+
+func jpegErr(format string, args ...any) error {
+	return fmt.Errorf("jpeg: "+format, args...)
+}
+
+// zigzag[i] is the natural (row-major) index of the i-th coefficient in
+// zigzag order, built by walking the anti-diagonals.
+var zigzag = func() [64]uint8 {
+	var z [64]uint8
+	i := 0
+	for s := 0; s < 15; s++ {
+		for d := 0; d <= s; d++ {
+			r := d
+			if s%2 == 0 {
+				r = s - d
+			}
+			c := s - r
+			if r < 8 && c < 8 {
+				z[i] = uint8(r*8 + c)
+				i++
+			}
+		}
+	}
+	return z
+}()
+
+const huffLookBits = 9
+
+// huffTable decodes one Huffman table: codes up to huffLookBits long through
+// a lookup table, longer ones through the canonical code limits (T.81 F.2.2.3).
+type huffTable struct {
+	lut     [1 << huffLookBits]uint16 // (length << 8) | value; 0 for none
+	maxcode [17]int32                 // largest code of each length, -1 if none
+	valptr  [17]int32
+	mincode [17]int32
+	vals    [256]uint8
+	set     bool
+}
+
+func (t *huffTable) build(counts []byte, vals []byte) error {
+	*t = huffTable{}
+	code, k := int32(0), int32(0)
+	for l := 1; l <= 16; l++ {
+		n := int32(counts[l-1])
+		t.valptr[l], t.mincode[l] = k, code
+		code += n
+		k += n
+		if code > 1<<l {
+			return jpegErr("bad Huffman table")
+		}
+		t.maxcode[l] = -1
+		if n > 0 {
+			t.maxcode[l] = code - 1
+		}
+		code <<= 1
+	}
+	copy(t.vals[:], vals)
+	for l := 1; l <= huffLookBits; l++ {
+		for c := t.mincode[l]; c <= t.maxcode[l]; c++ {
+			v := uint16(l)<<8 | uint16(t.vals[t.valptr[l]+c-t.mincode[l]])
+			lo := int(c) << (huffLookBits - l)
+			for j := lo; j < lo+1<<(huffLookBits-l); j++ {
+				t.lut[j] = v
+			}
+		}
+	}
+	t.set = true
+	return nil
+}
+
+type jpegComp struct {
+	id, h, v, tq int
+	cw, ch       int // size in samples at full scale
+	bw, bh       int // blocks across and down, padded to whole MCUs
+	n            int // output samples per block side: 8, 4, 2 or 1
+	pix          []byte
+	stride       int
+	coef         []int16 // progressive: every block's coefficients, natural order
+	pred         int32
+	td, ta       int
+}
+
+type jpegDecoder struct {
+	data []byte
+	pos  int
+	// Bit reader: acc holds nbits unread bits at its top. pad counts zero
+	// bytes fed in place of data at a marker or past the end.
+	acc   uint64
+	nbits uint
+	pad   int
+
+	w, h        int
+	progressive bool
+	sof         bool
+	comps       []jpegComp
+	hmax, vmax  int
+	mcux, mcuy  int
+	qt          [4][64]uint16
+	qset        [4]bool
+	dc, ac      [4]huffTable
+	ri          int
+	eobrun      int32
+	adobe       bool
+	transform   int
+}
+
+// newJPEGDecoder reads the markers up to the first scan and checks that the
+// file is one this decoder handles. It allocates nothing from header fields.
+func newJPEGDecoder(data []byte) (*jpegDecoder, error) {
+	if len(data) < 4 || data[0] != 0xFF || data[1] != 0xD8 {
+		return nil, jpegErr("missing SOI")
+	}
+	d := &jpegDecoder{data: data, pos: 2}
+	for {
+		m, seg, err := d.marker()
+		if err != nil {
+			return nil, err
+		}
+		if m == 0xDA { // SOS: leave it for decode
+			d.pos -= len(seg) + 4
+			break
+		}
+		if err := d.segment(m, seg); err != nil {
+			return nil, err
+		}
+	}
+	if !d.sof {
+		return nil, jpegErr("no frame header before the first scan")
+	}
+	if len(d.comps) == 3 && d.adobe && d.transform == 0 {
+		return nil, errJPEGUnsupported // RGB
+	}
+	if len(d.comps) == 3 && d.comps[0].id == 'R' && d.comps[1].id == 'G' && d.comps[2].id == 'B' {
+		return nil, errJPEGUnsupported
+	}
+	return d, nil
+}
+
+// marker reads the next marker and, for markers with a length, its segment.
+func (d *jpegDecoder) marker() (byte, []byte, error) {
+	data := d.data
+	if d.pos+2 > len(data) {
+		return 0, nil, jpegErr("unexpected end of data")
+	}
+	if data[d.pos] != 0xFF {
+		return 0, nil, jpegErr("expected a marker at offset %d", d.pos)
+	}
+	for d.pos+1 < len(data) && data[d.pos+1] == 0xFF { // fill bytes
+		d.pos++
+	}
+	if d.pos+2 > len(data) {
+		return 0, nil, jpegErr("unexpected end of data")
+	}
+	m := data[d.pos+1]
+	d.pos += 2
+	switch {
+	case m == 0xD8 || m == 0xD9 || (m >= 0xD0 && m <= 0xD7) || m == 0x01:
+		return m, nil, nil
+	case m == 0x00:
+		return 0, nil, jpegErr("bad marker")
+	}
+	if d.pos+2 > len(data) {
+		return 0, nil, jpegErr("unexpected end of data")
+	}
+	n := int(data[d.pos])<<8 | int(data[d.pos+1])
+	if n < 2 || d.pos+n > len(data) {
+		return 0, nil, jpegErr("bad segment length")
+	}
+	seg := data[d.pos+2 : d.pos+n]
+	d.pos += n
+	return m, seg, nil
+}
+
+// segment handles a marker outside a scan.
+func (d *jpegDecoder) segment(m byte, seg []byte) error {
+	switch {
+	case m == 0xC0 || m == 0xC1 || m == 0xC2:
+		return d.frame(m == 0xC2, seg)
+	case m == 0xC4:
+		return d.huffman(seg)
+	case m == 0xDB:
+		return d.quant(seg)
+	case m == 0xDD:
+		if len(seg) != 2 {
+			return jpegErr("bad DRI")
+		}
+		d.ri = int(seg[0])<<8 | int(seg[1])
+		return nil
+	case m == 0xEE:
+		if len(seg) >= 12 && string(seg[:5]) == "Adobe" {
+			d.adobe, d.transform = true, int(seg[11])
+		}
+		return nil
+	case m >= 0xE0 && m <= 0xEF, m == 0xFE:
+		return nil
+	case m >= 0xC3 && m <= 0xCF: // other frame types, DAC, JPG
+		return errJPEGUnsupported
+	case m == 0xD8:
+		return jpegErr("unexpected SOI")
+	case m >= 0xD0 && m <= 0xD7:
+		return jpegErr("restart marker outside a scan")
+	}
+	return errJPEGUnsupported // DNL, DHP, EXP, reserved
+}
+
+func (d *jpegDecoder) frame(progressive bool, seg []byte) error {
+	if d.sof {
+		return jpegErr("more than one frame header")
+	}
+	if len(seg) < 6 {
+		return jpegErr("short frame header")
+	}
+	if seg[0] != 8 {
+		return errJPEGUnsupported
+	}
+	d.h = int(seg[1])<<8 | int(seg[2])
+	d.w = int(seg[3])<<8 | int(seg[4])
+	nf := int(seg[5])
+	if d.w == 0 || d.h == 0 {
+		return errJPEGUnsupported // height from DNL
+	}
+	if nf != 1 && nf != 3 {
+		return errJPEGUnsupported
+	}
+	if len(seg) != 6+3*nf {
+		return jpegErr("bad frame header length")
+	}
+	d.comps = make([]jpegComp, nf)
+	for i := range d.comps {
+		c := &d.comps[i]
+		c.id, c.h, c.v, c.tq = int(seg[6+3*i]), int(seg[7+3*i]>>4), int(seg[7+3*i]&15), int(seg[8+3*i])
+		if c.tq > 3 || c.h < 1 || c.h > 4 || c.v < 1 || c.v > 4 {
+			return jpegErr("bad component")
+		}
+		for j := 0; j < i; j++ {
+			if d.comps[j].id == c.id {
+				return jpegErr("duplicate component id")
+			}
+		}
+	}
+	if nf == 1 {
+		// A lone component is coded block by block whatever its factors.
+		d.comps[0].h, d.comps[0].v = 1, 1
+	} else {
+		y := d.comps[0]
+		if y.h > 2 || y.v > 2 {
+			return errJPEGUnsupported
+		}
+		for _, c := range d.comps[1:] {
+			if c.h != 1 || c.v != 1 {
+				return errJPEGUnsupported
+			}
+		}
+	}
+	d.hmax, d.vmax = d.comps[0].h, d.comps[0].v
+	d.mcux = (d.w + 8*d.hmax - 1) / (8 * d.hmax)
+	d.mcuy = (d.h + 8*d.vmax - 1) / (8 * d.vmax)
+	for i := range d.comps {
+		c := &d.comps[i]
+		c.cw = (d.w*c.h + d.hmax - 1) / d.hmax
+		c.ch = (d.h*c.v + d.vmax - 1) / d.vmax
+		c.bw, c.bh = d.mcux*c.h, d.mcuy*c.v
+	}
+	d.progressive, d.sof = progressive, true
+	return nil
+}
+
+func (d *jpegDecoder) huffman(seg []byte) error {
+	for len(seg) > 0 {
+		if len(seg) < 17 {
+			return jpegErr("short Huffman table")
+		}
+		tc, th := seg[0]>>4, seg[0]&15
+		if tc > 1 || th > 3 {
+			return jpegErr("bad Huffman table class or id")
+		}
+		total := 0
+		for _, n := range seg[1:17] {
+			total += int(n)
+		}
+		if total > 256 || len(seg) < 17+total {
+			return jpegErr("bad Huffman table length")
+		}
+		t := &d.dc[th]
+		if tc == 1 {
+			t = &d.ac[th]
+		}
+		if err := t.build(seg[1:17], seg[17:17+total]); err != nil {
+			return err
+		}
+		seg = seg[17+total:]
+	}
+	return nil
+}
+
+func (d *jpegDecoder) quant(seg []byte) error {
+	for len(seg) > 0 {
+		pq, tq := seg[0]>>4, seg[0]&15
+		if pq > 1 || tq > 3 {
+			return jpegErr("bad quantization table")
+		}
+		size := 64 * (1 + int(pq))
+		if len(seg) < 1+size {
+			return jpegErr("short quantization table")
+		}
+		for k := 0; k < 64; k++ {
+			v := uint16(seg[1+k])
+			if pq == 1 {
+				v = uint16(seg[1+2*k])<<8 | uint16(seg[2+2*k])
+			}
+			d.qt[tq][zigzag[k]] = v
+		}
+		d.qset[tq] = true
+		seg = seg[1+size:]
+	}
+	return nil
+}
+
+// sizeAt is component i's plane size when each block gives n x n samples.
+func (d *jpegDecoder) sizeAt(i, n int) (int, int) {
+	c := d.comps[i]
+	return (c.cw*n + 7) / 8, (c.ch*n + 7) / 8
+}
+
+// decode reads every scan, reconstructing component i at scale n[i]/8, and
+// returns the planes.
+func (d *jpegDecoder) decode(n []int) ([]plane, error) {
+	for i := range d.comps {
+		c := &d.comps[i]
+		switch n[i] {
+		case 1, 2, 4, 8:
+		default:
+			return nil, jpegErr("bad scale")
+		}
+		c.n = n[i]
+		c.stride = c.bw * c.n
+		c.pix = make([]byte, c.stride*c.bh*c.n)
+		if d.progressive {
+			c.coef = make([]int16, c.bw*c.bh*64)
+		}
+	}
+	for {
+		m, seg, err := d.marker()
+		if err != nil {
+			return nil, err
+		}
+		if m == 0xD9 {
+			break
+		}
+		if m == 0xDA {
+			if err := d.scan(seg); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if m == 0xC0 || m == 0xC1 || m == 0xC2 {
+			return nil, jpegErr("more than one frame header")
+		}
+		if err := d.segment(m, seg); err != nil {
+			return nil, err
+		}
+	}
+	if d.progressive {
+		if err := d.reconstruct(); err != nil {
+			return nil, err
+		}
+	}
+	planes := make([]plane, len(d.comps))
+	for i, c := range d.comps {
+		w, h := d.sizeAt(i, c.n)
+		planes[i] = plane{pix: c.pix, w: w, h: h, stride: c.stride}
+	}
+	return planes, nil
+}
+
+type scanParams struct {
+	comps          []int
+	ss, se, ah, al int
+}
+
+func (d *jpegDecoder) scan(seg []byte) error {
+	if len(seg) < 1 {
+		return jpegErr("short scan header")
+	}
+	ns := int(seg[0])
+	if ns < 1 || ns > len(d.comps) || len(seg) != 4+2*ns {
+		return jpegErr("bad scan header")
+	}
+	sp := scanParams{comps: make([]int, ns)}
+	for i := 0; i < ns; i++ {
+		id, tables := int(seg[1+2*i]), seg[2+2*i]
+		ci := -1
+		for j, c := range d.comps {
+			if c.id == id {
+				ci = j
+			}
+		}
+		if ci < 0 {
+			return jpegErr("scan names an unknown component")
+		}
+		for _, prev := range sp.comps[:i] {
+			if prev == ci {
+				return jpegErr("scan names a component twice")
+			}
+		}
+		sp.comps[i] = ci
+		c := &d.comps[ci]
+		c.td, c.ta = int(tables>>4), int(tables&15)
+		if c.td > 3 || c.ta > 3 {
+			return jpegErr("bad Huffman table id")
+		}
+	}
+	p := seg[1+2*ns:]
+	sp.ss, sp.se, sp.ah, sp.al = int(p[0]), int(p[1]), int(p[2]>>4), int(p[2]&15)
+	needDC, needAC := true, true
+	if d.progressive {
+		switch {
+		case sp.ss == 0 && sp.se != 0, sp.ss > sp.se, sp.se > 63, sp.ss > 0 && ns != 1, sp.al > 13, sp.ah > 13:
+			return jpegErr("bad progressive scan parameters")
+		}
+		needDC = sp.ss == 0 && sp.ah == 0
+		needAC = sp.ss > 0
+	} else {
+		if sp.ss != 0 || sp.se != 63 || sp.ah != 0 || sp.al != 0 {
+			return jpegErr("bad sequential scan parameters")
+		}
+		for _, ci := range sp.comps {
+			if !d.qset[d.comps[ci].tq] {
+				return jpegErr("missing quantization table")
+			}
+		}
+	}
+	for _, ci := range sp.comps {
+		c := &d.comps[ci]
+		if (needDC && !d.dc[c.td].set) || (needAC && !d.ac[c.ta].set) {
+			return jpegErr("missing Huffman table")
+		}
+		c.pred = 0
+	}
+	return d.entropy(&sp)
+}
+
+// Bit reader. Bytes 0xFF 0x00 stand for 0xFF; at any other marker (or the
+// end of the data) the reader feeds zero bytes and counts them, so a scan
+// that reads into them is reported as truncated.
+func (d *jpegDecoder) fill() {
+	data := d.data
+	for d.nbits <= 56 {
+		var b byte
+		if d.pos < len(data) {
+			b = data[d.pos]
+			if b != 0xFF {
+				d.pos++
+			} else if d.pos+1 < len(data) && data[d.pos+1] == 0 {
+				d.pos += 2
+			} else {
+				b = 0
+				d.pad++
+			}
+		} else {
+			d.pad++
+		}
+		d.acc |= uint64(b) << (56 - d.nbits)
+		d.nbits += 8
+	}
+}
+
+// overran reports whether the scan has used bits that were not in the data.
+func (d *jpegDecoder) overran() bool { return uint(d.pad)*8 > d.nbits }
+
+func (d *jpegDecoder) resetBits() { d.acc, d.nbits, d.pad = 0, 0, 0 }
+
+func (d *jpegDecoder) bits(s int) int32 {
+	if s == 0 {
+		return 0
+	}
+	if d.nbits < uint(s) {
+		d.fill()
+	}
+	v := int32(d.acc >> (64 - uint(s)))
+	d.acc <<= uint(s)
+	d.nbits -= uint(s)
+	return v
+}
+
+// receive reads s bits and extends them to a signed value (T.81 F.2.2.1).
+func (d *jpegDecoder) receive(s int) int32 {
+	v := d.bits(s)
+	if s > 0 && v < 1<<(s-1) {
+		v += -1<<s + 1
+	}
+	return v
+}
+
+func (d *jpegDecoder) decodeHuff(t *huffTable) (uint8, error) {
+	if d.nbits < 16 {
+		d.fill()
+	}
+	if e := t.lut[d.acc>>(64-huffLookBits)]; e != 0 {
+		l := uint(e >> 8)
+		d.acc <<= l
+		d.nbits -= l
+		return uint8(e), nil
+	}
+	for l := huffLookBits + 1; l <= 16; l++ {
+		c := int32(d.acc >> (64 - uint(l)))
+		if c <= t.maxcode[l] {
+			d.acc <<= uint(l)
+			d.nbits -= uint(l)
+			return t.vals[(t.valptr[l]+c-t.mincode[l])&0xFF], nil
+		}
+	}
+	return 0, jpegErr("bad Huffman code")
+}
+
+// restart expects RSTn after the bits of the previous interval.
+func (d *jpegDecoder) restart(n int) error {
+	if d.overran() {
+		return errJPEGShort
+	}
+	d.resetBits()
+	d.skipToMarker()
+	if d.pos+2 > len(d.data) || d.data[d.pos+1] != byte(0xD0+n%8) {
+		return jpegErr("missing restart marker")
+	}
+	d.pos += 2
+	for i := range d.comps {
+		d.comps[i].pred = 0
+	}
+	d.eobrun = 0
+	return nil
+}
+
+// skipToMarker moves past any bytes left in the entropy-coded segment.
+func (d *jpegDecoder) skipToMarker() {
+	for d.pos+1 < len(d.data) && !(d.data[d.pos] == 0xFF && d.data[d.pos+1] != 0) {
+		d.pos++
+	}
+	if d.pos+1 >= len(d.data) {
+		d.pos = len(d.data)
+	}
+}
+
+func (d *jpegDecoder) entropy(sp *scanParams) error {
+	d.resetBits()
+	d.eobrun = 0
+	single := len(sp.comps) == 1
+	mx, my := d.mcux, d.mcuy
+	if single {
+		c := d.comps[sp.comps[0]]
+		mx, my = (c.cw+7)/8, (c.ch+7)/8
+	}
+	var blk [64]int32
+	mcu, rst := 0, 0
+	for y := 0; y < my; y++ {
+		for x := 0; x < mx; x++ {
+			if d.ri > 0 && mcu > 0 && mcu%d.ri == 0 {
+				if err := d.restart(rst); err != nil {
+					return err
+				}
+				rst++
+			}
+			mcu++
+			for _, ci := range sp.comps {
+				c := &d.comps[ci]
+				bh, bv := c.h, c.v
+				if single {
+					bh, bv = 1, 1
+				}
+				for by := 0; by < bv; by++ {
+					for bx := 0; bx < bh; bx++ {
+						col, row := x*bh+bx, y*bv+by
+						var err error
+						if !d.progressive {
+							clear(blk[:])
+							if err = d.baselineBlock(c, &blk); err == nil {
+								idct(&blk, &d.qt[c.tq], c.n, c.pix[row*c.n*c.stride+col*c.n:], c.stride)
+							}
+						} else {
+							b := (*[64]int16)(c.coef[(row*c.bw+col)*64:])
+							switch {
+							case sp.ss == 0 && sp.ah == 0:
+								err = d.dcFirst(c, b, sp.al)
+							case sp.ss == 0:
+								b[0] |= int16(d.bits(1) << sp.al)
+							case sp.ah == 0:
+								err = d.acFirst(c, b, sp)
+							default:
+								err = d.acRefine(c, b, sp)
+							}
+						}
+						if err != nil {
+							return err
+						}
+					}
+				}
+			}
+		}
+		if d.overran() {
+			return errJPEGShort
+		}
+	}
+	d.skipToMarker()
+	return nil
+}
+
+func (d *jpegDecoder) baselineBlock(c *jpegComp, blk *[64]int32) error {
+	s, err := d.decodeHuff(&d.dc[c.td])
+	if err != nil {
+		return err
+	}
+	if s > 16 {
+		return jpegErr("bad DC size")
+	}
+	c.pred += d.receive(int(s))
+	blk[0] = c.pred
+	t := &d.ac[c.ta]
+	for k := 1; k < 64; {
+		rs, err := d.decodeHuff(t)
+		if err != nil {
+			return err
+		}
+		r, s := int(rs>>4), int(rs&15)
+		if s == 0 {
+			if r != 15 {
+				break
+			}
+			k += 16
+			continue
+		}
+		k += r
+		if k > 63 {
+			return jpegErr("too many coefficients")
+		}
+		blk[zigzag[k]] = d.receive(s)
+		k++
+	}
+	return nil
+}
+
+func (d *jpegDecoder) dcFirst(c *jpegComp, b *[64]int16, al int) error {
+	s, err := d.decodeHuff(&d.dc[c.td])
+	if err != nil {
+		return err
+	}
+	if s > 16 {
+		return jpegErr("bad DC size")
+	}
+	c.pred += d.receive(int(s))
+	b[0] = int16(c.pred << al)
+	return nil
+}
+
+func (d *jpegDecoder) acFirst(c *jpegComp, b *[64]int16, sp *scanParams) error {
+	if d.eobrun > 0 {
+		d.eobrun--
+		return nil
+	}
+	t := &d.ac[c.ta]
+	for k := sp.ss; k <= sp.se; {
+		rs, err := d.decodeHuff(t)
+		if err != nil {
+			return err
+		}
+		r, s := int(rs>>4), int(rs&15)
+		if s == 0 {
+			if r < 15 {
+				d.eobrun = 1<<r - 1
+				if r > 0 {
+					d.eobrun += d.bits(r)
+				}
+				break
+			}
+			k += 16
+			continue
+		}
+		k += r
+		if k > sp.se {
+			return jpegErr("too many coefficients")
+		}
+		b[zigzag[k]] = int16(d.receive(s) << sp.al)
+		k++
+	}
+	return nil
+}
+
+// acRefine is a successive-approximation AC scan (T.81 G.1.2.3): new
+// coefficients of magnitude 1<<al, and one correction bit for each
+// coefficient that is already non-zero.
+func (d *jpegDecoder) acRefine(c *jpegComp, b *[64]int16, sp *scanParams) error {
+	p1, m1 := int16(1)<<sp.al, int16(-1)<<sp.al
+	refine := func(z uint8) {
+		if d.bits(1) != 0 && b[z]&p1 == 0 {
+			if b[z] >= 0 {
+				b[z] += p1
+			} else {
+				b[z] += m1
+			}
+		}
+	}
+	k := sp.ss
+	if d.eobrun == 0 {
+		t := &d.ac[c.ta]
+		for k <= sp.se {
+			rs, err := d.decodeHuff(t)
+			if err != nil {
+				return err
+			}
+			r, s := int(rs>>4), int(rs&15)
+			var val int16
+			if s != 0 {
+				if s != 1 {
+					return jpegErr("bad refinement size")
+				}
+				val = m1
+				if d.bits(1) != 0 {
+					val = p1
+				}
+			} else if r != 15 {
+				d.eobrun = 1 << r
+				if r > 0 {
+					d.eobrun += d.bits(r)
+				}
+				break
+			}
+			for k <= sp.se {
+				z := zigzag[k]
+				if b[z] != 0 {
+					refine(z)
+				} else {
+					if r == 0 {
+						break
+					}
+					r--
+				}
+				k++
+			}
+			if val != 0 {
+				if k > sp.se {
+					return jpegErr("too many coefficients")
+				}
+				b[zigzag[k]] = val
+			}
+			k++
+		}
+	}
+	if d.eobrun > 0 {
+		for ; k <= sp.se; k++ {
+			if z := zigzag[k]; b[z] != 0 {
+				refine(z)
+			}
+		}
+		d.eobrun--
+	}
+	return nil
+}
+
+// reconstruct runs the inverse DCT of every block of a progressive image.
+func (d *jpegDecoder) reconstruct() error {
+	var blk [64]int32
+	for i := range d.comps {
+		c := &d.comps[i]
+		if !d.qset[c.tq] {
+			return jpegErr("missing quantization table")
+		}
+		n := c.n
+		for row := 0; row < c.bh; row++ {
+			for col := 0; col < c.bw; col++ {
+				src := c.coef[(row*c.bw+col)*64:][:64]
+				for v := 0; v < n; v++ {
+					for u := 0; u < n; u++ {
+						blk[v*8+u] = int32(src[v*8+u])
+					}
+				}
+				idct(&blk, &d.qt[c.tq], n, c.pix[row*n*c.stride+col*n:], c.stride)
+			}
+		}
+		c.coef = nil
+	}
+	return nil
+}
+
+// idctBasis[n] holds, for an n-point inverse DCT of the first n coefficients
+// of an 8-point DCT, the weight of coefficient u in sample x at [x*8+u]:
+// C(u)/2 cos((2x+1)u pi / 2n). It samples the block's continuous
+// reconstruction at the centres of n equal cells, at the 8-point amplitude,
+// so each output is (nearly) the mean of the 8/n x 8/n pixels it replaces.
+var idctBasis = func() (b [9][64]float32) {
+	for _, n := range []int{2, 4, 8} {
+		for x := 0; x < n; x++ {
+			for u := 0; u < n; u++ {
+				c := 1.0
+				if u == 0 {
+					c = 1 / math.Sqrt2
+				}
+				b[n][x*8+u] = float32(c / 2 * math.Cos(float64((2*x+1)*u)*math.Pi/float64(2*n)))
+			}
+		}
+	}
+	return b
+}()
+
+// idct writes the n x n reconstruction of a block (natural order, quantized
+// coefficients in blk; only the top-left n x n are read) at dst.
+func idct(blk *[64]int32, q *[64]uint16, n int, dst []byte, stride int) {
+	if n == 1 {
+		dst[0] = clampf(float32(blk[0])*float32(q[0])/8 + 128)
+		return
+	}
+	basis := &idctBasis[n]
+	var tmp [64]float32 // tmp[v*8+x]: rows of coefficients transformed across
+	var in [8]float32
+	rows := 0
+	for v := 0; v < n; v++ {
+		last := -1
+		for u := 0; u < n; u++ {
+			if blk[v*8+u] != 0 {
+				last = u
+			}
+			in[u] = float32(blk[v*8+u]) * float32(q[v*8+u])
+		}
+		if last < 0 {
+			continue
+		}
+		rows = v + 1
+		for x := 0; x < n; x++ {
+			bx := basis[x*8 : x*8+8 : x*8+8]
+			var s float32
+			for u := 0; u <= last; u++ {
+				s += in[u] * bx[u]
+			}
+			tmp[v*8+x] = s
+		}
+	}
+	for y := 0; y < n; y++ {
+		by := basis[y*8 : y*8+8 : y*8+8]
+		out := dst[y*stride : y*stride+n]
+		for x := range out {
+			var s float32
+			for v := 0; v < rows; v++ {
+				s += tmp[v*8+x] * by[v]
+			}
+			out[x] = clampf(s + 128)
+		}
+	}
+}
+
+func clampf(f float32) uint8 {
+	f += 0.5
+	if f <= 0 {
+		return 0
+	}
+	if f >= 255 {
+		return 255
+	}
+	return uint8(f)
+}

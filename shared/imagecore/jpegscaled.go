@@ -1,0 +1,59 @@
+package imagecore
+
+// maxJPEGShrink is the deepest DCT-domain reduction: 1/8, a block's DC alone.
+const maxJPEGShrink = 3
+
+// jpegScales chooses how many times to halve each component in the DCT
+// domain: as many times as every variant's own plan would halve luma with 2x
+// box steps anyway, so luma reaches the resampler at the same size as before.
+func jpegScales(info SourceInfo, d *jpegDecoder, variants []Variant) []int {
+	geoms := make([]chainGeom, len(d.comps))
+	for i, c := range d.comps {
+		geoms[i] = chainGeom{w: c.cw, h: c.ch, sx: float64(c.cw) / float64(d.w), sy: float64(c.ch) / float64(d.h)}
+	}
+	ks := make([]int, len(d.comps))
+	for i := range ks {
+		ks[i] = maxJPEGShrink
+	}
+	for _, p := range planVariants(info, geoms, d.w, d.h, variants) {
+		ks[0] = min(ks[0], p.planes[0].kx, p.planes[0].ky)
+	}
+	// Chroma follows luma, as in libjpeg: small outputs keep full-size
+	// chroma in the plan only because it is cheap there, and decoding chroma
+	// at full size would cost more than the whole reduced luma.
+	for i := range ks {
+		ks[i] = ks[0]
+	}
+	return ks
+}
+
+// renderJPEG decodes a JPEG at the reduced scale its variants allow and
+// renders them. ok is false when the scaled decoder does not apply (a kind of
+// JPEG it does not handle, no reduction possible, or any decoding error) and
+// the caller must take the image/jpeg path, which also judges damaged files.
+func renderJPEG(info SourceInfo, data []byte, w, h int, variants []Variant) (outs []Output, ok bool, err error) {
+	d, err := newJPEGDecoder(data)
+	if err != nil || d.w != w || d.h != h {
+		return nil, false, nil
+	}
+	ks := jpegScales(info, d, variants)
+	if ks[0] == 0 {
+		return nil, false, nil // at full size image/jpeg is as fast
+	}
+	n := make([]int, len(ks))
+	for i, k := range ks {
+		n[i] = 8 >> k
+	}
+	planes, err := d.decode(n)
+	if err != nil {
+		return nil, false, nil
+	}
+	chains := make([]*chain, len(planes))
+	for i, p := range planes {
+		c := d.comps[i]
+		s := float64(c.n) / 8
+		chains[i] = newChain(p, float64(c.cw)/float64(w)*s, float64(c.ch)/float64(h)*s)
+	}
+	outs, err = renderPlanar(info, chains, w, h, variants)
+	return outs, true, err
+}
