@@ -12,6 +12,16 @@ func BenchmarkProcess(b *testing.B) {
 	benchPhotos(b, func(e *Engine, data []byte) (*Result, error) { return e.Process(data) })
 }
 
+// BenchmarkProcessStdJPEG is the engine with image/jpeg decoding every JPEG
+// at full size, as before the scaled decoder.
+func BenchmarkProcessStdJPEG(b *testing.B) {
+	benchPhotos(b, func(e *Engine, data []byte) (*Result, error) {
+		std := *e
+		std.stdJPEG = true
+		return std.Process(data)
+	})
+}
+
 func BenchmarkReference(b *testing.B) {
 	benchPhotos(b, func(e *Engine, data []byte) (*Result, error) { return e.ProcessReference(data) })
 }

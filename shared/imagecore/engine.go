@@ -41,6 +41,8 @@ type Result struct {
 type Engine struct {
 	limits   Limits
 	variants []Variant
+	// stdJPEG turns the scaled JPEG decoder off (benchmarks compare the two).
+	stdJPEG bool
 }
 
 // NewEngine validates the limits and the variant set and reports every mistake
@@ -66,7 +68,7 @@ func (e *Engine) Process(data []byte) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if info.Format == SourceJPEG {
+	if info.Format == SourceJPEG && !e.stdJPEG {
 		if outs, ok, err := renderJPEG(info, data, cfg.Width, cfg.Height, e.variants); ok {
 			if err != nil {
 				return nil, err
