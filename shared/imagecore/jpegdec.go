@@ -829,6 +829,17 @@ func idct(blk *[64]int32, q *[64]uint16, n int, dst []byte, stride int) {
 		dst[0] = clampf(float32(blk[0])*float32(q[0])/8 + 128)
 		return
 	}
+	// Flat blocks (only DC) are common in smooth areas and at small scales.
+	if onlyDC(blk, n) {
+		f := clampf(float32(blk[0])*float32(q[0])/8 + 128)
+		for y := 0; y < n; y++ {
+			row := dst[y*stride : y*stride+n]
+			for x := range row {
+				row[x] = f
+			}
+		}
+		return
+	}
 	basis := &idctBasis[n]
 	var tmp [64]float32 // tmp[v*8+x]: rows of coefficients transformed across
 	var in [8]float32
@@ -865,6 +876,17 @@ func idct(blk *[64]int32, q *[64]uint16, n int, dst []byte, stride int) {
 			out[x] = clampf(s + 128)
 		}
 	}
+}
+
+func onlyDC(blk *[64]int32, n int) bool {
+	for v := 0; v < n; v++ {
+		for u, c := range blk[v*8 : v*8+n] {
+			if c != 0 && (u|v) != 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func clampf(f float32) uint8 {
