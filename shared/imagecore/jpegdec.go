@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 )
 
 // A JPEG decoder (ITU T.81, Huffman coding, 8-bit, baseline and progressive)
@@ -97,7 +98,8 @@ type jpegComp struct {
 	n            int // output samples per block side: 8, 4, 2 or 1
 	pix          []byte
 	stride       int
-	coef         []int16 // progressive: every block's coefficients, natural order
+	coef         []int16  // progressive: every block's coefficients, natural order
+	nz           []uint64 // progressive: per block, bit k set if zigzag coefficient k may be non-zero
 	pred         int32
 	td, ta       int
 }
@@ -359,6 +361,7 @@ func (d *jpegDecoder) decode(n []int) ([]plane, error) {
 		c.pix = make([]byte, c.stride*c.bh*c.n)
 		if d.progressive {
 			c.coef = make([]int16, c.bw*c.bh*64)
+			c.nz = make([]uint64, c.bw*c.bh)
 		}
 	}
 	for {
@@ -505,6 +508,16 @@ func (d *jpegDecoder) bits(s int) int32 {
 	return v
 }
 
+func (d *jpegDecoder) bit() bool {
+	if d.nbits == 0 {
+		d.fill()
+	}
+	v := d.acc >> 63
+	d.acc <<= 1
+	d.nbits--
+	return v != 0
+}
+
 // receive reads s bits and extends them to a signed value (T.81 F.2.2.1).
 func (d *jpegDecoder) receive(s int) int32 {
 	v := d.bits(s)
@@ -599,16 +612,17 @@ func (d *jpegDecoder) entropy(sp *scanParams) error {
 								idct(&blk, &d.qt[c.tq], c.n, c.pix[row*c.n*c.stride+col*c.n:], c.stride)
 							}
 						} else {
-							b := (*[64]int16)(c.coef[(row*c.bw+col)*64:])
+							bi := row*c.bw + col
+							b := (*[64]int16)(c.coef[bi*64:])
 							switch {
 							case sp.ss == 0 && sp.ah == 0:
 								err = d.dcFirst(c, b, sp.al)
 							case sp.ss == 0:
 								b[0] |= int16(d.bits(1) << sp.al)
 							case sp.ah == 0:
-								err = d.acFirst(c, b, sp)
+								err = d.acFirst(c, b, &c.nz[bi], sp)
 							default:
-								err = d.acRefine(c, b, sp)
+								err = d.acRefine(c, b, &c.nz[bi], sp)
 							}
 						}
 						if err != nil {
@@ -673,7 +687,7 @@ func (d *jpegDecoder) dcFirst(c *jpegComp, b *[64]int16, al int) error {
 	return nil
 }
 
-func (d *jpegDecoder) acFirst(c *jpegComp, b *[64]int16, sp *scanParams) error {
+func (d *jpegDecoder) acFirst(c *jpegComp, b *[64]int16, nz *uint64, sp *scanParams) error {
 	if d.eobrun > 0 {
 		d.eobrun--
 		return nil
@@ -701,6 +715,7 @@ func (d *jpegDecoder) acFirst(c *jpegComp, b *[64]int16, sp *scanParams) error {
 			return jpegErr("too many coefficients")
 		}
 		b[zigzag[k]] = int16(d.receive(s) << sp.al)
+		*nz |= 1 << uint(k)
 		k++
 	}
 	return nil
@@ -709,10 +724,16 @@ func (d *jpegDecoder) acFirst(c *jpegComp, b *[64]int16, sp *scanParams) error {
 // acRefine is a successive-approximation AC scan (T.81 G.1.2.3): new
 // coefficients of magnitude 1<<al, and one correction bit for each
 // coefficient that is already non-zero.
-func (d *jpegDecoder) acRefine(c *jpegComp, b *[64]int16, sp *scanParams) error {
+func (d *jpegDecoder) acRefine(c *jpegComp, b *[64]int16, nz *uint64, sp *scanParams) error {
 	p1, m1 := int16(1)<<sp.al, int16(-1)<<sp.al
 	refine := func(z uint8) {
-		if d.bits(1) != 0 && b[z]&p1 == 0 {
+		if d.nbits == 0 {
+			d.fill()
+		}
+		bit := d.acc>>63 != 0
+		d.acc <<= 1
+		d.nbits--
+		if bit && b[z]&p1 == 0 {
 			if b[z] >= 0 {
 				b[z] += p1
 			} else {
@@ -735,7 +756,7 @@ func (d *jpegDecoder) acRefine(c *jpegComp, b *[64]int16, sp *scanParams) error 
 					return jpegErr("bad refinement size")
 				}
 				val = m1
-				if d.bits(1) != 0 {
+				if d.bit() {
 					val = p1
 				}
 			} else if r != 15 {
@@ -762,13 +783,19 @@ func (d *jpegDecoder) acRefine(c *jpegComp, b *[64]int16, sp *scanParams) error 
 					return jpegErr("too many coefficients")
 				}
 				b[zigzag[k]] = val
+				*nz |= 1 << uint(k)
 			}
 			k++
 		}
 	}
 	if d.eobrun > 0 {
-		for ; k <= sp.se; k++ {
-			if z := zigzag[k]; b[z] != 0 {
+		// Only the non-zero coefficients in k..se take a bit: walk the mask.
+		m := *nz >> uint(k) << uint(k)
+		if sp.se < 63 {
+			m &= 1<<uint(sp.se+1) - 1
+		}
+		for ; m != 0; m &= m - 1 {
+			if z := zigzag[bits.TrailingZeros64(m)]; b[z] != 0 {
 				refine(z)
 			}
 		}
@@ -797,7 +824,7 @@ func (d *jpegDecoder) reconstruct() error {
 				idct(&blk, &d.qt[c.tq], n, c.pix[row*n*c.stride+col*n:], c.stride)
 			}
 		}
-		c.coef = nil
+		c.coef, c.nz = nil, nil
 	}
 	return nil
 }
@@ -840,6 +867,10 @@ func idct(blk *[64]int32, q *[64]uint16, n int, dst []byte, stride int) {
 		}
 		return
 	}
+	if n == 4 {
+		idct4(blk, q, dst, stride)
+		return
+	}
 	basis := &idctBasis[n]
 	var tmp [64]float32 // tmp[v*8+x]: rows of coefficients transformed across
 	var in [8]float32
@@ -875,6 +906,39 @@ func idct(blk *[64]int32, q *[64]uint16, n int, dst []byte, stride int) {
 			}
 			out[x] = clampf(s + 128)
 		}
+	}
+}
+
+// idct4 is the 4-point case of idct with the basis folded into an
+// even/odd butterfly: per row and column, 4 multiplications instead of 16.
+func idct4(blk *[64]int32, q *[64]uint16, dst []byte, stride int) {
+	const (
+		k0 = 0.35355339 // cos(pi/4)/2
+		k1 = 0.46193977 // cos(pi/8)/2
+		k3 = 0.19134172 // cos(3pi/8)/2
+	)
+	var t [16]float32
+	for v := 0; v < 4; v++ {
+		r := blk[v*8 : v*8+4 : v*8+4]
+		if r[0]|r[1]|r[2]|r[3] == 0 {
+			continue
+		}
+		qr := q[v*8 : v*8+4 : v*8+4]
+		i0, i1 := float32(r[0])*float32(qr[0]), float32(r[1])*float32(qr[1])
+		i2, i3 := float32(r[2])*float32(qr[2]), float32(r[3])*float32(qr[3])
+		a, b := k0*(i0+i2), k0*(i0-i2)
+		o1, o2 := k1*i1+k3*i3, k3*i1-k1*i3
+		t[v*4], t[v*4+1], t[v*4+2], t[v*4+3] = a+o1, b+o2, b-o2, a-o1
+	}
+	_ = dst[3*stride+3]
+	for x := 0; x < 4; x++ {
+		i0, i1, i2, i3 := t[x], t[4+x], t[8+x], t[12+x]
+		a, b := k0*(i0+i2)+128, k0*(i0-i2)+128
+		o1, o2 := k1*i1+k3*i3, k3*i1-k1*i3
+		dst[x] = clampf(a + o1)
+		dst[stride+x] = clampf(b + o2)
+		dst[2*stride+x] = clampf(b - o2)
+		dst[3*stride+x] = clampf(a - o1)
 	}
 }
 

@@ -269,3 +269,39 @@ func TestJPEGScalesForVariants(t *testing.T) {
 		}
 	}
 }
+
+// The 4-point butterfly must equal the general basis-matrix IDCT.
+func TestIDCT4MatchesBasis(t *testing.T) {
+	var q [64]uint16
+	for i := range q {
+		q[i] = uint16(1 + i%13)
+	}
+	seed := uint32(1)
+	for trial := 0; trial < 200; trial++ {
+		var blk [64]int32
+		for i := range blk {
+			seed = seed*1664525 + 1013904223
+			if seed>>28 < 6 {
+				blk[i] = int32(seed>>20)%61 - 30
+			}
+		}
+		got := make([]byte, 4*5)
+		idct4(&blk, &q, got, 5)
+		// The general path, with the butterfly bypassed.
+		basis := &idctBasis[4]
+		for y := 0; y < 4; y++ {
+			for x := 0; x < 4; x++ {
+				var s float64
+				for v := 0; v < 4; v++ {
+					for u := 0; u < 4; u++ {
+						s += float64(blk[v*8+u]) * float64(q[v*8+u]) * float64(basis[x*8+u]) * float64(basis[y*8+v])
+					}
+				}
+				want := clampf(float32(s) + 128)
+				if d := abs(int(got[y*5+x]) - int(want)); d > 1 {
+					t.Fatalf("trial %d (%d,%d): %d, basis %d", trial, x, y, got[y*5+x], want)
+				}
+			}
+		}
+	}
+}
