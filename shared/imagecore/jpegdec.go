@@ -20,6 +20,7 @@ import (
 var (
 	errJPEGUnsupported = errors.New("jpeg: not handled by the scaled decoder")
 	errJPEGShort       = errors.New("jpeg: entropy-coded data is truncated")
+	errJPEGHuffman     = errors.New("jpeg: bad Huffman code")
 )
 
 func jpegErr(format string, args ...any) error {
@@ -126,6 +127,7 @@ type jpegDecoder struct {
 	eobrun      int32
 	adobe       bool
 	transform   int
+	err         error // a bad Huffman code in the current block
 }
 
 // newJPEGDecoder reads the markers up to the first scan and checks that the
@@ -495,10 +497,8 @@ func (d *jpegDecoder) overran() bool { return uint(d.pad)*8 > d.nbits }
 
 func (d *jpegDecoder) resetBits() { d.acc, d.nbits, d.pad = 0, 0, 0 }
 
+// bits reads s <= 16 bits (s = 0 gives 0: a shift by 64 is 0 in Go).
 func (d *jpegDecoder) bits(s int) int32 {
-	if s == 0 {
-		return 0
-	}
 	if d.nbits < uint(s) {
 		d.fill()
 	}
@@ -521,13 +521,27 @@ func (d *jpegDecoder) bit() bool {
 // receive reads s bits and extends them to a signed value (T.81 F.2.2.1).
 func (d *jpegDecoder) receive(s int) int32 {
 	v := d.bits(s)
-	if s > 0 && v < 1<<(s-1) {
-		v += -1<<s + 1
+	if v < 1<<uint(s)>>1 {
+		v += -1<<uint(s) + 1
 	}
 	return v
 }
 
-func (d *jpegDecoder) decodeHuff(t *huffTable) (uint8, error) {
+// decodeHuff is the inlinable fast path: a code of up to huffLookBits
+// bits with enough bits buffered.
+// A bad code sets d.err and decodes as 0, which ends the block; callers
+// check d.err after each block.
+func (d *jpegDecoder) decodeHuff(t *huffTable) uint8 {
+	e := t.lut[d.acc>>(64-huffLookBits)]
+	if n := uint(e >> 8); n != 0 && n <= d.nbits { // the code is all in buffered bits
+		d.acc <<= n
+		d.nbits -= n
+		return uint8(e)
+	}
+	return d.decodeHuffSlow(t)
+}
+
+func (d *jpegDecoder) decodeHuffSlow(t *huffTable) uint8 {
 	if d.nbits < 16 {
 		d.fill()
 	}
@@ -535,17 +549,18 @@ func (d *jpegDecoder) decodeHuff(t *huffTable) (uint8, error) {
 		l := uint(e >> 8)
 		d.acc <<= l
 		d.nbits -= l
-		return uint8(e), nil
+		return uint8(e)
 	}
 	for l := huffLookBits + 1; l <= 16; l++ {
 		c := int32(d.acc >> (64 - uint(l)))
 		if c <= t.maxcode[l] {
 			d.acc <<= uint(l)
 			d.nbits -= uint(l)
-			return t.vals[(t.valptr[l]+c-t.mincode[l])&0xFF], nil
+			return t.vals[(t.valptr[l]+c-t.mincode[l])&0xFF]
 		}
 	}
-	return 0, jpegErr("bad Huffman code")
+	d.err = errJPEGHuffman
+	return 0
 }
 
 // restart expects RSTn after the bits of the previous interval.
@@ -625,6 +640,9 @@ func (d *jpegDecoder) entropy(sp *scanParams) error {
 								err = d.acRefine(c, b, &c.nz[bi], sp)
 							}
 						}
+						if err == nil {
+							err = d.err
+						}
 						if err != nil {
 							return err
 						}
@@ -641,10 +659,7 @@ func (d *jpegDecoder) entropy(sp *scanParams) error {
 }
 
 func (d *jpegDecoder) baselineBlock(c *jpegComp, blk *[64]int32) error {
-	s, err := d.decodeHuff(&d.dc[c.td])
-	if err != nil {
-		return err
-	}
+	s := d.decodeHuff(&d.dc[c.td])
 	if s > 16 {
 		return jpegErr("bad DC size")
 	}
@@ -652,10 +667,7 @@ func (d *jpegDecoder) baselineBlock(c *jpegComp, blk *[64]int32) error {
 	blk[0] = c.pred
 	t := &d.ac[c.ta]
 	for k := 1; k < 64; {
-		rs, err := d.decodeHuff(t)
-		if err != nil {
-			return err
-		}
+		rs := d.decodeHuff(t)
 		r, s := int(rs>>4), int(rs&15)
 		if s == 0 {
 			if r != 15 {
@@ -675,10 +687,7 @@ func (d *jpegDecoder) baselineBlock(c *jpegComp, blk *[64]int32) error {
 }
 
 func (d *jpegDecoder) dcFirst(c *jpegComp, b *[64]int16, al int) error {
-	s, err := d.decodeHuff(&d.dc[c.td])
-	if err != nil {
-		return err
-	}
+	s := d.decodeHuff(&d.dc[c.td])
 	if s > 16 {
 		return jpegErr("bad DC size")
 	}
@@ -694,10 +703,7 @@ func (d *jpegDecoder) acFirst(c *jpegComp, b *[64]int16, nz *uint64, sp *scanPar
 	}
 	t := &d.ac[c.ta]
 	for k := sp.ss; k <= sp.se; {
-		rs, err := d.decodeHuff(t)
-		if err != nil {
-			return err
-		}
+		rs := d.decodeHuff(t)
 		r, s := int(rs>>4), int(rs&15)
 		if s == 0 {
 			if r < 15 {
@@ -745,10 +751,7 @@ func (d *jpegDecoder) acRefine(c *jpegComp, b *[64]int16, nz *uint64, sp *scanPa
 	if d.eobrun == 0 {
 		t := &d.ac[c.ta]
 		for k <= sp.se {
-			rs, err := d.decodeHuff(t)
-			if err != nil {
-				return err
-			}
+			rs := d.decodeHuff(t)
 			r, s := int(rs>>4), int(rs&15)
 			var val int16
 			if s != 0 {
