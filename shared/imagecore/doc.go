@@ -11,7 +11,10 @@
 // Speed (docs/performance.md): opaque JPEG and WebP sources are resampled per
 // Y/Cb/Cr plane and handed to the JPEG encoder as YCbCr, with no RGB image in
 // between; other sources go through premultiplied RGBA. Both shrink with 2x
-// box steps first and finish with a fixed-point Lanczos-3.
+// box steps first and finish with a fixed-point Lanczos-3. JPEGs are decoded
+// by the package's own decoder at 1/2, 1/4 or 1/8 scale in the DCT domain
+// when every variant allows it (image/jpeg otherwise, and for any kind or
+// error that decoder does not handle).
 // ProcessReference keeps the straightforward imaging pipeline as the quality
 // and speed baseline.
 package imagecore

@@ -28,7 +28,7 @@ const allocPerPixel = 64
 
 // addSeeds adds every small file under testdata's image folders.
 func addSeeds(f *testing.F) {
-	for _, dir := range []string{"../../testdata/hostile", "../../testdata/formats", "../../testdata/images"} {
+	for _, dir := range []string{"../../testdata/hostile", "../../testdata/formats", "../../testdata/images", "../../testdata/jpeg"} {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			f.Fatal(err)
