@@ -305,3 +305,46 @@ func TestIDCT4MatchesBasis(t *testing.T) {
 		}
 	}
 }
+
+// Through the engine, every layout rendered from the scaled decode is as
+// close to the naive reference as the same engine decoding with image/jpeg
+// (within 1.5 dB; tiny thumbnails of detailed photos are near 35 dB on both
+// paths), and close to that path's output.
+func TestScaledJPEGMatchesStdJPEG(t *testing.T) {
+	e := newEngine(t,
+		Variant{Name: "small", Width: 64},
+		Variant{Name: "thumb", Width: 32, Height: 32, Fit: FitCover},
+		Variant{Name: "png", Width: 48, Format: FormatPNG},
+	)
+	std := *e
+	std.stdJPEG = true
+	for name, data := range decoderCases(t) {
+		t.Run(name, func(t *testing.T) {
+			info, err := e.CheckHeader(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := newJPEGDecoder(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ks := jpegScales(info, d, e.variants); ks[0] == 0 && info.Width >= 400 {
+				t.Errorf("no reduction for %dx%d", info.Width, info.Height)
+			}
+			got, old := process(t, e, data), process(t, &std, data)
+			ref, err := e.ProcessReference(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, o := range got.Outputs {
+				r := decodeOutput(t, ref.Outputs[i])
+				pNew, pOld := psnr(t, r, decodeOutput(t, o)), psnr(t, r, decodeOutput(t, old.Outputs[i]))
+				pPath := psnr(t, decodeOutput(t, old.Outputs[i]), decodeOutput(t, o))
+				t.Logf("%s: %.1f dB against the reference (image/jpeg path %.1f), %.1f against the image/jpeg path", o.Name, pNew, pOld, pPath)
+				if pNew < pOld-1.5 || pPath < 33 {
+					t.Errorf("%s: %.1f dB against the reference (image/jpeg path %.1f), %.1f against the image/jpeg path", o.Name, pNew, pOld, pPath)
+				}
+			}
+		})
+	}
+}
