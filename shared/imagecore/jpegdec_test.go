@@ -199,16 +199,31 @@ func TestJPEGDecoderUnsupported(t *testing.T) {
 		"arithmetic": readTestdata(t, "jpeg", "arithmetic.jpg"),
 		"cmyk":       readTestdata(t, "formats", "video-001.cmyk.jpeg"),
 	}
+	// 12-bit and lossless frames, made by patching a baseline file's SOF0.
+	base := readTestdata(t, "jpeg", "baseline-420-odd.jpg")
+	sof := bytes.Index(base, []byte{0xFF, 0xC0})
+	if sof < 0 {
+		t.Fatal("no SOF0 in baseline-420-odd.jpg")
+	}
+	twelve := bytes.Clone(base)
+	twelve[sof+4] = 12
+	cases["12-bit"] = twelve
+	lossless := bytes.Clone(base)
+	lossless[sof+1] = 0xC3
+	cases["lossless"] = lossless
+	e := newEngine(t, Variant{Name: "s", Width: 16})
 	for name, data := range cases {
 		t.Run(name, func(t *testing.T) {
 			if _, err := newJPEGDecoder(data); !errors.Is(err, errJPEGUnsupported) {
 				t.Fatalf("newJPEGDecoder: %v, want errJPEGUnsupported", err)
 			}
+			// The engine gives image/jpeg's verdict (it serves the CMYK file).
+			_, stdErr := jpeg.Decode(bytes.NewReader(data))
+			if _, err := e.Process(data); (err == nil) != (stdErr == nil) {
+				t.Fatalf("engine error %v, image/jpeg error %v", err, stdErr)
+			}
 		})
 	}
-	// The engine still serves the CMYK file through image/jpeg.
-	e := newEngine(t, Variant{Name: "s", Width: 64})
-	process(t, e, cases["cmyk"])
 }
 
 // Truncated and damaged files: the decoder fails without panicking, and the
