@@ -59,12 +59,7 @@ func runBench(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := resize.ConfigFromEnv(func(k string) string {
-		if k == "OUTPUT_BUCKET" {
-			return "local"
-		}
-		return os.Getenv(k)
-	})
+	_, variants, err := resize.EngineSettingsFromEnv(os.Getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -84,7 +79,7 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	out := os.Stdout
 	fmt.Fprintf(out, "Variants: %s. Median of %d interleaved runs. Ratios are CPU time (user+sys) of the other pipeline over the engine's: above 1 means the engine is faster.\n\n",
-		describeVariants(cfg.Variants), *runs)
+		describeVariants(variants), *runs)
 
 	for _, p := range procList {
 		env := append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(p), "VIPS_CONCURRENCY="+strconv.Itoa(p))
@@ -109,13 +104,13 @@ func runBench(ctx context.Context, args []string) error {
 				if err != nil {
 					return fmt.Errorf("engine on %s: %w", photo, err)
 				}
-				u.bytes = outputBytes(dir, photo, cfg.Variants)
+				u.bytes = outputBytes(dir, photo, variants)
 				eng = append(eng, u)
 				if u, err = measure(ctx, env, self, "resize", "-q", "-naive", "-o", filepath.Join(*scratch, "naive"), photo); err != nil {
 					return fmt.Errorf("naive on %s: %w", photo, err)
 				}
 				nai = append(nai, u)
-				if u, err = vipsAll(ctx, env, *vips, cfg.Variants, photo, filepath.Join(*scratch, "vips")); err != nil {
+				if u, err = vipsAll(ctx, env, *vips, variants, photo, filepath.Join(*scratch, "vips")); err != nil {
 					return fmt.Errorf("vipsthumbnail on %s: %w", photo, err)
 				}
 				vip = append(vip, u)

@@ -37,16 +37,11 @@ func runResize(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errors.New("need -o DIR and at least one FILE")
 	}
-	cfg, err := resize.ConfigFromEnv(func(k string) string {
-		if k == "OUTPUT_BUCKET" { // nothing is uploaded: the files go to -o
-			return "local"
-		}
-		return os.Getenv(k)
-	})
+	limits, variants, err := resize.EngineSettingsFromEnv(os.Getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	engine, err := imagecore.NewEngine(cfg.Limits, cfg.Variants)
+	engine, err := imagecore.NewEngine(limits, variants)
 	if err != nil {
 		return err
 	}

@@ -28,8 +28,6 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
 		OutputBucket:   strings.TrimSpace(getenv("OUTPUT_BUCKET")),
 		UploadPrefix:   "uploads/",
-		Limits:         imagecore.DefaultLimits(),
-		Variants:       imagecore.DefaultVariants(),
 		DeadlineMargin: 10 * time.Second,
 	}
 	if cfg.OutputBucket == "" {
@@ -41,6 +39,25 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if !strings.HasSuffix(cfg.UploadPrefix, "/") {
 		errs = append(errs, fmt.Errorf("UPLOAD_PREFIX: want a folder ending in '/', got %q", cfg.UploadPrefix))
 	}
+	limits, variants, err := EngineSettingsFromEnv(getenv)
+	cfg.Limits, cfg.Variants = limits, variants
+	errs = append(errs, err)
+	if v := strings.TrimSpace(getenv("DEADLINE_MARGIN")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("DEADLINE_MARGIN: want a positive duration like 10s, got %q", v))
+		}
+		cfg.DeadlineMargin = d
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// EngineSettingsFromEnv reads what the image engine needs (MAX_UPLOAD_BYTES,
+// MAX_PIXELS, MAX_SIDE, VARIANTS), so tools that run the engine on local files use
+// exactly the function's configuration.
+func EngineSettingsFromEnv(getenv func(string) string) (imagecore.Limits, []imagecore.Variant, error) {
+	var errs []error
+	limits, variants := imagecore.DefaultLimits(), imagecore.DefaultVariants()
 	positive := func(name string, set func(int64)) {
 		v := strings.TrimSpace(getenv(name))
 		if v == "" {
@@ -53,9 +70,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		set(n)
 	}
-	positive("MAX_UPLOAD_BYTES", func(n int64) { cfg.Limits.MaxBytes = n })
-	positive("MAX_PIXELS", func(n int64) { cfg.Limits.MaxPixels = n })
-	positive("MAX_SIDE", func(n int64) { cfg.Limits.MaxSide = int(min(n, 1<<30)) })
+	positive("MAX_UPLOAD_BYTES", func(n int64) { limits.MaxBytes = n })
+	positive("MAX_PIXELS", func(n int64) { limits.MaxPixels = n })
+	positive("MAX_SIDE", func(n int64) { limits.MaxSide = int(min(n, 1<<30)) })
 	if v := strings.TrimSpace(getenv("VARIANTS")); v != "" {
 		var vs []imagecore.Variant
 		dec := json.NewDecoder(strings.NewReader(v))
@@ -65,15 +82,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		} else if err := imagecore.ValidateVariants(vs); err != nil {
 			errs = append(errs, fmt.Errorf("VARIANTS: %w", err))
 		} else {
-			cfg.Variants = vs
+			variants = vs
 		}
 	}
-	if v := strings.TrimSpace(getenv("DEADLINE_MARGIN")); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("DEADLINE_MARGIN: want a positive duration like 10s, got %q", v))
-		}
-		cfg.DeadlineMargin = d
-	}
-	return cfg, errors.Join(errs...)
+	return limits, variants, errors.Join(errs...)
 }
