@@ -146,6 +146,9 @@ func oriented(o int) *image.NRGBA {
 
 // Displayed maps a stored pixel to where a viewer applying EXIF orientation o
 // shows it (the EXIF 2.3 definitions of the eight orientations).
+// It is kept apart from the engine's own mapping on purpose: it is the oracle the
+// engine's orientation is checked against, and a shared function would hide a
+// mistake in both.
 func Displayed(o, x, y, w, h int) (int, int) {
 	switch o {
 	case 2:

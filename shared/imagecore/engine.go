@@ -78,7 +78,7 @@ func (e *Engine) Process(data []byte) (*Result, error) {
 	}
 	m, err := decodeImage(info.Format, data)
 	if err != nil {
-		return nil, &Error{Code: CodeCorrupt, Message: fmt.Sprintf("the %s data is damaged or truncated", info.Format), Err: err}
+		return nil, err
 	}
 	outs, err := render(info, m, cfg.Width, cfg.Height, e.variants)
 	if err != nil {
@@ -144,19 +144,28 @@ func decodeConfig(format string, data []byte) (image.Config, error) {
 	return image.Config{}, fmt.Errorf("no decoder for %q", format)
 }
 
+// decodeImage decodes pixels whose header has passed the limits; a failure is the
+// input's fault (damaged or truncated data) and is refused as corrupt.
 func decodeImage(format string, data []byte) (image.Image, error) {
 	r := bytes.NewReader(data)
+	var m image.Image
+	var err error
 	switch format {
 	case SourceJPEG:
-		return jpeg.Decode(r)
+		m, err = jpeg.Decode(r)
 	case SourcePNG:
-		return png.Decode(r)
+		m, err = png.Decode(r)
 	case SourceGIF:
-		return gif.Decode(r) // the first frame only
+		m, err = gif.Decode(r) // the first frame only
 	case SourceWebP:
-		return webp.Decode(r)
+		m, err = webp.Decode(r)
+	default:
+		return nil, fmt.Errorf("no decoder for %q", format)
 	}
-	return nil, fmt.Errorf("no decoder for %q", format)
+	if err != nil {
+		return nil, &Error{Code: CodeCorrupt, Message: fmt.Sprintf("the %s data is damaged or truncated", format), Err: err}
+	}
+	return m, nil
 }
 
 func byteSize(n int64) string {

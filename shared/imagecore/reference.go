@@ -25,7 +25,7 @@ func (e *Engine) ProcessReference(data []byte) (*Result, error) {
 	}
 	m, err := decodeImage(info.Format, data)
 	if err != nil {
-		return nil, &Error{Code: CodeCorrupt, Message: fmt.Sprintf("the %s data is damaged or truncated", info.Format), Err: err}
+		return nil, err
 	}
 	opaque := true
 	switch m.(type) {
