@@ -48,7 +48,7 @@ func runResize(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	process := engine.Process
+	process := func(data []byte) (*imagecore.Result, error) { return engine.Process(ctx, data) }
 	if *naive {
 		process = engine.ProcessReference
 	}

@@ -52,7 +52,7 @@ func TestHostileFilesEndToEnd(t *testing.T) {
 			t.Fatalf("%s: %v", e.Name(), err)
 		}
 		verdict := "ready"
-		if _, err := engine.Process(data); err != nil {
+		if _, err := engine.Process(context.Background(), data); err != nil {
 			var refusal *imagecore.Error
 			if !errors.As(err, &refusal) {
 				t.Fatalf("%s: engine error %v", e.Name(), err)

@@ -2,6 +2,7 @@ package hostile
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"image"
 	"image/jpeg"
@@ -91,7 +92,7 @@ func process(e *imagecore.Engine, data []byte) (res *imagecore.Result, allocated
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	res, err = e.Process(data)
+	res, err = e.Process(context.Background(), data)
 	runtime.ReadMemStats(&after)
 	return res, after.TotalAlloc - before.TotalAlloc, err
 }
@@ -202,7 +203,7 @@ func TestJustOverTheByteLimit(t *testing.T) {
 		t.Errorf("refusing allocated %d bytes", allocated)
 	}
 	limits.MaxBytes = int64(len(data))
-	if _, err := newEngine(t, limits).Process(data); err != nil {
+	if _, err := newEngine(t, limits).Process(context.Background(), data); err != nil {
 		t.Errorf("at the limit: %v", err)
 	}
 }

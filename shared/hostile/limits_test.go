@@ -3,6 +3,7 @@ package hostile
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"encoding/binary"
 	"hash/crc32"
 	"math"
@@ -89,7 +90,7 @@ func TestWorstCaseWithinLimitsFitsTheFunction(t *testing.T) {
 			}
 		}
 	}()
-	res, err := engine.Process(data)
+	res, err := engine.Process(context.Background(), data)
 	close(stop)
 	<-done
 	if err != nil {

@@ -1,6 +1,7 @@
 package imagecore
 
 import (
+	"context"
 	"sort"
 	"testing"
 )
@@ -9,7 +10,7 @@ import (
 // adds the 12-20 MP corpus through IMAGEPIPE_PHOTOS and runs these at
 // GOMAXPROCS 1 and 2.
 func BenchmarkProcess(b *testing.B) {
-	benchPhotos(b, func(e *Engine, data []byte) (*Result, error) { return e.Process(data) })
+	benchPhotos(b, func(e *Engine, data []byte) (*Result, error) { return e.Process(context.Background(), data) })
 }
 
 // BenchmarkProcessStdJPEG is the engine with image/jpeg decoding every JPEG
@@ -18,7 +19,7 @@ func BenchmarkProcessStdJPEG(b *testing.B) {
 	benchPhotos(b, func(e *Engine, data []byte) (*Result, error) {
 		std := *e
 		std.stdJPEG = true
-		return std.Process(data)
+		return std.Process(context.Background(), data)
 	})
 }
 

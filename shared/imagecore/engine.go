@@ -2,6 +2,7 @@ package imagecore
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -62,11 +63,15 @@ func (e *Engine) Variants() []Variant { return append([]Variant(nil), e.variants
 
 // Process checks data against the limits, decodes it once, applies its EXIF
 // orientation and renders every variant from that one decode. Refusals of the
-// input are *Error values; any other error is a bug or an encoder failure.
-func (e *Engine) Process(data []byte) (*Result, error) {
+// input are *Error values; any other error is a bug or an encoder failure. Work
+// stops when ctx is done, and the error then wraps ctx.Err().
+func (e *Engine) Process(ctx context.Context, data []byte) (*Result, error) {
 	info, cfg, err := e.header(data)
 	if err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("image engine: %w", err)
 	}
 	if info.Format == SourceJPEG && !e.stdJPEG {
 		if outs, ok, err := renderJPEG(info, data, cfg.Width, cfg.Height, e.variants); ok {

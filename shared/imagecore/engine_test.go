@@ -2,6 +2,7 @@ package imagecore
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -126,7 +127,7 @@ func TestLimits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = e.Process(tt.data)
+			_, err = e.Process(context.Background(), tt.data)
 			wantCode(t, err, tt.want)
 		})
 	}
@@ -151,7 +152,7 @@ func TestHugeHeadersAllocateLittle(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
-			_, err := e.Process(data)
+			_, err := e.Process(context.Background(), data)
 			runtime.ReadMemStats(&after)
 			if err == nil {
 				t.Fatal("accepted")
@@ -199,7 +200,7 @@ func TestUnsupportedAndBrokenInputs(t *testing.T) {
 	e := newEngine(t, DefaultVariants()...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := e.Process(tt.data)
+			_, err := e.Process(context.Background(), tt.data)
 			wantCode(t, err, tt.want)
 			if !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("message %q does not mention %q", err, tt.msg)

@@ -2,6 +2,7 @@ package imagecore_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"image"
 	_ "image/gif" // stdlib decoders, the independent opinion on each input
@@ -67,7 +68,7 @@ func FuzzProcess(f *testing.F) {
 
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		res, err := engine.Process(data)
+		res, err := engine.Process(context.Background(), data)
 		runtime.ReadMemStats(&after)
 		allocated := after.TotalAlloc - before.TotalAlloc
 

@@ -2,6 +2,7 @@ package imagecore
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"image"
@@ -24,7 +25,7 @@ func newEngine(t *testing.T, variants ...Variant) *Engine {
 
 func process(t *testing.T, e *Engine, data []byte) *Result {
 	t.Helper()
-	res, err := e.Process(data)
+	res, err := e.Process(context.Background(), data)
 	if err != nil {
 		t.Fatalf("Process: %v", err)
 	}

@@ -2,6 +2,7 @@ package imagecore
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"image"
 	"image/color"
@@ -219,7 +220,7 @@ func TestJPEGDecoderUnsupported(t *testing.T) {
 			}
 			// The engine gives image/jpeg's verdict (it serves the CMYK file).
 			_, stdErr := jpeg.Decode(bytes.NewReader(data))
-			if _, err := e.Process(data); (err == nil) != (stdErr == nil) {
+			if _, err := e.Process(context.Background(), data); (err == nil) != (stdErr == nil) {
 				t.Fatalf("engine error %v, image/jpeg error %v", err, stdErr)
 			}
 		})
@@ -244,7 +245,7 @@ func TestJPEGDecoderTruncated(t *testing.T) {
 					}
 				}
 				_, stdErr := jpeg.Decode(bytes.NewReader(cut))
-				_, err := e.Process(cut)
+				_, err := e.Process(context.Background(), cut)
 				if (err == nil) != (stdErr == nil) {
 					t.Fatalf("%.0f%%: engine error %v, image/jpeg error %v", frac*100, err, stdErr)
 				}

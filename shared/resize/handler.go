@@ -32,7 +32,7 @@ type ObjectStore interface {
 
 // Processor turns an original into its variants; *imagecore.Engine is the real one.
 type Processor interface {
-	Process(data []byte) (*imagecore.Result, error)
+	Process(ctx context.Context, data []byte) (*imagecore.Result, error)
 }
 
 // Handler processes SQS batches of S3 events. Its Handle method is what lambda.Start
@@ -223,7 +223,7 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 	if err != nil {
 		return h.settle(ctx, log, id, src, start, err, nil)
 	}
-	result, err := h.engine.Process(data)
+	result, err := h.engine.Process(ctx, data)
 	if err != nil {
 		return h.settle(ctx, log, id, src, start, fmt.Errorf("process %s: %w", key, err), nil)
 	}

@@ -134,7 +134,7 @@ type fakeEngine struct {
 	calls   int
 }
 
-func (e *fakeEngine) Process(data []byte) (*imagecore.Result, error) {
+func (e *fakeEngine) Process(ctx context.Context, data []byte) (*imagecore.Result, error) {
 	e.calls++
 	if e.panicOn != "" && string(data) == e.panicOn {
 		panic("decoder bug")
