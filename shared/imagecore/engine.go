@@ -29,13 +29,29 @@ type Output struct {
 	Width  int
 	Height int
 	Data   []byte
+	// Alternates are the variant's extra encodings (Variant.Formats), same pixels.
+	Alternates []Alternate
+}
+
+// Alternate is one extra encoding of a variant.
+type Alternate struct {
+	Format Format
+	Data   []byte
 }
 
 // Result is everything made from one input, Outputs in variant order.
 type Result struct {
 	Source  SourceInfo
 	Outputs []Output
+	// Notes are things a person should know that did not stop processing (an
+	// embedded colour profile that could not be used, say).
+	Notes []string
 }
+
+// EngineVersion names the engine's output: bump it whenever the bytes it makes for
+// the same input and settings change (a decoder fix, an encoder change), so
+// manifests and cached URLs made by an older engine are known to be stale.
+const EngineVersion = "3"
 
 // Engine turns image bytes into the configured variants. It is safe for
 // concurrent use; it holds only immutable configuration.

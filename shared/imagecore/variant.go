@@ -54,6 +54,9 @@ type Variant struct {
 	Fit     Fit    `json:"fit,omitempty"`
 	Format  Format `json:"format,omitempty"`
 	Quality int    `json:"quality,omitempty"`
+	// Formats are extra encodings written beside the primary (for example webp,
+	// avif); empty means the primary only.
+	Formats []Format `json:"formats,omitempty"`
 }
 
 // Limits bound what an input may cost before any pixel buffer exists.

@@ -42,6 +42,17 @@ type Manifest struct {
 	CompletedAt time.Time `json:"completedAt"`
 	// ProcessingMS is the time from the start of download to the manifest write.
 	ProcessingMS int64 `json:"processingMs"`
+	// Owner is the subject of the token that presigned the upload, recorded by the
+	// server; empty for uploads made outside the API (the AWS CLI, say).
+	Owner string `json:"owner,omitempty"`
+	// EngineVersion and SettingsHash say what made the outputs: a re-run skips only
+	// when both match (with the source ETag), so a decoder fix or a variants change
+	// is never mistaken for "already done".
+	EngineVersion string `json:"engineVersion,omitempty"`
+	SettingsHash  string `json:"settingsHash,omitempty"`
+	// Notes are things a person should know that did not stop processing, such as
+	// an embedded colour profile that could not be used.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Source describes the original upload.
@@ -65,6 +76,15 @@ type Variant struct {
 	Height int    `json:"height"`
 	Bytes  int64  `json:"bytes"`
 	Key    string `json:"key"`
+	// Alternates are the same picture in other encodings (WebP, AVIF), same size.
+	Alternates []Alternate `json:"alternates,omitempty"`
+}
+
+// Alternate is one extra encoding of a variant.
+type Alternate struct {
+	Format string `json:"format"`
+	Key    string `json:"key"`
+	Bytes  int64  `json:"bytes"`
 }
 
 // Error says why an image failed, for a person.
