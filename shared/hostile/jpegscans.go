@@ -55,6 +55,8 @@ func scanFiles() []File {
 			scanJPEG{w: side, h: side, comps: 1, scans: eobScans(1100, 0), stray: stray}.bytes()},
 		{"jpeg-eob-scans-16-7000x7000.jpg", "progressive 7000x7000 gray, 16 AC scans that are each one run over every block: as many passes as accepted",
 			scanJPEG{w: side, h: side, comps: 1, scans: eobScans(16, 0)}.bytes()},
+		{"webp-lossless-flat-7000x7000.webp", "a 7000x7000 lossless WebP whose prefix codes have one symbol each: no bits per pixel, the most pixels per byte",
+			vp8lFlat(side, side)},
 		{"jpeg-eob-scans-stray-marker-7000x7000.jpg", "progressive 7000x7000 gray, 12 AC scans of runs, then a stray reserved marker (0xFF4F): damaged after the scans",
 			scanJPEG{w: side, h: side, comps: 1, scans: eobScans(12, 0), stray: stray}.bytes()},
 	}

@@ -192,7 +192,7 @@ func decodeImage(format string, data []byte) (image.Image, error) {
 	case SourceGIF:
 		m, err = gif.Decode(r) // the first frame only
 	case SourceWebP:
-		m, err = webp.Decode(r)
+		m, err = webp.Decode(bytes.NewReader(padVP8L(data)))
 	default:
 		return nil, fmt.Errorf("no decoder for %q", format)
 	}

@@ -175,7 +175,7 @@ func checkJPEGScans(data []byte) error {
 	}
 	if s.blocks > 0 && s.visits > jpegPassFloor && s.visits > maxJPEGPasses*s.blocks {
 		passes := float64(s.visits) / float64(s.blocks)
-		return &Error{Code: CodeTooComplex, Message: fmt.Sprintf("the JPEG's %d scans pass over each block of the picture %.0f times; at most %d passes are accepted (encoders make about 6)", s.scans, passes, maxJPEGPasses)}
+		return &Error{Code: CodeTooComplex, Message: fmt.Sprintf("the JPEG's %d scans would pass over each 8x8 block %.0f times; at most %d passes are accepted (encoders make about 6)", s.scans, passes, maxJPEGPasses)}
 	}
 	return nil
 }

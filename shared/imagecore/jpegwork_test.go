@@ -23,8 +23,8 @@ var scanBombs = []struct {
 	decodeFailed bool // the decoder itself refuses (damage after the scans)
 }{
 	{file: "bomb-jpeg-scans-7000x7000.jpg", scans: 1100, passes: 1100, refused: "the JPEG has 1,100 scans; at most 500 are accepted"},
-	{file: "bomb-jpeg-refine-7000x7000.jpg", scans: 401, passes: 401, refused: "401 scans pass over each block of the picture 401 times; at most 16", refinements: true},
-	{file: "bomb-jpeg-cmyk-scans-7000x7000.jpg", scans: 480, passes: 120, refused: "480 scans pass over each block of the picture 120 times"},
+	{file: "bomb-jpeg-refine-7000x7000.jpg", scans: 401, passes: 401, refused: "401 scans would pass over each 8x8 block 401 times; at most 16", refinements: true},
+	{file: "bomb-jpeg-cmyk-scans-7000x7000.jpg", scans: 480, passes: 120, refused: "480 scans would pass over each 8x8 block 120 times"},
 	{file: "bomb-jpeg-scans-stray-marker-7000x7000.jpg", scans: 1100, passes: 1100, refused: "1,100 scans", decodeFailed: true},
 	{file: "jpeg-eob-scans-16-7000x7000.jpg", scans: 16, passes: 16},
 	{file: "jpeg-eob-scans-stray-marker-7000x7000.jpg", scans: 12, passes: 12, decodeFailed: true},
