@@ -15,11 +15,11 @@ func vp8lFlat(w, h int) []byte {
 	b.write(0x2f, 8) // signature
 	b.write(uint32(w-1), 14)
 	b.write(uint32(h-1), 14)
-	b.write(0, 1) // alpha is not used
-	b.write(0, 3) // version 0
-	b.write(0, 1) // no transform
-	b.write(0, 1) // no colour cache
-	b.write(0, 1) // one set of prefix codes for the whole image
+	b.write(0, 1)                                             // alpha is not used
+	b.write(0, 3)                                             // version 0
+	b.write(0, 1)                                             // no transform
+	b.write(0, 1)                                             // no colour cache
+	b.write(0, 1)                                             // one set of prefix codes for the whole image
 	for _, sym := range []uint32{0x80, 0x80, 0x80, 0xFF, 0} { // green, red, blue, alpha, distance
 		b.write(1, 1) // simple code
 		b.write(0, 1) // one symbol
