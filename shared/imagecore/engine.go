@@ -114,8 +114,9 @@ func (e *Engine) Process(ctx context.Context, data []byte) (*Result, error) {
 	return &Result{Source: info, Outputs: outs}, nil
 }
 
-// CheckHeader applies the byte and dimension limits and reports the source
-// without decoding pixels. Callers use it to refuse early; Process does the same.
+// CheckHeader applies the byte and dimension limits, and for a JPEG the limits
+// on its scans (a walk of its markers), and reports the source without
+// decoding pixels. Callers use it to refuse early; Process does the same.
 func (e *Engine) CheckHeader(data []byte) (SourceInfo, error) {
 	info, _, err := e.header(data)
 	return info, err

@@ -17,11 +17,12 @@ import (
 // and keeps a work budget of its own (jpegdec.go).
 
 // maxJPEGScans is libjpeg-turbo's own scan limit: TurboJPEG 2.1's
-// TJFLAG_LIMITSCANS stops at 500 scans, and TurboJPEG 3's TJPARAM_SCANLIMIT
-// (djpeg -maxscans) is set to 500 by libjpeg-turbo's fuzz targets, to guard
-// against the progressive-JPEG exploit in libjpeg-turbo's report "Two Issues
-// with the JPEG Standard". Encoders write about 10 (libjpeg's default
-// progression: 10 for colour, 6 for gray).
+// TJFLAG_LIMITSCANS refuses "Progressive JPEG image has more than 500 scans",
+// to guard against the progressive-JPEG exploit of libjpeg-turbo's report "Two
+// Issues with the JPEG Standard"; TurboJPEG 3 made the figure a parameter,
+// TJPARAM_SCANLIMIT (djpeg -maxscans), which its fuzz targets set to 100 or
+// 500. Encoders write about 10 (libjpeg's default progression: 10 for colour,
+// 6 for gray); the pass limit below is the tighter bound on the work.
 const maxJPEGScans = 500
 
 // maxJPEGPasses is how many times the scans may pass over each block, on
