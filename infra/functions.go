@@ -52,7 +52,7 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 	uploadObjects := s.UploadPrefix + "*"
 	outputObjects := manifest.VariantsPrefix + "*"
 
-	resizeEnv := s.ResizeEnv(*props.Output.BucketName())
+	resizeEnv := s.ResizeEnv(*props.Uploads.BucketName(), *props.Output.BucketName())
 	// Leave the Go runtime headroom under the function's memory so the GC works
 	// harder before Lambda kills the sandbox for running out.
 	resizeEnv["GOMEMLIMIT"] = fmt.Sprintf("%dMiB", s.Resize.MemoryMB*9/10)

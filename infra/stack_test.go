@@ -248,7 +248,7 @@ func TestFunctions(t *testing.T) {
 		extraEnv map[string]string
 	}{
 		{"resize", s.stack.Functions.Resize, s.stack.Functions.ResizeLogs, 2048,
-			mapKeys(want.ResizeEnv("b")), map[string]string{"GOMEMLIMIT": "1843MiB"}},
+			mapKeys(want.ResizeEnv("a", "b")), map[string]string{"GOMEMLIMIT": "1843MiB"}},
 		{"api", s.stack.Functions.API, s.stack.Functions.APILogs, apiMemoryMB,
 			mapKeys(want.APIEnv("a", "b")), nil},
 	}

@@ -154,7 +154,7 @@ func TestWorkerKilledMidBatch(t *testing.T) {
 		cfg.NoEventSource = true
 		cfg.Settings.Queue.MaxReceiveCount = 50 // kills must not push work to the DLQ
 	})
-	rcfg, err := resize.ConfigFromEnv(func(k string) string { return c.Settings().ResizeEnv(c.OutputBucket)[k] })
+	rcfg, err := resize.ConfigFromEnv(func(k string) string { return c.Settings().ResizeEnv(c.UploadsBucket, c.OutputBucket)[k] })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ const (
 	CodeTooLarge           Code = "too_large"            // more bytes than Limits.MaxBytes
 	CodeTooManyPixels      Code = "too_many_pixels"      // width*height over Limits.MaxPixels
 	CodeDimensionsTooLarge Code = "dimensions_too_large" // a side over Limits.MaxSide
+	CodeTooComplex         Code = "too_complex"          // more work than the per-image budget allows
 )
 
 // Error is a refusal of an input, with a message a person can read.
