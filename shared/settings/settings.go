@@ -141,8 +141,8 @@ func (s Settings) Validate() error {
 	// Per-image deadline: a full batch of images that each use their whole budget
 	// must still fit before the margin, or the last messages of a batch would be
 	// handed back untried (they still count a receive) instead of attempted.
-	if r.ImageTimeout < time.Second {
-		bad("resizeImageTimeout", "must be at least 1s, got %s", r.ImageTimeout)
+	if r.ImageTimeout < 100*time.Millisecond {
+		bad("resizeImageTimeout", "must be at least 100ms, got %s", r.ImageTimeout)
 	} else if r.BatchSize >= 1 && r.DeadlineMargin > 0 &&
 		time.Duration(r.BatchSize)*r.ImageTimeout+r.DeadlineMargin > r.Timeout {
 		bad("resizeImageTimeout", "resizeBatchSize (%d) x resizeImageTimeout (%s) + resizeDeadlineMargin (%s) must fit in resizeTimeout (%s), so every message of a batch is attempted; lower resizeImageTimeout or resizeBatchSize, or raise resizeTimeout",
