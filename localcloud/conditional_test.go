@@ -78,12 +78,15 @@ func TestConditionalPutsAsS3(t *testing.T) {
 func TestConcurrentConditionalPutsHaveOneWinner(t *testing.T) {
 	c := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
 	ctx := context.Background()
-	race := func(edit func(*s3.PutObjectInput)) (wins int, codes []string) {
+	// Each writer's bytes differ from every other's, in both races: rewriting the
+	// same bytes keeps the ETag (it is their MD5), so If-Match would rightly hold
+	// for the next writer too.
+	race := func(fill string, edit func(*s3.PutObjectInput)) (wins int, codes []string) {
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		for i := range 16 {
 			wg.Go(func() {
-				in := &s3.PutObjectInput{Bucket: &c.OutputBucket, Key: aws.String("race"), Body: strings.NewReader(strings.Repeat("x", i+1))}
+				in := &s3.PutObjectInput{Bucket: &c.OutputBucket, Key: aws.String("race"), Body: strings.NewReader(strings.Repeat(fill, i+1))}
 				edit(in)
 				_, err := c.S3.PutObject(ctx, in)
 				mu.Lock()
@@ -98,7 +101,7 @@ func TestConcurrentConditionalPutsHaveOneWinner(t *testing.T) {
 		wg.Wait()
 		return wins, codes
 	}
-	if wins, codes := race(func(in *s3.PutObjectInput) { in.IfNoneMatch = aws.String("*") }); wins != 1 || !allConflicts(codes) {
+	if wins, codes := race("x", func(in *s3.PutObjectInput) { in.IfNoneMatch = aws.String("*") }); wins != 1 || !allConflicts(codes) {
 		t.Fatalf("If-None-Match race: %d winners, losers %v; want 1 winner, the rest 412 or 409", wins, codes)
 	}
 	head, err := c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &c.OutputBucket, Key: aws.String("race")})
@@ -106,7 +109,7 @@ func TestConcurrentConditionalPutsHaveOneWinner(t *testing.T) {
 		t.Fatal(err)
 	}
 	etag := aws.ToString(head.ETag)
-	if wins, codes := race(func(in *s3.PutObjectInput) { in.IfMatch = &etag }); wins != 1 || !allConflicts(codes) {
+	if wins, codes := race("y", func(in *s3.PutObjectInput) { in.IfMatch = &etag }); wins != 1 || !allConflicts(codes) {
 		t.Fatalf("If-Match race: %d winners, losers %v; want 1 winner, the rest 412 or 409", wins, codes)
 	}
 }
