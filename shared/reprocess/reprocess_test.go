@@ -212,4 +212,3 @@ type brokenGets struct{ *fakeStore }
 func (brokenGets) GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
 	return nil, errors.New("SlowDown")
 }
-
