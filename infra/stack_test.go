@@ -211,7 +211,8 @@ func TestEventSource(t *testing.T) {
 		batch, window, concurrency float64
 	}{
 		{"cdk.json", nil, 5, 2, 10},
-		{"overridden", map[string]any{"resizeBatchSize": "20", "resizeBatchWindow": "10s", "resizeMaxConcurrency": "40"}, 20, 10, 40},
+		{"overridden", map[string]any{"resizeBatchSize": "20", "resizeBatchWindow": "10s", "resizeMaxConcurrency": "40",
+			"resizeImageTimeout": "2s"}, 20, 10, 40}, // 20 x 2s + the 10s margin fit in 60s
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -388,7 +389,7 @@ func TestUploadNotification(t *testing.T) {
 					"ArnLike":      map[string]any{"aws:SourceArn": getAtt(s.id(s.stack.Storage.Uploads), "Arn")},
 					"StringEquals": map[string]any{"aws:SourceAccount": map[string]any{"Ref": "AWS::AccountId"}},
 				},
-				"Resource":  getAtt(s.id(s.stack.Queue.Queue), "Arn"),
+				"Resource": getAtt(s.id(s.stack.Queue.Queue), "Arn"),
 			}}),
 		}),
 	})
