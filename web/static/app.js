@@ -22,9 +22,9 @@
     too_large: "The file is bigger than the upload limit of " + formatBytes(maxBytes) + ".",
     too_many_pixels: "The picture has too many pixels to resize. Try a smaller version of it.",
     dimensions_too_large: "The picture is too wide or too tall to resize. Try a smaller version of it.",
+    too_complex: "The picture is coded in a way that would take far too long to decode. Try saving it again with another program.",
     empty_file: "The file is empty.",
     source_missing: "The uploaded file was gone before it could be resized. Please upload it again.",
-    too_complex: "The picture needs far more work to read than its size suggests, so it was not resized. Try saving it again in an ordinary image editor.",
     processing_failed: "The image could not be resized because of a problem on our side. It has been set aside to be retried; this page will update if it succeeds."
   };
 
