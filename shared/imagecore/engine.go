@@ -51,7 +51,7 @@ type Result struct {
 // EngineVersion names the engine's output: bump it whenever the bytes it makes for
 // the same input and settings change (a decoder fix, an encoder change), so
 // manifests and cached URLs made by an older engine are known to be stale.
-const EngineVersion = "3"
+const EngineVersion = "4"
 
 // Engine turns image bytes into the configured variants. It is safe for
 // concurrent use; it holds only immutable configuration.
@@ -89,23 +89,27 @@ func (e *Engine) Process(ctx context.Context, data []byte) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("image engine: %w", err)
 	}
+	src, notes := embeddedColour(info.Format, data)
 	if info.Format == SourceJPEG && !e.stdJPEG {
-		if outs, ok, err := renderJPEG(info, data, cfg.Width, cfg.Height, e.variants); ok {
+		var jn []string
+		if outs, ok, err := renderJPEG(info, data, cfg.Width, cfg.Height, e.variants, src, &jn); ok {
 			if err != nil {
 				return nil, err
 			}
-			return &Result{Source: info, Outputs: outs}, nil
+			return &Result{Source: info, Outputs: outs, Notes: append(notes, jn...)}, nil
 		}
 	}
 	m, err := decodeImage(info.Format, data)
 	if err != nil {
 		return nil, err
 	}
+	// Every output is sRGB: convert before any resampling.
+	m, cn := toSRGB(m, src)
 	outs, err := render(info, m, cfg.Width, cfg.Height, e.variants)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Source: info, Outputs: outs}, nil
+	return &Result{Source: info, Outputs: outs, Notes: append(notes, cn...)}, nil
 }
 
 // CheckHeader applies the byte and dimension limits and reports the source

@@ -31,7 +31,7 @@ func jpegScales(info SourceInfo, d *jpegDecoder, variants []Variant) []int {
 // renders them. ok is false when the scaled decoder does not apply (a kind of
 // JPEG it does not handle, no reduction possible, or any decoding error) and
 // the caller must take the image/jpeg path, which also judges damaged files.
-func renderJPEG(info SourceInfo, data []byte, w, h int, variants []Variant) (outs []Output, ok bool, err error) {
+func renderJPEG(info SourceInfo, data []byte, w, h int, variants []Variant, src colourSource, notes *[]string) (outs []Output, ok bool, err error) {
 	d, err := newJPEGDecoder(data)
 	if err != nil || d.w != w || d.h != h {
 		return nil, false, nil
@@ -48,9 +48,21 @@ func renderJPEG(info SourceInfo, data []byte, w, h int, variants []Variant) (out
 	if err != nil {
 		return nil, false, nil
 	}
+	// Colour conversion runs here, at the reduced scale: converted chroma
+	// comes out at luma's size, so every plane then has luma's geometry.
+	geom := make([]int, len(planes))
+	cp, converted, cn := planesToSRGB(d, planes, src)
+	*notes = append(*notes, cn...)
+	if converted {
+		planes = cp
+	} else {
+		for i := range geom {
+			geom[i] = i
+		}
+	}
 	chains := make([]*chain, len(planes))
 	for i, p := range planes {
-		c := d.comps[i]
+		c := d.comps[geom[i]]
 		s := float64(c.n) / 8
 		chains[i] = newChain(p, float64(c.cw)/float64(w)*s, float64(c.ch)/float64(h)*s)
 	}
