@@ -253,4 +253,3 @@ func TestColourMediumRMSE(t *testing.T) {
 		}
 	}
 }
-
