@@ -318,10 +318,10 @@ func transformFor(src colourSource, ch int) (*colourTransform, []string) {
 		var err error
 		t, err = iccTransform(src.ICC)
 		if err != nil {
-			notes = append(notes, fmt.Sprintf("the embedded colour profile was ignored and the image treated as sRGB: %v", err))
+			notes = append(notes, fmt.Sprintf("the embedded colour profile was ignored and the image %s: %v", treatedAs(ch), err))
 			t = nil
 		} else if t != nil && t.in != ch {
-			notes = append(notes, fmt.Sprintf("the embedded colour profile (%s) is for %d channels and the image has %d; it was ignored and the image treated as sRGB", t.name, t.in, ch))
+			notes = append(notes, fmt.Sprintf("the embedded colour profile (%s) is for %d channels and the image has %d; it was ignored and the image %s", t.name, t.in, ch, treatedAs(ch)))
 			t = nil
 		}
 	case src.CICP != nil:
@@ -338,6 +338,14 @@ func transformFor(src colourSource, ch int) (*colourTransform, []string) {
 		t = defaultCMYK()
 	}
 	return t, notes
+}
+
+// treatedAs says how pixels without a usable description are read.
+func treatedAs(ch int) string {
+	if ch == 4 {
+		return "read as SWOP press CMYK"
+	}
+	return "treated as sRGB"
 }
 
 // planesToSRGB converts the Y'CbCr or gray planes of the scaled JPEG decoder.

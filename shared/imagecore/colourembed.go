@@ -102,7 +102,7 @@ func jpegICC(data []byte) (colourSource, []string) {
 		}
 	}
 	if bad != "" {
-		return colourSource{}, []string{fmt.Sprintf("the embedded colour profile was ignored and the image treated as sRGB: its JPEG segments are damaged (%s)", bad)}
+		return colourSource{}, []string{fmt.Sprintf("the embedded colour profile could not be read and was ignored: its JPEG segments are damaged (%s)", bad)}
 	}
 	p := make([]byte, 0, total)
 	for _, c := range chunks {
@@ -131,11 +131,11 @@ func pngICC(data []byte) (colourSource, []string) {
 		case "iCCP":
 			i := bytes.IndexByte(body, 0)
 			if i < 1 || i > 79 || i+2 > len(body) || body[i+1] != 0 {
-				return colourSource{}, []string{"the embedded colour profile was ignored and the image treated as sRGB: its PNG iCCP chunk is malformed"}
+				return colourSource{}, []string{"the embedded colour profile could not be read and was ignored: its PNG iCCP chunk is malformed"}
 			}
 			p, err := inflateBounded(body[i+2:], maxICCBytes)
 			if err != nil {
-				return colourSource{}, []string{fmt.Sprintf("the embedded colour profile was ignored and the image treated as sRGB: %v", err)}
+				return colourSource{}, []string{fmt.Sprintf("the embedded colour profile could not be read and was ignored: %v", err)}
 			}
 			src.ICC = p
 		}
@@ -173,7 +173,7 @@ func webpICC(data []byte) (colourSource, []string) {
 		}
 		if string(data[pos:pos+4]) == "ICCP" {
 			if n > maxICCBytes {
-				return colourSource{}, []string{fmt.Sprintf("the embedded colour profile was ignored and the image treated as sRGB: it is over %d bytes", maxICCBytes)}
+				return colourSource{}, []string{fmt.Sprintf("the embedded colour profile could not be read and was ignored: it is over %d bytes", maxICCBytes)}
 			}
 			return colourSource{ICC: data[pos+8 : pos+8+n]}, nil
 		}
