@@ -144,21 +144,37 @@ func pngICC(data []byte) (colourSource, []string) {
 }
 
 // inflateBounded decompresses zlib data, refusing more than limit bytes out.
+// A first pass only counts, so a bomb costs CPU for at most limit bytes and
+// no memory; the second fills a buffer of exactly the size found.
 func inflateBounded(z []byte, limit int) ([]byte, error) {
-	r, err := zlib.NewReader(bytes.NewReader(z))
-	if err != nil {
-		return nil, fmt.Errorf("its compressed data is damaged: %w", err)
+	open := func() (io.ReadCloser, error) {
+		r, err := zlib.NewReader(bytes.NewReader(z))
+		if err != nil {
+			return nil, fmt.Errorf("its compressed data is damaged: %w", err)
+		}
+		return r, nil
 	}
-	defer r.Close()
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(r, int64(limit)+1))
+	r, err := open()
+	if err != nil {
+		return nil, err
+	}
+	n, err := io.Copy(io.Discard, io.LimitReader(r, int64(limit)+1))
+	r.Close()
 	if err != nil {
 		return nil, fmt.Errorf("its compressed data is damaged: %w", err)
 	}
 	if n > int64(limit) {
 		return nil, fmt.Errorf("it inflates to over %d bytes", limit)
 	}
-	return buf.Bytes(), nil
+	if r, err = open(); err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	out := make([]byte, n)
+	if _, err := io.ReadFull(r, out); err != nil {
+		return nil, fmt.Errorf("its compressed data is damaged: %w", err)
+	}
+	return out, nil
 }
 
 // webpICC reads the ICCP chunk of an extended (VP8X) WebP file.
