@@ -49,6 +49,7 @@ var outcomes = []outcome{
 	{file: "rgb-2x2.bmp", code: imagecore.CodeUnsupportedFormat},
 	{file: "animated-40x30.gif", format: "gif", w: 40, h: 30},
 	{file: "cmyk-16x16.jpg", format: "jpeg", w: 16, h: 16},
+	{file: "ycck-64x64.jpg", format: "jpeg", w: 64, h: 64},
 	{file: "rgba16-24x20.png", format: "png", w: 24, h: 20, transparent: true},
 	{file: "palette-trns-24x20.png", format: "png", w: 24, h: 20, transparent: true},
 	{file: "gray-40x30.png", format: "png", w: 40, h: 30},

@@ -340,6 +340,46 @@ func transformFor(src colourSource, ch int) (*colourTransform, []string) {
 	return t, notes
 }
 
+// cmykPlanesToSRGB converts the four planes of an Adobe CMYK or YCCK JPEG,
+// as image/jpeg reads them: Adobe stores 255 - ink; YCCK holds that
+// inverted CMY as Y'CbCr, so its R'G'B' is the ink and only K is inverted.
+// The result is three Y'CbCr planes at the first plane's size.
+func cmykPlanesToSRGB(d *jpegDecoder, planes []plane, t *colourTransform) []plane {
+	base := planes[0]
+	out := make([]plane, 3)
+	for i := range out {
+		out[i] = plane{pix: make([]byte, base.w*base.h), w: base.w, h: base.h, stride: base.w}
+	}
+	ycck := d.transform != 0
+	rows(base.h, func(y0, y1 int) {
+		idx := make([][]int, 4)
+		for c := range idx {
+			idx[c] = make([]int, base.w)
+			for x := range idx[c] {
+				idx[c][x] = min(x*d.comps[c].h/d.hmax, planes[c].w-1)
+			}
+		}
+		for y := y0; y < y1; y++ {
+			var r [4][]byte
+			for c := range r {
+				r[c] = planes[c].row(min(y*d.comps[c].v/d.vmax, planes[c].h-1))
+			}
+			oy, ob, or := out[0].row(y), out[1].row(y), out[2].row(y)
+			for x := range oy {
+				a, b, c, k := r[0][idx[0][x]], r[1][idx[1][x]], r[2][idx[2][x]], 255-r[3][idx[3][x]]
+				if ycck {
+					a, b, c = color.YCbCrToRGB(a, b, c)
+				} else {
+					a, b, c = 255-a, 255-b, 255-c
+				}
+				rr, gg, bb := t.cmyk8(a, b, c, k)
+				oy[x], ob[x], or[x] = color.RGBToYCbCr(rr, gg, bb)
+			}
+		}
+	})
+	return out
+}
+
 // treatedAs says how pixels without a usable description are read.
 func treatedAs(ch int) string {
 	if ch == 4 {
@@ -352,7 +392,7 @@ func treatedAs(ch int) string {
 // Converted chroma comes back at luma's size. converted is false when there
 // is nothing to do (the planes are then unchanged).
 func planesToSRGB(d *jpegDecoder, planes []plane, src colourSource) ([]plane, bool, []string) {
-	if src.ICC == nil {
+	if src.ICC == nil && len(planes) != 4 {
 		return nil, false, nil
 	}
 	t, notes := transformFor(src, len(planes))
@@ -374,6 +414,9 @@ func planesToSRGB(d *jpegDecoder, planes []plane, src colourSource) ([]plane, bo
 			}
 		})
 		return planes, true, notes
+	}
+	if len(planes) == 4 {
+		return cmykPlanesToSRGB(d, planes, t), true, notes
 	}
 	if len(planes) != 3 {
 		return nil, false, notes

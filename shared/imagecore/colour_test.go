@@ -2,6 +2,7 @@ package imagecore
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"image"
@@ -191,9 +192,7 @@ func TestColourScaledDecode(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			data := readColour(t, "seeding-"+c.name+".jpg")
 			if d, err := newJPEGDecoder(data); err != nil || jpegScales(SourceInfo{}, d, e.variants)[0] == 0 {
-				if c.name != "cmyk-swop" && c.name != "cmyk-noprofile" {
-					t.Fatalf("the scaled decoder does not take %s (%v)", c.name, err)
-				}
+				t.Fatalf("the scaled decoder does not take %s (%v)", c.name, err)
 			}
 			got := decodeOutput(t, process(t, e, data).Outputs[0])
 			want := imaging.Resize(decodeFile(t, readColour(t, "small-"+c.name+".magick.png")), 200, 113, imaging.Lanczos)
@@ -207,6 +206,42 @@ func TestColourScaledDecode(t *testing.T) {
 				t.Logf("RMSE against ImageMagick %.2f%%", d)
 			}
 		})
+	}
+}
+
+// Four-component JPEGs decoded at a reduced size match image/jpeg's full
+// decode resized: Adobe CMYK (inverted) and YCCK.
+func TestScaledCMYKMatchesStd(t *testing.T) {
+	e := newEngine(t, Variant{Name: "small", Width: 200, Format: FormatPNG})
+	std := *e
+	std.stdJPEG = true
+	for _, name := range []string{"seeding-cmyk-swop.jpg", "seeding-cmyk-noprofile.jpg"} {
+		data := readColour(t, name)
+		got := decodeOutput(t, process(t, e, data).Outputs[0])
+		res, err := std.Process(context.Background(), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := rmse(t, got, decodeOutput(t, res.Outputs[0])); d > 1 {
+			t.Errorf("%s: scaled and full decodes differ by %.2f%% RMSE, want <= 1%%", name, d)
+		}
+	}
+	// YCCK (Adobe transform 2): a flat colour, decoded at 1/8.
+	ycck := readTestdata(t, "hostile", "ycck-64x64.jpg")
+	small := newEngine(t, Variant{Name: "s", Width: 8, Format: FormatPNG})
+	std = *small
+	std.stdJPEG = true
+	if d, err := newJPEGDecoder(ycck); err != nil || d.transform != 2 || jpegScales(SourceInfo{}, d, small.variants)[0] == 0 {
+		t.Fatalf("ycck-64x64.jpg is not a YCCK file the scaled decoder reduces (%v)", err)
+	}
+	got := decodeOutput(t, process(t, small, ycck).Outputs[0])
+	res, err := std.Process(context.Background(), ycck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := decodeOutput(t, res.Outputs[0])
+	if !near(got.At(4, 4), want.At(4, 4), 2) {
+		t.Errorf("YCCK: scaled decode %v, image/jpeg %v", got.At(4, 4), want.At(4, 4))
 	}
 }
 

@@ -15,7 +15,9 @@ import (
 // Y/Cb/Cr or gray planes; anything else (CMYK, RGB, arithmetic coding, 12-bit,
 // lossless, unusual sampling) is reported as errJPEGUnsupported and the engine
 // uses image/jpeg. Any decoding error also sends the engine to image/jpeg, so
-// damaged files are judged exactly as before.
+// damaged files are judged exactly as before. Four-component (Adobe CMYK and
+// YCCK) files are decoded to their four planes; the engine's colour
+// conversion turns them into Y'CbCr at the reduced size.
 
 var (
 	errJPEGUnsupported = errors.New("jpeg: not handled by the scaled decoder")
@@ -159,6 +161,9 @@ func newJPEGDecoder(data []byte) (*jpegDecoder, error) {
 	if len(d.comps) == 3 && d.comps[0].id == 'R' && d.comps[1].id == 'G' && d.comps[2].id == 'B' {
 		return nil, errJPEGUnsupported
 	}
+	if len(d.comps) == 4 && !d.adobe {
+		return nil, errJPEGUnsupported // CMYK or YCCK cannot be told apart; image/jpeg refuses it too
+	}
 	return d, nil
 }
 
@@ -245,7 +250,7 @@ func (d *jpegDecoder) frame(progressive bool, seg []byte) error {
 	if d.w == 0 || d.h == 0 {
 		return errJPEGUnsupported // height from DNL
 	}
-	if nf != 1 && nf != 3 {
+	if nf != 1 && nf != 3 && nf != 4 { // 4: Adobe CMYK or YCCK, colour-converted by the engine
 		return errJPEGUnsupported
 	}
 	if len(seg) != 6+3*nf {
