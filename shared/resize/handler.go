@@ -302,6 +302,11 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 		variants = append(variants, manifest.Variant{Name: out.Name, Format: string(out.Format),
 			Width: out.Width, Height: out.Height, Bytes: int64(len(out.Data)), Key: vkey})
 	}
+	// Engine notes (an unusable colour profile, say) go to the log and the manifest.
+	for _, n := range result.Notes {
+		j.log.WarnContext(ctx, "image note", "note", n)
+	}
+	j.notes = result.Notes
 	return h.settle(ctx, j, nil, variants)
 }
 
@@ -329,6 +334,8 @@ type job struct {
 	src   manifest.Source
 	// prev is the manifest as last read, which a write must replace exactly.
 	prev stored
+	// notes are the engine's notes for the manifest.
+	notes []string
 }
 
 // settle is the edge where an outcome is decided once: write the manifest for a
@@ -356,7 +363,7 @@ func (h *Handler) settle(ctx context.Context, j *job, err error, variants []mani
 // newManifest is the manifest of j with what made it: the engine and settings.
 func (h *Handler) newManifest(j *job, status manifest.Status, e *manifest.Error) manifest.Manifest {
 	m := manifest.Manifest{Version: manifest.Version, ID: j.id, Status: status, Source: j.src, Variants: []manifest.Variant{},
-		Error: e, EngineVersion: imagecore.EngineVersion, SettingsHash: h.settingsHash}
+		Error: e, EngineVersion: imagecore.EngineVersion, SettingsHash: h.settingsHash, Notes: j.notes}
 	m.CompletedAt = h.now().UTC()
 	m.ProcessingMS = m.CompletedAt.Sub(j.start).Milliseconds()
 	return m
