@@ -1,5 +1,7 @@
 package imagecore
 
+import "context"
+
 // maxJPEGShrink is the deepest DCT-domain reduction: 1/8, a block's DC alone.
 const maxJPEGShrink = 3
 
@@ -31,7 +33,7 @@ func jpegScales(info SourceInfo, d *jpegDecoder, variants []Variant) []int {
 // renders them. ok is false when the scaled decoder does not apply (a kind of
 // JPEG it does not handle, no reduction possible, or any decoding error) and
 // the caller must take the image/jpeg path, which also judges damaged files.
-func renderJPEG(info SourceInfo, data []byte, w, h int, variants []Variant) (outs []Output, ok bool, err error) {
+func renderJPEG(ctx context.Context, info SourceInfo, data []byte, w, h int, variants []Variant) (outs []Output, ok bool, err error) {
 	d, err := newJPEGDecoder(data)
 	if err != nil || d.w != w || d.h != h {
 		return nil, false, nil
@@ -54,6 +56,6 @@ func renderJPEG(info SourceInfo, data []byte, w, h int, variants []Variant) (out
 		s := float64(c.n) / 8
 		chains[i] = newChain(p, float64(c.cw)/float64(w)*s, float64(c.ch)/float64(h)*s)
 	}
-	outs, err = renderPlanar(info, chains, w, h, variants)
+	outs, err = renderPlanar(ctx, info, chains, w, h, variants)
 	return outs, true, err
 }

@@ -2,6 +2,7 @@ package imagecore
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -22,9 +23,9 @@ type job struct {
 // render makes every variant from one decode. Levels are built first, in
 // order (each from the one above); then the variants, which only read them,
 // run on up to GOMAXPROCS goroutines.
-func render(info SourceInfo, m image.Image, w, h int, variants []Variant) ([]Output, error) {
+func render(ctx context.Context, info SourceInfo, m image.Image, w, h int, variants []Variant) ([]Output, error) {
 	if chains, ok := planarChains(m, w, h); ok {
-		return renderPlanar(info, chains, w, h, variants)
+		return renderPlanar(ctx, info, chains, w, h, variants)
 	}
 	p := newPyramid(m, w, h)
 	jobs := make([]job, len(variants))
@@ -44,7 +45,7 @@ func render(info SourceInfo, m image.Image, w, h int, variants []Variant) ([]Out
 	outs := make([]Output, len(jobs))
 	err := parallel(len(jobs), func(i int) error {
 		var err error
-		outs[i], err = jobs[i].run(info.Orientation, p.opaque)
+		outs[i], err = jobs[i].run(ctx, info.Orientation, p.opaque)
 		if err != nil {
 			return fmt.Errorf("variant %s: %w", jobs[i].v.Name, err)
 		}
@@ -81,7 +82,7 @@ func parallel(n int, f func(i int) error) error {
 	return nil
 }
 
-func (j job) run(orientation int, opaque bool) (Output, error) {
+func (j job) run(ctx context.Context, orientation int, opaque bool) (Output, error) {
 	var img *image.RGBA
 	if j.ow == j.crop.Dx() && j.oh == j.crop.Dy() { // level 0, no resampling
 		img = copyRect(j.level, j.crop)
@@ -91,12 +92,17 @@ func (j job) run(orientation int, opaque bool) (Output, error) {
 			float64(j.crop.Dx())/s, float64(j.crop.Dy())/s, j.ow, j.oh, opaque)
 	}
 	img = orientRGBA(img, orientation)
+	// Alternates first: a JPEG primary of a transparent image flattens img.
+	alts, err := encodeAlternates(ctx, img, j.v, opaque)
+	if err != nil {
+		return Output{}, err
+	}
 	format := outputFormat(j.v.Format, opaque)
 	data, err := encode(img, format, j.v.Quality, opaque)
 	if err != nil {
 		return Output{}, err
 	}
-	return Output{Name: j.v.Name, Format: format, Width: img.Rect.Dx(), Height: img.Rect.Dy(), Data: data}, nil
+	return Output{Name: j.v.Name, Format: format, Width: img.Rect.Dx(), Height: img.Rect.Dy(), Data: data, Alternates: alts}, nil
 }
 
 func copyRect(m *image.RGBA, r image.Rectangle) *image.RGBA {

@@ -1,6 +1,7 @@
 package imagecore
 
 import (
+	"context"
 	"fmt"
 	"image"
 )
@@ -219,7 +220,7 @@ func planVariants(info SourceInfo, geoms []chainGeom, w, h int, variants []Varia
 	return plans
 }
 
-func renderPlanar(info SourceInfo, chains []*chain, w, h int, variants []Variant) ([]Output, error) {
+func renderPlanar(ctx context.Context, info SourceInfo, chains []*chain, w, h int, variants []Variant) ([]Output, error) {
 	geoms := make([]chainGeom, len(chains))
 	for i, c := range chains {
 		base := c.level(0, 0)
@@ -238,7 +239,7 @@ func renderPlanar(info SourceInfo, chains []*chain, w, h int, variants []Variant
 	outs := make([]Output, len(jobs))
 	err := parallel(len(jobs), func(i int) error {
 		var err error
-		outs[i], err = jobs[i].run(info.Orientation)
+		outs[i], err = jobs[i].run(ctx, info.Orientation)
 		if err != nil {
 			return fmt.Errorf("variant %s: %w", jobs[i].v.Name, err)
 		}
@@ -247,7 +248,7 @@ func renderPlanar(info SourceInfo, chains []*chain, w, h int, variants []Variant
 	return outs, err
 }
 
-func (j planarJob) run(orientation int) (Output, error) {
+func (j planarJob) run(ctx context.Context, orientation int) (Output, error) {
 	planes := make([]plane, len(j.planes))
 	for i, pj := range j.planes {
 		planes[i] = orientPlane(resamplePlane(pj), orientation)
@@ -264,12 +265,16 @@ func (j planarJob) run(orientation int) (Output, error) {
 		img = &image.YCbCr{Y: planes[0].pix, Cb: planes[1].pix, Cr: planes[2].pix, YStride: w, CStride: planes[1].stride,
 			SubsampleRatio: ratio, Rect: image.Rect(0, 0, w, h)}
 	}
+	alts, err := encodeAlternates(ctx, img, j.v, true)
+	if err != nil {
+		return Output{}, err
+	}
 	format := outputFormat(j.v.Format, true)
 	data, err := encodeOpaque(img, format, j.v.Quality)
 	if err != nil {
 		return Output{}, err
 	}
-	return Output{Name: j.v.Name, Format: format, Width: w, Height: h, Data: data}, nil
+	return Output{Name: j.v.Name, Format: format, Width: w, Height: h, Data: data, Alternates: alts}, nil
 }
 
 // resamplePlane makes the w x h version of a channel's region: a copy when
