@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -132,6 +133,7 @@ type fakeEngine struct {
 	err     error
 	panicOn string
 	calls   int
+	alts    []imagecore.Alternate // given to every output
 }
 
 func (e *fakeEngine) Process(ctx context.Context, data []byte) (*imagecore.Result, error) {
@@ -145,10 +147,42 @@ func (e *fakeEngine) Process(ctx context.Context, data []byte) (*imagecore.Resul
 	return &imagecore.Result{
 		Source: imagecore.SourceInfo{Format: "jpeg", Width: 4000, Height: 3000},
 		Outputs: []imagecore.Output{
-			{Name: "thumb", Format: imagecore.FormatJPEG, Width: 200, Height: 200, Data: []byte("thumb-bytes")},
-			{Name: "small", Format: imagecore.FormatJPEG, Width: 480, Height: 360, Data: []byte("small-bytes!")},
+			{Name: "thumb", Format: imagecore.FormatJPEG, Width: 200, Height: 200, Data: []byte("thumb-bytes"), Alternates: e.alts},
+			{Name: "small", Format: imagecore.FormatJPEG, Width: 480, Height: 360, Data: []byte("small-bytes!"), Alternates: e.alts},
 		},
 	}, nil
+}
+
+// TestAlternatesWrittenAndListed: each alternate is stored under the variant's
+// key with its own extension and type, before the manifest, which lists it.
+func TestAlternatesWrittenAndListed(t *testing.T) {
+	h := newHarness(t)
+	h.engine.alts = []imagecore.Alternate{{Format: imagecore.FormatAVIF, Data: []byte("avif!")}, {Format: imagecore.FormatWebP, Data: []byte("webp!!")}}
+	id := manifest.NewID()
+	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
+	if failed := h.run(t, context.Background(), s3Message("m1", uploads, "uploads/"+id)); len(failed) != 0 {
+		t.Fatalf("failed %v", failed)
+	}
+	m := h.manifest(t, id)
+	if m == nil || m.Status != manifest.StatusReady || len(m.Variants) != 2 {
+		t.Fatalf("manifest %+v", m)
+	}
+	for _, v := range m.Variants {
+		if len(v.Alternates) != 2 {
+			t.Fatalf("%s: alternates %+v", v.Name, v.Alternates)
+		}
+		for i, want := range []struct{ format, ext, ctype, body string }{{"avif", "avif", "image/avif", "avif!"}, {"webp", "webp", "image/webp", "webp!!"}} {
+			a := v.Alternates[i]
+			key := manifest.VariantKey(id, v.Name, want.ext)
+			if a.Format != want.format || a.Key != key || a.Bytes != int64(len(want.body)) {
+				t.Errorf("%s alternate %d: %+v", v.Name, i, a)
+			}
+			o, ok := h.store.get(output, key)
+			if !ok || string(o.body) != want.body || o.ctype != want.ctype {
+				t.Errorf("%s: stored %q as %q (%v)", key, o.body, o.ctype, ok)
+			}
+		}
+	}
 }
 
 const (
@@ -578,6 +612,10 @@ func TestConfigFromEnv(t *testing.T) {
 	if err != nil || cfg.Limits.MaxPixels != 100 || len(cfg.Variants) != 1 {
 		t.Fatalf("overrides %+v %v", cfg, err)
 	}
+	cfg, err = ConfigFromEnv(env(map[string]string{"OUTPUT_BUCKET": "o", "VARIANTS": `[{"name":"x","width":10,"formats":["avif","webp"]},{"name":"y","width":20}]`}))
+	if err != nil || len(cfg.Variants) != 2 || !slices.Equal(cfg.Variants[0].Formats, []imagecore.Format{imagecore.FormatAVIF, imagecore.FormatWebP}) || cfg.Variants[1].Formats != nil {
+		t.Fatalf("formats %+v %v", cfg.Variants, err)
+	}
 	tests := map[string]map[string]string{
 		"OUTPUT_BUCKET":    {},
 		"MAX_UPLOAD_BYTES": {"OUTPUT_BUCKET": "o", "MAX_UPLOAD_BYTES": "-1"},
@@ -585,6 +623,7 @@ func TestConfigFromEnv(t *testing.T) {
 		"DEADLINE_MARGIN":  {"OUTPUT_BUCKET": "o", "DEADLINE_MARGIN": "0"},
 		"VARIANTS":         {"OUTPUT_BUCKET": "o", "VARIANTS": `[{"name":"x","width":10,"colour":"red"}]`},
 		`"Bad"`:            {"OUTPUT_BUCKET": "o", "VARIANTS": `[{"name":"Bad","width":10}]`},
+		`"gif"`:            {"OUTPUT_BUCKET": "o", "VARIANTS": `[{"name":"x","width":10,"formats":["gif"]}]`},
 		"UPLOAD_PREFIX":    {"OUTPUT_BUCKET": "o", "UPLOAD_PREFIX": "uploads"},
 	}
 	for want, vars := range tests {
