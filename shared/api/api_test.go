@@ -212,7 +212,7 @@ func TestImageStatus(t *testing.T) {
 		"up/uploads/" + pending: {body: []byte("12345"), meta: map[string]string{"filename": url.PathEscape("é cat.jpg")}, modified: uploaded},
 	}}
 	putManifest(t, objects, manifest.Manifest{ID: ready, Status: manifest.StatusReady,
-		Source:   manifest.Source{Filename: "cat.jpg", Format: "jpeg", Width: 4000, Height: 3000, Bytes: 999, UploadedAt: uploaded},
+		Source: manifest.Source{Filename: "cat.jpg", Format: "jpeg", Width: 4000, Height: 3000, Bytes: 999, UploadedAt: uploaded},
 		Variants: []manifest.Variant{{Name: "thumb", Format: "jpeg", Width: 200, Height: 200, Bytes: 1234, Key: manifest.VariantKey(ready, "thumb", "jpg"),
 			Alternates: []manifest.Alternate{{Format: "avif", Key: manifest.VariantKey(ready, "thumb", "avif"), Bytes: 500},
 				{Format: "webp", Key: manifest.VariantKey(ready, "thumb", "webp"), Bytes: 800}}}}})
