@@ -437,7 +437,7 @@ func parseMeta(file, meta []byte, count *int) (*heifFile, error) {
 	if c.err != nil {
 		return nil, heifError("ispe is cut off")
 	}
-	f.width, f.height = int(min(w, 1<<30)), int(min(h, 1<<30))
+	f.width, f.height = int(w), int(h) // int is 64 bits on every target: no overflow in w*h
 
 	switch item.typ {
 	case "hvc1", "av01":
@@ -719,6 +719,9 @@ func parseIpma(b []byte, items map[uint32]*heifItem) error {
 		if k > heifMaxAssocs {
 			return heifError("item %d has %d properties, over the limit of %d", id, k, heifMaxAssocs)
 		}
+		if c.err != nil {
+			return heifError("ipma is cut off")
+		}
 		var idx []uint16
 		var fields [][]byte
 		for range k {
@@ -782,6 +785,9 @@ func parseIref(b []byte, count *int) ([]heifRef, error) {
 		if total += n; total > heifMaxRefs {
 			return nil, heifError("more than %d item references", heifMaxRefs)
 		}
+		if n > len(c.b)/2 {
+			return nil, heifError("iref %q declares %d references in %d bytes", printable(bx.typ), n, len(c.b))
+		}
 		for range n {
 			rf.to = append(rf.to, id())
 		}
@@ -823,7 +829,8 @@ func parseIloc(b []byte) (map[uint32]heifLoc, error) {
 	if n > heifMaxItems {
 		return nil, heifError("iloc declares %d items, over the limit of %d", n, heifMaxItems)
 	}
-	locs := make(map[uint32]heifLoc, n)
+	locs := make(map[uint32]heifLoc, min(n, 64))
+	extents := 0
 	for range n {
 		var id uint32
 		if v < 2 {
@@ -838,8 +845,11 @@ func parseIloc(b []byte) (map[uint32]heifLoc, error) {
 		c.u16() // data reference index
 		base := c.uN(baseSize)
 		ne := int(c.u16())
-		if ne > heifMaxRefs {
-			return nil, heifError("item %d has %d extents", id, ne)
+		if extents += ne; extents > heifMaxRefs {
+			return nil, heifError("iloc declares over %d extents", heifMaxRefs)
+		}
+		if c.err != nil {
+			return nil, heifError("iloc is cut off: %v", c.err)
 		}
 		loc := heifLoc{method: method}
 		for range ne {
@@ -904,7 +914,7 @@ func gridDescriptor(file, idat []byte, loc heifLoc) (rows, cols, w, h int, err e
 	flags := c.u8()
 	rows, cols = int(c.u8())+1, int(c.u8())+1
 	if flags&1 != 0 {
-		w, h = int(min(c.u32(), 1<<30)), int(min(c.u32(), 1<<30))
+		w, h = int(c.u32()), int(c.u32())
 	} else {
 		w, h = int(c.u16()), int(c.u16())
 	}

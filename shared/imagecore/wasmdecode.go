@@ -182,6 +182,30 @@ func align128(n int) int   { return alignTo(n, 128) }
 // sentinel marks the bytes of the output buffer the decoder did not write.
 var sentinel = [8]byte{0x5A, 0xC3, 0x96, 0x3C, 0xA5, 0x69, 0x0F, 0xF1}
 
+// untouched reports whether the decoder left a sentinel-filled buffer as it
+// was: both ends still hold the pattern (a real picture matching 16 bytes of
+// it by chance is not a concern).
+func (c *wasmCall) untouched(p uint32, n int) bool {
+	head, ok1 := c.mod.Memory().Read(p, 8)
+	if !ok1 || n < 16 {
+		return false
+	}
+	return bytes.Equal(head, sentinel[:]) && c.tailIsSentinel(p, n)
+}
+
+func (c *wasmCall) tailIsSentinel(p uint32, n int) bool {
+	tail, ok := c.mod.Memory().Read(p+uint32(n-8), 8)
+	if !ok {
+		return false
+	}
+	for i, b := range tail {
+		if b != sentinel[(n-8+i)%len(sentinel)] {
+			return false
+		}
+	}
+	return true
+}
+
 // planeStrides finds the luma (or only) and chroma strides, each the row
 // width aligned to a power of two up to 128, that account for the written
 // bytes: exactly, or up to a sentinel's length more (the last pixels may
@@ -281,6 +305,9 @@ func (c *wasmCall) heic(data []byte, want image.Point) (image.Image, error) {
 	if ok == 0 {
 		return nil, errDecode
 	}
+	if c.untouched(out, max) {
+		return nil, errDecode
+	}
 	raw, _ := c.mod.Memory().Read(out, uint32(max))
 	written := max
 	for written > 0 && raw[written-1] == sentinel[(written-1)%len(sentinel)] {
@@ -344,12 +371,15 @@ func (c *wasmCall) avif(data []byte, want image.Point) (image.Image, error) {
 	}
 	size := width * height * bpp
 	out := c.alloc(size)
+	// decode.c reports success when the first frame fails to decode (its
+	// loop just ends), leaving the buffer as it was: the pattern tells.
+	c.write(out, bytes.Repeat(sentinel[:], size/len(sentinel)+1)[:size])
 	delay := c.alloc(8)
 	ok = c.call("decode", uint64(in), uint64(len(data)), 0, 0, uint64(wp), uint64(hp), uint64(dp), uint64(np), uint64(delay), uint64(out))
 	if c.err != nil {
 		return nil, c.err
 	}
-	if ok == 0 {
+	if ok == 0 || c.untouched(out, size) {
 		return nil, errDecode
 	}
 	rect := image.Rect(0, 0, width, height)
