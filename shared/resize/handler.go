@@ -299,8 +299,17 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 		if err := h.put(ctx, vkey, out.Format.ContentType(), out.Data); err != nil {
 			return h.settle(ctx, j, err, nil)
 		}
-		variants = append(variants, manifest.Variant{Name: out.Name, Format: string(out.Format),
-			Width: out.Width, Height: out.Height, Bytes: int64(len(out.Data)), Key: vkey})
+		mv := manifest.Variant{Name: out.Name, Format: string(out.Format),
+			Width: out.Width, Height: out.Height, Bytes: int64(len(out.Data)), Key: vkey}
+		// Alternates (WebP, AVIF) sit beside the primary, keyed by their extension.
+		for _, alt := range out.Alternates {
+			akey := manifest.VariantKey(id, out.Name, alt.Format.Ext())
+			if err := h.put(ctx, akey, alt.Format.ContentType(), alt.Data); err != nil {
+				return h.settle(ctx, j, err, nil)
+			}
+			mv.Alternates = append(mv.Alternates, manifest.Alternate{Format: string(alt.Format), Key: akey, Bytes: int64(len(alt.Data))})
+		}
+		variants = append(variants, mv)
 	}
 	// Engine notes (an unusable colour profile, say) go to the log and the manifest.
 	for _, n := range result.Notes {
