@@ -213,7 +213,7 @@ func TestImageStatus(t *testing.T) {
 	}}
 	putManifest(t, objects, manifest.Manifest{ID: ready, Status: manifest.StatusReady,
 		Source:   manifest.Source{Filename: "cat.jpg", Format: "jpeg", Width: 4000, Height: 3000, Bytes: 999, UploadedAt: uploaded},
-		Variants: []manifest.Variant{{Name: "thumb", Format: "jpeg", Width: 200, Height: 200, Bytes: 1234, Key: manifest.VariantKey(ready, "thumb", "jpg")}}})
+		Variants: []manifest.Variant{{Name: "thumb", Format: "jpeg", Width: 200, Height: 200, Bytes: 1234, Key: manifest.VariantKey(ready, "thumb", "0a1b2c3d", "jpg")}}})
 	putManifest(t, objects, manifest.Manifest{ID: failed, Status: manifest.StatusFailed,
 		Source: manifest.Source{Filename: "notes.jpg", Bytes: 12},
 		Error:  &manifest.Error{Code: "unsupported_format", Message: "not an image"}})
@@ -231,7 +231,7 @@ func TestImageStatus(t *testing.T) {
 			}
 			v := r.Variants[0]
 			u, _ := url.Parse(v.URL)
-			if v.Width != 200 || u.Path != "/out/"+manifest.VariantKey(ready, "thumb", "jpg") || u.Query().Get("X-Amz-Expires") != "600" {
+			if v.Width != 200 || u.Path != "/out/"+manifest.VariantKey(ready, "thumb", "0a1b2c3d", "jpg") || u.Query().Get("X-Amz-Expires") != "600" {
 				t.Errorf("variant %+v", v)
 			}
 		}},

@@ -231,12 +231,23 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 
 	var variants []manifest.Variant
 	for _, out := range result.Outputs {
-		vkey := manifest.VariantKey(id, out.Name, out.Format.Ext())
-		if err := h.put(ctx, vkey, out.Format.ContentType(), out.Data); err != nil {
+		// Every encoding of a variant shares one tagged name and differs only in
+		// its extension, so the CDN can choose among them from the URL alone.
+		tag := manifest.VariantTag(h.variant(out.Name), src.ETag)
+		vkey := manifest.VariantKey(id, out.Name, tag, out.Format.Ext())
+		if err := h.put(ctx, vkey, out.Format.ContentType(), manifest.VariantCacheControl, out.Data); err != nil {
 			return h.settle(ctx, log, id, src, start, err, nil)
 		}
-		variants = append(variants, manifest.Variant{Name: out.Name, Format: string(out.Format),
-			Width: out.Width, Height: out.Height, Bytes: int64(len(out.Data)), Key: vkey})
+		v := manifest.Variant{Name: out.Name, Format: string(out.Format),
+			Width: out.Width, Height: out.Height, Bytes: int64(len(out.Data)), Key: vkey}
+		for _, alt := range out.Alternates {
+			akey := manifest.VariantKey(id, out.Name, tag, alt.Format.Ext())
+			if err := h.put(ctx, akey, alt.Format.ContentType(), manifest.VariantCacheControl, alt.Data); err != nil {
+				return h.settle(ctx, log, id, src, start, err, nil)
+			}
+			v.Alternates = append(v.Alternates, manifest.Alternate{Format: string(alt.Format), Key: akey, Bytes: int64(len(alt.Data))})
+		}
+		variants = append(variants, v)
 	}
 	return h.settle(ctx, log, id, src, start, nil, variants)
 }
@@ -261,7 +272,7 @@ func (h *Handler) settle(ctx context.Context, log *slog.Logger, id string, src m
 		return fmt.Errorf("encode manifest %s: %w", id, jerr)
 	}
 	// The manifest is written last: its presence means every variant is in place.
-	if perr := h.put(ctx, manifest.Key(id), "application/json", body); perr != nil {
+	if perr := h.put(ctx, manifest.Key(id), "application/json", manifest.ManifestCacheControl, body); perr != nil {
 		return fmt.Errorf("image %s: %w", id, perr)
 	}
 	h.report(ctx, log, m)
@@ -319,13 +330,25 @@ func (h *Handler) download(ctx context.Context, bucket, key, etag string) ([]byt
 	return buf.Bytes(), nil
 }
 
-func (h *Handler) put(ctx context.Context, key, contentType string, body []byte) error {
+// variant is the configured variant an output was made from; a processor that
+// is not the configured engine (tests) may name others, tagged by name alone.
+func (h *Handler) variant(name string) imagecore.Variant {
+	for _, v := range h.cfg.Variants {
+		if v.Name == name {
+			return v
+		}
+	}
+	return imagecore.Variant{Name: name}
+}
+
+func (h *Handler) put(ctx context.Context, key, contentType, cacheControl string, body []byte) error {
 	_, err := h.store.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        &h.cfg.OutputBucket,
 		Key:           &key,
 		Body:          bytes.NewReader(body),
 		ContentLength: ptr(int64(len(body))),
 		ContentType:   &contentType,
+		CacheControl:  &cacheControl,
 	})
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)

@@ -44,6 +44,7 @@ type storedObject struct {
 	meta     map[string]string
 	modified time.Time
 	ctype    string
+	cache    string
 }
 
 func newFakeStore() *fakeStore { return &fakeStore{objects: map[string]storedObject{}} }
@@ -109,6 +110,7 @@ func (f *fakeStore) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...fun
 	f.mu.Lock()
 	o := f.objects[*in.Bucket+"/"+*in.Key]
 	o.ctype = aws.ToString(in.ContentType)
+	o.cache = aws.ToString(in.CacheControl)
 	f.objects[*in.Bucket+"/"+*in.Key] = o
 	f.mu.Unlock()
 	return &s3.PutObjectOutput{}, nil
@@ -281,7 +283,7 @@ func TestHandleMessages(t *testing.T) {
 			setup: func(h *harness) {
 				h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
 				h.store.fail = func(op, key string) error {
-					if op == "put" && strings.HasSuffix(key, "small.jpg") {
+					if op == "put" && strings.Contains(key, "/small-") && strings.HasSuffix(key, ".jpg") {
 						return errors.New("connection reset")
 					}
 					return nil
@@ -294,7 +296,7 @@ func TestHandleMessages(t *testing.T) {
 			setup: func(h *harness) {
 				h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
 				h.store.fail = func(op, key string) error {
-					if op == "get" && strings.HasSuffix(key, "manifest.json") {
+					if op == "get" && strings.HasPrefix(key, manifest.ManifestsPrefix) {
 						return errors.New("timeout")
 					}
 					return nil
@@ -315,7 +317,7 @@ func TestHandleMessages(t *testing.T) {
 			}
 			if tc.wantID == "" {
 				for _, c := range h.store.calls {
-					if strings.HasPrefix(c, "put ") && strings.HasSuffix(c, "manifest.json") {
+					if strings.HasPrefix(c, "put ") && strings.Contains(c, "/"+manifest.ManifestsPrefix) {
 						t.Errorf("manifest written (%s), want none", c)
 					}
 				}
