@@ -14,7 +14,9 @@ const id = "0123456789abcdef0123456789abcdef"
 func TestVariantURL(t *testing.T) {
 	const base = "https://d111111abcdef8.cloudfront.net"
 	key := func(ext string) string { return manifest.VariantKey(id, "thumb", "0a1b2c3d", ext) }
-	alt := func(format, ext string) manifest.Alternate { return manifest.Alternate{Format: format, Key: key(ext), Bytes: 1} }
+	alt := func(format, ext string) manifest.Alternate {
+		return manifest.Alternate{Format: format, Key: key(ext), Bytes: 1}
+	}
 	tests := []struct {
 		name string
 		v    manifest.Variant
