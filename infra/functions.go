@@ -33,6 +33,9 @@ type FunctionsProps struct {
 	Uploads  awss3.IBucket
 	Output   awss3.IBucket
 	Queue    awssqs.IQueue
+	// Delivery is settings.DeliveryEnv: the CDN's URL and distribution, for both
+	// functions (the API's variant URLs, the events' variant URLs).
+	Delivery map[string]string
 }
 
 // Functions are the API function and the resize function fed by the queue.
@@ -51,11 +54,15 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 	s := props.Settings
 	uploadObjects := s.UploadPrefix + "*"
 	outputObjects := manifest.VariantsPrefix + "*"
+	manifestObjects := manifest.ManifestsPrefix + "*"
 
 	resizeEnv := s.ResizeEnv(*props.Output.BucketName())
 	// Leave the Go runtime headroom under the function's memory so the GC works
 	// harder before Lambda kills the sandbox for running out.
 	resizeEnv["GOMEMLIMIT"] = fmt.Sprintf("%dMiB", s.Resize.MemoryMB*9/10)
+	for k, v := range props.Delivery {
+		resizeEnv[k] = v
+	}
 	resize, resizeLogs := newGoFunction(c, "Resize", goFunctionProps{
 		settings:    s,
 		code:        filepath.Join(props.AssetDir, "resize"),
@@ -66,8 +73,9 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 	})
 	props.Uploads.GrantRead(resize, jsii.String(uploadObjects))
 	props.Output.GrantPut(resize, jsii.String(outputObjects))
+	props.Output.GrantPut(resize, jsii.String(manifestObjects))
 	// Read back the manifest, so a duplicate event skips finished work.
-	props.Output.GrantRead(resize, jsii.String(outputObjects))
+	props.Output.GrantRead(resize, jsii.String(manifestObjects))
 	resize.AddEventSource(awslambdaeventsources.NewSqsEventSource(props.Queue, &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(float64(s.Resize.BatchSize)),
 		MaxBatchingWindow:       duration(s.Resize.BatchWindow),
@@ -75,27 +83,40 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 		ReportBatchItemFailures: jsii.Bool(true),
 	}))
 
+	apiEnv := s.APIEnv(*props.Uploads.BucketName(), *props.Output.BucketName())
+	for k, v := range props.Delivery {
+		apiEnv[k] = v
+	}
 	api, apiLogs := newGoFunction(c, "API", goFunctionProps{
 		settings:    s,
 		code:        filepath.Join(props.AssetDir, "api"),
 		description: "imagepipe: presigns uploads, reports image status, serves the upload page",
 		memoryMB:    apiMemoryMB,
 		timeout:     awscdk.Duration_Seconds(jsii.Number(apiTimeout)),
-		env:         s.APIEnv(*props.Uploads.BucketName(), *props.Output.BucketName()),
+		env:         apiEnv,
 	})
 	props.Uploads.GrantPut(api, jsii.String(uploadObjects))
 	// HeadObject on the original tells "pending" from "unknown id".
 	props.Uploads.GrantRead(api, jsii.String(uploadObjects))
-	props.Output.GrantRead(api, jsii.String(outputObjects))
+	props.Output.GrantRead(api, jsii.String(manifestObjects))
+	if len(props.Delivery) == 0 {
+		// Without a CDN the API presigns GETs of variants, which needs read.
+		props.Output.GrantRead(api, jsii.String(outputObjects))
+	}
 
 	acknowledgeGrants(resize.Role(), []objectGrant{
 		{props.Uploads, uploadObjects, "read the original it resizes"},
-		{props.Output, outputObjects, "write variants and the manifest, and read back a manifest to skip finished work"},
+		{props.Output, outputObjects, "write the variants"},
+		{props.Output, manifestObjects, "write the manifest, and read it back to skip finished work"},
 	})
-	acknowledgeGrants(api.Role(), []objectGrant{
+	apiGrants := []objectGrant{
 		{props.Uploads, uploadObjects, "presign the PUT of a new original and HEAD it to report pending"},
-		{props.Output, outputObjects, "read manifests and presign GETs of variants"},
-	})
+		{props.Output, manifestObjects, "read manifests"},
+	}
+	if len(props.Delivery) == 0 {
+		apiGrants = append(apiGrants, objectGrant{props.Output, outputObjects, "presign GETs of variants (there is no CDN)"})
+	}
+	acknowledgeGrants(api.Role(), apiGrants)
 
 	return &Functions{Construct: c, API: api, Resize: resize, APILogs: apiLogs, ResizeLogs: resizeLogs}
 }
