@@ -264,9 +264,10 @@ func (c *CDN) policyHeaders(h http.Header, r *http.Request) {
 	h.Set("Content-Security-Policy", delivery.ContentSecurityPolicy)
 	h.Set("Vary", delivery.Vary)
 	if origin := r.Header.Get("Origin"); origin != "" && slices.Contains(c.cfg.AllowedOrigins, origin) {
+		// A GET or HEAD is a simple request: the policy's answer is the origin
+		// alone (methods and max age go only with preflights, which the
+		// distribution does not take, as it allows GET and HEAD only).
 		h.Set("Access-Control-Allow-Origin", origin)
-		h.Set("Access-Control-Allow-Methods", "GET, HEAD")
-		h.Set("Access-Control-Max-Age", strconv.Itoa(delivery.CORSMaxAgeSeconds))
 	}
 }
 

@@ -107,9 +107,11 @@ func InvalidationPaths(id string) []string { return []string{"/" + id + "/*"} }
 // The response headers policy of the CDN (infra/cdn.go) and of the local CDN
 // (localcloud/cdn): one definition, so the two send the same headers.
 const (
-	// ContentSecurityPolicy is strict for image answers: nothing may run, load or
-	// frame; a mislabelled object could not become a page.
-	ContentSecurityPolicy = "default-src 'none'; img-src 'self'; sandbox; frame-ancestors 'none'"
+	// ContentSecurityPolicy is strict for image answers: no script, no frame, no
+	// load but the image itself, so a mislabelled object could not become a page.
+	// Inline style is allowed because browsers style the document they wrap an
+	// image opened on its own in, and would log a violation on every view.
+	ContentSecurityPolicy = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox; frame-ancestors 'none'"
 	// HSTSSeconds is the Strict-Transport-Security max-age: two years, the
 	// preload lists' minimum.
 	HSTSSeconds = 63072000
