@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -95,6 +96,10 @@ func New(cfg Config) (*CDN, error) {
 	return &CDN{cfg: cfg, function: fn, cache: newCache(cfg.CacheBytes)}, nil
 }
 
+// maxOriginBytes bounds one object read from the origin: more than the largest
+// variant the engine can make (8192 x 8192).
+const maxOriginBytes = 512 << 20
+
 // DefaultOriginPath is the folder the deployed distribution serves.
 var DefaultOriginPath = strings.TrimSuffix(manifest.VariantsPrefix, "/")
 
@@ -157,7 +162,9 @@ func (c *CDN) event(r *http.Request) Event {
 		DistributionDomainName: c.cfg.DomainName, DistributionID: c.cfg.DistributionID,
 		EventType: "viewer-request", RequestID: fmt.Sprintf("localcloud-%d", n),
 	}}
-	ev.Viewer.IP, _, _ = strings.Cut(r.RemoteAddr, ":")
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		ev.Viewer.IP = host
+	}
 	req := Request{Method: r.Method, URI: r.URL.EscapedPath(), QueryString: map[string]Value{}, Headers: map[string]Value{}, Cookies: map[string]Value{}}
 	for name, values := range r.Header {
 		if strings.EqualFold(name, "Cookie") {
@@ -213,9 +220,9 @@ func (c *CDN) lookup(ctx context.Context, key string) (obj *object, hit bool, st
 		return nil, false, http.StatusBadGateway
 	}
 	defer out.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(out.Body, 1<<30))
-	if err != nil {
-		c.cfg.Log.Error("cdn: origin read", "key", key, "error", err)
+	body, err := io.ReadAll(io.LimitReader(out.Body, maxOriginBytes+1))
+	if err != nil || len(body) > maxOriginBytes {
+		c.cfg.Log.Error("cdn: origin read", "key", key, "bytes", len(body), "error", err)
 		return nil, false, http.StatusBadGateway
 	}
 	o := &object{key: key, body: body, header: http.Header{}, modified: c.cfg.Now(), fetched: c.cfg.Now()}

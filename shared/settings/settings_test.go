@@ -75,12 +75,17 @@ func TestEnvironmentReadsBackThroughTheFunctions(t *testing.T) {
 		rc.UploadPrefix != s.UploadPrefix || rc.DeadlineMargin != s.Resize.DeadlineMargin {
 		t.Errorf("resize config %+v from %+v", rc, s)
 	}
-	ac, err := api.ConfigFromEnv(lookup(s.APIEnv("up", "out")))
+	apiEnv := s.APIEnv("up", "out")
+	for k, v := range s.DeliveryEnv("https://d111111abcdef8.cloudfront.net", "E2EXAMPLE") {
+		apiEnv[k] = v
+	}
+	ac, err := api.ConfigFromEnv(lookup(apiEnv))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ac.UploadsBucket != "up" || ac.OutputBucket != "out" || ac.MaxUploadBytes != 1234 || ac.UploadURLTTL != s.UploadURLTTL ||
-		ac.DownloadURLTTL != s.DownloadURLTTL || strings.Join(ac.AllowedOrigins, ",") != "https://a.example,https://b.example" {
+		ac.DownloadURLTTL != s.DownloadURLTTL || strings.Join(ac.AllowedOrigins, ",") != "https://a.example,https://b.example" ||
+		ac.CDNURL != "https://d111111abcdef8.cloudfront.net" || ac.CDNDistributionID != "E2EXAMPLE" {
 		t.Errorf("api config %+v", ac)
 	}
 }
