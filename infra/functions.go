@@ -74,8 +74,10 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 	props.Uploads.GrantRead(resize, jsii.String(uploadObjects))
 	props.Output.GrantPut(resize, jsii.String(outputObjects))
 	props.Output.GrantPut(resize, jsii.String(manifestObjects))
-	// Read back the manifest, so a duplicate event skips finished work.
+	// Read back the manifest, so a duplicate event skips finished work, also
+	// where manifests lived before manifests/ (manifest.LegacyKey).
 	props.Output.GrantRead(resize, jsii.String(manifestObjects))
+	props.Output.GrantRead(resize, jsii.String(outputObjects))
 	resize.AddEventSource(awslambdaeventsources.NewSqsEventSource(props.Queue, &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(float64(s.Resize.BatchSize)),
 		MaxBatchingWindow:       duration(s.Resize.BatchWindow),
@@ -99,24 +101,20 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 	// HeadObject on the original tells "pending" from "unknown id".
 	props.Uploads.GrantRead(api, jsii.String(uploadObjects))
 	props.Output.GrantRead(api, jsii.String(manifestObjects))
-	if len(props.Delivery) == 0 {
-		// Without a CDN the API presigns GETs of variants, which needs read.
-		props.Output.GrantRead(api, jsii.String(outputObjects))
-	}
+	// Presigned GETs of variants (no CDN, or keys from before keys carried a
+	// tag) need read, and so do manifests at their old place (manifest.LegacyKey).
+	props.Output.GrantRead(api, jsii.String(outputObjects))
 
 	acknowledgeGrants(resize.Role(), []objectGrant{
 		{props.Uploads, uploadObjects, "read the original it resizes"},
-		{props.Output, outputObjects, "write the variants"},
+		{props.Output, outputObjects, "write the variants, and read a manifest written there before manifests/ existed"},
 		{props.Output, manifestObjects, "write the manifest, and read it back to skip finished work"},
 	})
-	apiGrants := []objectGrant{
+	acknowledgeGrants(api.Role(), []objectGrant{
 		{props.Uploads, uploadObjects, "presign the PUT of a new original and HEAD it to report pending"},
 		{props.Output, manifestObjects, "read manifests"},
-	}
-	if len(props.Delivery) == 0 {
-		apiGrants = append(apiGrants, objectGrant{props.Output, outputObjects, "presign GETs of variants (there is no CDN)"})
-	}
-	acknowledgeGrants(api.Role(), apiGrants)
+		{props.Output, outputObjects, "presign GETs of variants the CDN does not serve (no CDN, or untagged keys) and read manifests from before manifests/"},
+	})
 
 	return &Functions{Construct: c, API: api, Resize: resize, APILogs: apiLogs, ResizeLogs: resizeLogs}
 }

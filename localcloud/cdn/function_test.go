@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/imagepipe/imagepipe/shared/delivery"
+	"github.com/imagepipe/imagepipe/shared/manifest"
 )
 
 const (
@@ -150,5 +151,52 @@ func TestFunctionLimits(t *testing.T) {
 func TestFunctionSize(t *testing.T) {
 	if n := len(delivery.FunctionCode); n > 10*1024 {
 		t.Errorf("negotiate.js is %d bytes; CloudFront Functions take at most 10240", n)
+	}
+}
+
+// TestURLsFromDeliveryAreServed: every URL shared/delivery makes for a manifest
+// variant is forwarded by the function to one of that variant's own objects, for
+// any browser, so the status API never hands out a URL the CDN answers 404.
+func TestURLsFromDeliveryAreServed(t *testing.T) {
+	fn := deployed(t)
+	const base = "https://cdn.example"
+	for _, formats := range [][]string{nil, {"webp"}, {"avif"}, {"webp", "avif"}, {"avif", "webp"}} {
+		for _, primary := range []string{"jpeg", "png"} {
+			for _, name := range []string{"thumb", "a", "x-large_2", "0"} {
+				key := func(format string) string {
+					return manifest.VariantKey(testID, name, "0a1b2c3d", delivery.Exts[format])
+				}
+				v := manifest.Variant{Name: name, Format: primary, Key: key(primary)}
+				keys := map[string]bool{key(primary): true}
+				for _, f := range formats {
+					v.Alternates = append(v.Alternates, manifest.Alternate{Format: f, Key: key(f)})
+					keys[key(f)] = true
+				}
+				urls := []string{}
+				u, err := delivery.VariantURL(base, v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				urls = append(urls, u)
+				for _, a := range v.Alternates {
+					u, err := delivery.ObjectURL(base, a.Key)
+					if err != nil {
+						t.Fatal(err)
+					}
+					urls = append(urls, u)
+				}
+				for _, u := range urls {
+					for _, accept := range []string{chrome, firefox, safari, oldEdge, legacy, ""} {
+						res, err := fn.Run(viewerRequest(strings.TrimPrefix(u, base), accept))
+						if err != nil {
+							t.Fatal(err)
+						}
+						if res.Request == nil || !keys[strings.TrimPrefix(DefaultOriginPath+res.Request.URI, "/")] {
+							t.Errorf("%s with Accept %q: %+v, want one of %v", u, accept, res, keys)
+						}
+					}
+				}
+			}
+		}
 	}
 }

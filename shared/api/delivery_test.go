@@ -25,6 +25,8 @@ func TestVariantURLsThroughTheCDN(t *testing.T) {
 		{Name: "thumb", Format: "jpeg", Width: 200, Height: 200, Bytes: 1234, Key: key("jpg"), Alternates: []manifest.Alternate{
 			{Format: "webp", Key: key("webp"), Bytes: 800}, {Format: "avif", Key: key("avif"), Bytes: 600}}},
 		{Name: "small", Format: "png", Width: 480, Height: 300, Bytes: 99, Key: manifest.VariantKey(id, "small", "0a1b2c3d", "png")},
+		// Written before keys carried a tag: the CDN would not serve it, so it is presigned.
+		{Name: "old", Format: "jpeg", Width: 10, Height: 10, Bytes: 9, Key: manifest.VariantsPrefix + id + "/old.jpg"},
 	}})
 	cfg := testConfig()
 	cfg.CDNURL = cdn
@@ -44,7 +46,7 @@ func TestVariantURLsThroughTheCDN(t *testing.T) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
 			t.Fatal(err)
 		}
-		if len(r.Variants) != 2 {
+		if len(r.Variants) != 3 {
 			t.Fatalf("variants %+v", r.Variants)
 		}
 		thumb := r.Variants[0]
@@ -57,6 +59,9 @@ func TestVariantURLsThroughTheCDN(t *testing.T) {
 		}
 		if want := cdn + "/" + id + "/small-0a1b2c3d.png"; r.Variants[1].URL != want {
 			t.Errorf("small url %q, want %q", r.Variants[1].URL, want)
+		}
+		if old := r.Variants[2].URL; !strings.Contains(old, "X-Amz-Signature=") || !strings.Contains(old, "/old.jpg") {
+			t.Errorf("untagged variant url %q: want a presigned URL", old)
 		}
 		urls = append(urls, thumb.URL)
 		if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' "+cdn+";") {

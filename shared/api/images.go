@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -135,16 +136,27 @@ func (a *API) variantInfo(ctx context.Context, v manifest.Variant) (variantInfo,
 }
 
 func (a *API) variantURL(ctx context.Context, v manifest.Variant) (string, error) {
-	if a.cfg.CDNURL == "" {
-		return a.objectURL(ctx, v.Key)
+	if a.cfg.CDNURL != "" {
+		u, err := delivery.VariantURL(a.cfg.CDNURL, v)
+		if !errors.Is(err, delivery.ErrNotVariant) {
+			return u, err
+		}
+		// Written before keys carried a tag: the CDN does not serve it.
 	}
-	return delivery.VariantURL(a.cfg.CDNURL, v)
+	return a.presign(ctx, v.Key)
 }
 
 func (a *API) objectURL(ctx context.Context, key string) (string, error) {
 	if a.cfg.CDNURL != "" {
-		return delivery.ObjectURL(a.cfg.CDNURL, key)
+		u, err := delivery.ObjectURL(a.cfg.CDNURL, key)
+		if !errors.Is(err, delivery.ErrNotVariant) {
+			return u, err
+		}
 	}
+	return a.presign(ctx, key)
+}
+
+func (a *API) presign(ctx context.Context, key string) (string, error) {
 	signed, err := a.presigner.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &a.cfg.OutputBucket, Key: &key},
 		s3.WithPresignExpires(a.cfg.DownloadURLTTL))
 	if err != nil {

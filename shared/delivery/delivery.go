@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/imagepipe/imagepipe/shared/manifest"
@@ -48,15 +50,20 @@ func CheckBase(base string) error {
 	return nil
 }
 
-// path is the CDN path of an object key under variants/, without its extension,
-// and the extension.
+// objectKey is the shape of the keys the CDN serves (manifest.VariantKey), the
+// same shape negotiate.js accepts.
+var objectKey = regexp.MustCompile(`^` + regexp.QuoteMeta(manifest.VariantsPrefix) +
+	`([0-9a-f]{32}/[a-z0-9][a-z0-9_-]{0,31}-[0-9a-f]{` + strconv.Itoa(manifest.TagLen) + `})\.([a-z0-9]+)$`)
+
+// path is the CDN path of a variant object's key, without its extension, and the
+// extension. Keys of another shape (written before keys carried a tag) are not
+// served by the CDN: the function would answer them 404.
 func path(key string) (stem, ext string, err error) {
-	rest, ok := strings.CutPrefix(key, manifest.VariantsPrefix)
-	dot := strings.LastIndexByte(rest, '.')
-	if !ok || dot <= 0 || strings.Contains(rest, "..") || strings.Count(rest, "/") != 1 {
-		return "", "", fmt.Errorf("key %q is not a variant object under %s", key, manifest.VariantsPrefix)
+	m := objectKey.FindStringSubmatch(key)
+	if m == nil || ContentTypes[m[2]] == "" {
+		return "", "", fmt.Errorf("key %q is not a tagged variant object under %s", key, manifest.VariantsPrefix)
 	}
-	return rest[:dot], rest[dot+1:], nil
+	return m[1], m[2], nil
 }
 
 // ErrNotVariant is returned for a key the CDN does not serve.

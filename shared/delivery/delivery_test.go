@@ -45,7 +45,8 @@ func TestVariantURL(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"manifests/" + id + ".json", "variants/" + id, "variants/" + id + "/a/b.jpg", "variants/../x.jpg", "uploads/x.jpg"} {
+	for _, bad := range []string{"manifests/" + id + ".json", "variants/" + id + "/thumb.jpg", "variants/" + id + "/manifest.json",
+		"variants/" + id + "/thumb-0a1b2c3d.gif", "variants/" + id + "/thumb-0A1B2C3D.jpg", "variants/" + id, "variants/" + id + "/a/b.jpg", "variants/../x.jpg", "uploads/x.jpg"} {
 		if _, err := VariantURL(base, manifest.Variant{Name: "x", Key: bad}); !errors.Is(err, ErrNotVariant) {
 			t.Errorf("VariantURL of key %q: err %v, want ErrNotVariant", bad, err)
 		}

@@ -149,6 +149,10 @@ func Prefix(id string) string { return VariantsPrefix + id + "/" }
 // Key is where the manifest of an image lives; this is the one place it is defined.
 func Key(id string) string { return ManifestsPrefix + id + ".json" }
 
+// LegacyKey is where manifests were written before they moved to manifests/;
+// Read falls back to it, so images processed before the move keep their status.
+func LegacyKey(id string) string { return path.Join(VariantsPrefix, id, "manifest.json") }
+
 // TagLen is the length of a VariantTag in hex digits.
 const TagLen = 8
 

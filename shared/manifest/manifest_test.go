@@ -1,8 +1,13 @@
 package manifest
 
 import (
+	"context"
+	"io"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/imagepipe/imagepipe/shared/imagecore"
 )
@@ -103,6 +108,45 @@ func TestVariantTag(t *testing.T) {
 		etag := change(&v)
 		if got := VariantTag(v, etag); got == tag {
 			t.Errorf("a change of %s keeps the tag %q: an old URL would serve new bytes", what, got)
+		}
+	}
+}
+
+// fakeGetter serves objects by key and says NoSuchKey otherwise.
+type fakeGetter map[string]string
+
+func (f fakeGetter) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	body, ok := f[*in.Key]
+	if !ok {
+		return nil, &types.NoSuchKey{}
+	}
+	return &s3.GetObjectOutput{Body: io.NopCloser(strings.NewReader(body))}, nil
+}
+
+// TestReadFindsLegacyManifests: an image processed before manifests moved to
+// manifests/ still has a status.
+func TestReadFindsLegacyManifests(t *testing.T) {
+	id, old, none := NewID(), NewID(), NewID()
+	s3c := fakeGetter{
+		Key(id):        `{"id":"` + id + `","status":"ready"}`,
+		LegacyKey(id):  `{"id":"` + id + `","status":"failed"}`,
+		LegacyKey(old): `{"id":"` + old + `","status":"ready"}`,
+	}
+	for _, tc := range []struct {
+		id   string
+		want Status
+	}{{id, StatusReady}, {old, StatusReady}, {none, ""}} {
+		m, err := Read(context.Background(), s3c, "out", tc.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Status(""); m != nil {
+			got = m.Status
+			if got != tc.want {
+				t.Errorf("%s: status %q, want %q", tc.id, got, tc.want)
+			}
+		} else if tc.want != "" {
+			t.Errorf("%s: no manifest, want %q", tc.id, tc.want)
 		}
 	}
 }

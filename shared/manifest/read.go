@@ -23,10 +23,15 @@ var ErrUnreadable = errors.New("manifest unreadable")
 const maxBytes = 1 << 20
 
 // Read returns the manifest of image id from bucket, or nil and no error when there
-// is none yet.
+// is none yet. A manifest written before manifests moved out of variants/ is
+// found at its old key.
 func Read(ctx context.Context, s3c Getter, bucket, id string) (*Manifest, error) {
 	key := Key(id)
 	out, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+	if IsNotFound(err) {
+		key = LegacyKey(id)
+		out, err = s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+	}
 	if IsNotFound(err) {
 		return nil, nil
 	}
