@@ -69,9 +69,9 @@ var outcomes = []outcome{
 	{file: "bomb-jpeg-refine-7000x7000.jpg", code: imagecore.CodeTooComplex},
 	{file: "bomb-jpeg-cmyk-scans-7000x7000.jpg", code: imagecore.CodeTooComplex},
 	{file: "bomb-jpeg-scans-stray-marker-7000x7000.jpg", code: imagecore.CodeTooComplex},
-	{file: "jpeg-eob-scans-16-2000x2000.jpg", format: "jpeg", w: 2000, h: 2000},
-	{file: "jpeg-eob-scans-stray-marker-2000x2000.jpg", code: imagecore.CodeCorrupt, decoded: true},
-	{file: "webp-lossless-flat-1000x1000.webp", format: "webp", w: 1000, h: 1000},
+	{file: "jpeg-eob-scans-16-512x512.jpg", format: "jpeg", w: 512, h: 512},
+	{file: "jpeg-eob-scans-stray-marker-512x512.jpg", code: imagecore.CodeCorrupt, decoded: true},
+	{file: "webp-lossless-flat-512x512.webp", format: "webp", w: 512, h: 512},
 }
 
 // refusalAllocCeiling bounds what refusing a file may allocate: the bombs claim

@@ -39,7 +39,7 @@ func BenchmarkProcessHostile(b *testing.B) {
 	inputs["gen-png-idat-flood-1000"] = pngIDATFlood(b, 1000, 1000)
 	inputs["gen-gif-zeros-7000"] = gifZeros(b, side, side)
 	inputs["gen-gif-extension-flood"] = gifExtensionFlood(b, 1<<20)
-	inputs["gen-webp-lossless-flat-7000"] = vp8lResized(b, inputs["webp-lossless-flat-1000x1000.webp"], side, side)
+	inputs["gen-webp-lossless-flat-7000"] = vp8lResized(b, inputs["webp-lossless-flat-512x512.webp"], side, side)
 	names := make([]string, 0, len(inputs))
 	for n := range inputs {
 		names = append(names, n)

@@ -26,8 +26,8 @@ var scanBombs = []struct {
 	{file: "bomb-jpeg-refine-7000x7000.jpg", scans: 401, passes: 401, refused: "401 scans would pass over each 8x8 block 401 times; at most 16", refinements: true},
 	{file: "bomb-jpeg-cmyk-scans-7000x7000.jpg", scans: 480, passes: 120, refused: "480 scans would pass over each 8x8 block 120 times"},
 	{file: "bomb-jpeg-scans-stray-marker-7000x7000.jpg", scans: 1100, passes: 1100, refused: "1,100 scans", decodeFailed: true},
-	{file: "jpeg-eob-scans-16-2000x2000.jpg", scans: 16, passes: 16},
-	{file: "jpeg-eob-scans-stray-marker-2000x2000.jpg", scans: 12, passes: 12, decodeFailed: true},
+	{file: "jpeg-eob-scans-16-512x512.jpg", scans: 16, passes: 16},
+	{file: "jpeg-eob-scans-stray-marker-512x512.jpg", scans: 12, passes: 12, decodeFailed: true},
 }
 
 func readHostile(t testing.TB, name string) []byte {
@@ -124,7 +124,7 @@ func TestJPEGDecoderWorkOnScanBombs(t *testing.T) {
 
 // A decode that passes its work budget is refused as too complex.
 func TestJPEGDecoderWorkBudget(t *testing.T) {
-	data := readHostile(t, "jpeg-eob-scans-16-2000x2000.jpg")
+	data := readHostile(t, "jpeg-eob-scans-16-512x512.jpg")
 	d, err := newJPEGDecoder(data)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +140,7 @@ func TestJPEGDecoderWorkBudget(t *testing.T) {
 // Damage found once the scans are being decoded is final: renderJPEG does
 // not hand the file to image/jpeg (ok is true), so it is decoded once.
 func TestJPEGLateErrorIsFinal(t *testing.T) {
-	cases := map[string][]byte{"stray marker after the scans": readHostile(t, "jpeg-eob-scans-stray-marker-2000x2000.jpg")}
+	cases := map[string][]byte{"stray marker after the scans": readHostile(t, "jpeg-eob-scans-stray-marker-512x512.jpg")}
 	for _, name := range []string{"progressive-420.jpg", "baseline-420.jpg", "progressive-gray.jpg"} {
 		data := readTestdata(t, "jpeg", name)
 		cases[name+" cut"] = data[:len(data)*3/4]
@@ -203,7 +203,7 @@ func TestProcessStopsWhenContextDone(t *testing.T) {
 	}{
 		{"scaled jpeg", photo, false, DefaultVariants()},
 		{"image/jpeg", photo, true, DefaultVariants()},
-		{"progressive scaled", readHostile(t, "jpeg-eob-scans-16-2000x2000.jpg"), false, []Variant{{Name: "a", Width: 200}, {Name: "b", Width: 100, Height: 100, Fit: FitCover}}},
+		{"progressive scaled", readHostile(t, "jpeg-eob-scans-16-512x512.jpg"), false, []Variant{{Name: "a", Width: 200}, {Name: "b", Width: 100, Height: 100, Fit: FitCover}}},
 		{"png", encodePNG(t, noisy(900, 700)), false, DefaultVariants()},
 	}
 	for _, tc := range cases {

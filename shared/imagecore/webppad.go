@@ -10,7 +10,7 @@ import (
 // at the end of the data each try fails and costs a trip through bufio and
 // the RIFF reader. A code with a single symbol takes no bits, so a file whose
 // last bits are such codes makes every remaining pixel take that trip: 34
-// bytes of VP8L (testdata/hostile/webp-lossless-flat-1000x1000.webp, made
+// bytes of VP8L (testdata/hostile/webp-lossless-flat-512x512.webp, made
 // 7000x7000) cost about 3.3 s of CPU for 49 megapixels, five times a normal
 // decode of as many pixels, in a call the context cannot stop. Four zero bytes after each
 // lossless stream keep the buffer full, and cost a valid file nothing:
