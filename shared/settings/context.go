@@ -16,7 +16,7 @@ import (
 
 // ContextKeys are the configuration keys a deployment may set, in CDK context
 // (cdk.json or `cdk synth -c key=value`). The names match those Validate reports.
-var ContextKeys = []string{
+var ContextKeys = append([]string{
 	"uploadPrefix", "allowedOrigins", "variants",
 	"limits", "maxUploadBytes", "maxPixels", "maxSide",
 	"uploadUrlTtl", "downloadUrlTtl",
@@ -24,7 +24,7 @@ var ContextKeys = []string{
 	"resizeMaxConcurrency", "resizeDeadlineMargin",
 	"maxReceiveCount", "queueRetention", "dlqRetention",
 	"originalsExpireDays", "logRetentionDays", "alarmEmail", "oldestMessageAlarm",
-}
+}, authContextKeys...)
 
 // CheckContextKeys reports keys that look like settings (no "@" prefix, no ":",
 // which mark the CDK's own flags) but are not ContextKeys, so a misspelt
@@ -114,6 +114,7 @@ func FromContext(lookup func(key string) any) (Settings, error) {
 	})
 	str("alarmEmail", &s.AlarmEmail)
 	dur("oldestMessageAlarm", &s.OldestMessageAlarm)
+	fromContextAuth(&s, set)
 
 	// AWS takes these in whole seconds; a fraction would only fail at deployment.
 	for key, d := range map[string]time.Duration{

@@ -29,6 +29,9 @@ type Settings struct {
 	AlarmEmail          string
 	// OldestMessageAlarm is the queue age that means processing has fallen behind.
 	OldestMessageAlarm time.Duration
+	// Access control (issue 13): who may call the API, and how much one user uploads.
+	Auth  Auth
+	Quota Quota
 }
 
 // ResizeFunction tunes the resize function and the event source that feeds it.
@@ -79,6 +82,8 @@ func Default() Settings {
 		OriginalsExpireDays: 30,
 		LogRetentionDays:    30,
 		OldestMessageAlarm:  15 * time.Minute,
+		Auth:                defaultAuth(),
+		Quota:               defaultQuota(),
 	}
 }
 
@@ -158,6 +163,7 @@ func (s Settings) Validate() error {
 	if s.OldestMessageAlarm < time.Minute {
 		bad("oldestMessageAlarm", "must be at least 1m, got %s", s.OldestMessageAlarm)
 	}
+	s.validateAuth(bad)
 	return errors.Join(errs...)
 }
 
@@ -177,7 +183,7 @@ func (s Settings) ResizeEnv(outputBucket string) map[string]string {
 
 // APIEnv is the environment of the API function, read by api.ConfigFromEnv.
 func (s Settings) APIEnv(uploadsBucket, outputBucket string) map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"UPLOADS_BUCKET":   uploadsBucket,
 		"OUTPUT_BUCKET":    outputBucket,
 		"UPLOAD_PREFIX":    s.UploadPrefix,
@@ -186,4 +192,8 @@ func (s Settings) APIEnv(uploadsBucket, outputBucket string) map[string]string {
 		"DOWNLOAD_URL_TTL": s.DownloadURLTTL.String(),
 		"ALLOWED_ORIGINS":  strings.Join(s.AllowedOrigins, ","),
 	}
+	for k, v := range s.authEnv() {
+		env[k] = v
+	}
+	return env
 }
