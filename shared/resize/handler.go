@@ -21,6 +21,7 @@ import (
 	"github.com/imagepipe/imagepipe/shared/imagecore"
 	"github.com/imagepipe/imagepipe/shared/manifest"
 	"github.com/imagepipe/imagepipe/shared/metrics"
+	"github.com/imagepipe/imagepipe/shared/ownership"
 )
 
 // ObjectStore is the part of *s3.Client the resize function uses.
@@ -28,6 +29,10 @@ type ObjectStore interface {
 	HeadObject(ctx context.Context, params *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 	GetObject(ctx context.Context, params *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	PutObject(ctx context.Context, params *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	// DeleteObject and ListObjectsV2 remove what was made for an image deleted
+	// while it was being processed (ownership.Deleter.PurgeOutputs).
+	DeleteObject(ctx context.Context, params *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+	ListObjectsV2(ctx context.Context, params *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
 // Processor turns an original into its variants; *imagecore.Engine is the real one.
@@ -44,6 +49,8 @@ type Handler struct {
 	log     *slog.Logger
 	metrics *metrics.Emitter
 	now     func() time.Time
+	// deletions checks tombstones, so a delete racing this function leaves nothing.
+	deletions *ownership.Deleter
 }
 
 // New builds a Handler; the engine is made from cfg's limits and variants.
@@ -63,7 +70,8 @@ func NewWithProcessor(cfg Config, store ObjectStore, engine Processor, log *slog
 	if cfg.OutputBucket == "" || cfg.UploadPrefix == "" {
 		return nil, errors.New("resize: output bucket and upload prefix are required")
 	}
-	return &Handler{cfg: cfg, store: store, engine: engine, log: log, metrics: emitter, now: time.Now}, nil
+	return &Handler{cfg: cfg, store: store, engine: engine, log: log, metrics: emitter, now: time.Now,
+		deletions: &ownership.Deleter{Store: store, OutputBucket: cfg.OutputBucket, UploadPrefix: cfg.UploadPrefix}}, nil
 }
 
 // Handle processes a batch and reports the messages to retry. Images are processed
@@ -195,8 +203,19 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 	log := h.log.With("id", id, "bucket", bucket, "key", key)
 	src := manifest.Source{Bucket: bucket, Key: key}
 
+	if gone, terr := h.deletions.Tombstoned(ctx, id); terr != nil || gone {
+		// Deleted (a redelivery after a delete, say): make nothing, and remove what
+		// an earlier attempt may have left.
+		if terr != nil {
+			return terr
+		}
+		log.InfoContext(ctx, "image was deleted; nothing to do")
+		return h.deletions.PurgeOutputs(ctx, id, "")
+	}
+	var owner string
 	head, err := h.store.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
 	if err == nil {
+		owner = ownership.DecodeOwner(head.Metadata)
 		src.ETag = deref(head.ETag)
 		src.Bytes = deref(head.ContentLength)
 		src.UploadedAt = deref(head.LastModified)
@@ -213,19 +232,19 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 		return nil
 	}
 	if err != nil {
-		return h.settle(ctx, log, id, src, start, fmt.Errorf("head %s: %w", key, err), nil)
+		return h.settle(ctx, log, id, owner, src, start, fmt.Errorf("head %s: %w", key, err), nil)
 	}
 	if src.Bytes > h.cfg.Limits.MaxBytes {
-		return h.settle(ctx, log, id, src, start, &imagecore.Error{Code: imagecore.CodeTooLarge,
+		return h.settle(ctx, log, id, owner, src, start, &imagecore.Error{Code: imagecore.CodeTooLarge,
 			Message: fmt.Sprintf("the file is %d bytes; the limit is %d", src.Bytes, h.cfg.Limits.MaxBytes)}, nil)
 	}
 	data, err := h.download(ctx, bucket, key, src.ETag)
 	if err != nil {
-		return h.settle(ctx, log, id, src, start, err, nil)
+		return h.settle(ctx, log, id, owner, src, start, err, nil)
 	}
 	result, err := h.engine.Process(ctx, data)
 	if err != nil {
-		return h.settle(ctx, log, id, src, start, fmt.Errorf("process %s: %w", key, err), nil)
+		return h.settle(ctx, log, id, owner, src, start, fmt.Errorf("process %s: %w", key, err), nil)
 	}
 	src.Format, src.Width, src.Height = result.Source.Format, result.Source.Width, result.Source.Height
 
@@ -233,17 +252,17 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 	for _, out := range result.Outputs {
 		vkey := manifest.VariantKey(id, out.Name, out.Format.Ext())
 		if err := h.put(ctx, vkey, out.Format.ContentType(), out.Data); err != nil {
-			return h.settle(ctx, log, id, src, start, err, nil)
+			return h.settle(ctx, log, id, owner, src, start, err, nil)
 		}
 		variants = append(variants, manifest.Variant{Name: out.Name, Format: string(out.Format),
 			Width: out.Width, Height: out.Height, Bytes: int64(len(out.Data)), Key: vkey})
 	}
-	return h.settle(ctx, log, id, src, start, nil, variants)
+	return h.settle(ctx, log, id, owner, src, start, nil, variants)
 }
 
 // settle is the edge where an outcome is decided once: write the manifest for a
 // finished or permanently failed image, or return the error so the message is retried.
-func (h *Handler) settle(ctx context.Context, log *slog.Logger, id string, src manifest.Source, start time.Time, err error, variants []manifest.Variant) error {
+func (h *Handler) settle(ctx context.Context, log *slog.Logger, id, owner string, src manifest.Source, start time.Time, err error, variants []manifest.Variant) error {
 	kind, code, message := classify(err)
 	if kind == retry {
 		return fmt.Errorf("image %s: %w", id, err)
@@ -254,6 +273,7 @@ func (h *Handler) settle(ctx context.Context, log *slog.Logger, id string, src m
 		m.Variants = []manifest.Variant{}
 		m.Error = &manifest.Error{Code: code, Message: message}
 	}
+	m.Owner = owner // the subject the API signed into the upload, never the client's word
 	m.CompletedAt = h.now().UTC()
 	m.ProcessingMS = m.CompletedAt.Sub(start).Milliseconds()
 	body, jerr := json.Marshal(m)
@@ -263,6 +283,19 @@ func (h *Handler) settle(ctx context.Context, log *slog.Logger, id string, src m
 	// The manifest is written last: its presence means every variant is in place.
 	if perr := h.put(ctx, manifest.Key(id), "application/json", body); perr != nil {
 		return fmt.Errorf("image %s: %w", id, perr)
+	}
+	// A delete that came while this ran wrote its tombstone before removing
+	// anything; checked after the last write, either the delete sees the manifest
+	// or this sees the tombstone, so nothing is left behind.
+	if gone, terr := h.deletions.Tombstoned(ctx, id); terr != nil || gone {
+		if terr == nil {
+			log.InfoContext(ctx, "image deleted while processing; removing what was made")
+			terr = h.deletions.PurgeOutputs(ctx, id, owner)
+		}
+		if terr != nil {
+			return fmt.Errorf("image %s: %w", id, terr)
+		}
+		return nil
 	}
 	h.report(ctx, log, m)
 	return nil
