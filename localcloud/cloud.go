@@ -28,7 +28,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/imagepipe/imagepipe/localcloud/eventsource"
+	"github.com/imagepipe/imagepipe/localcloud/oidc"
 	"github.com/imagepipe/imagepipe/localcloud/sigv4"
+	"github.com/imagepipe/imagepipe/shared/api"
 	"github.com/imagepipe/imagepipe/shared/metrics"
 	"github.com/imagepipe/imagepipe/shared/settings"
 )
@@ -97,6 +99,11 @@ type Cloud struct {
 	Recovered int
 	// EventSource is the configuration of the resize queue's event source.
 	EventSource eventsource.Config
+	// Issuer is the local OIDC issuer at APIURL/oidc (nil with authMode none);
+	// Gateway fronts the API function as the HTTP API does; API is the function's API.
+	Issuer  *oidc.Issuer
+	Gateway *APIGateway
+	API     *api.API
 
 	handler  eventsource.Handler
 	api      *http.Server
@@ -272,11 +279,18 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 		}
 	}
 	c.handler = handler
+	if err := c.startIssuer(); err != nil {
+		return nil, err
+	}
 	apiHandler, err := c.apiHandler()
 	if err != nil {
 		return nil, err
 	}
-	front, err := c.withOps(apiHandler)
+	c.Gateway = &APIGateway{Routes: c.cfg.Settings.APIRoutes(), Function: apiHandler, Log: c.log.With("component", "gateway")}
+	if c.Issuer != nil {
+		c.Gateway.Authorizer = &oidc.Authorizer{Issuer: c.Issuer.URL(), Audience: []string{c.Issuer.ClientID()}}
+	}
+	front, err := c.withOps(c.Gateway)
 	if err != nil {
 		return nil, err
 	}
