@@ -21,8 +21,10 @@ func main() {
 		"resize":  {runResize, "run the resize function's engine and variants on local files"},
 		"redrive": {runRedrive, "move messages from the dead-letter queue back to the resize queue"},
 		"bench":   {runBench, "compare the engine with the naive pipeline and vipsthumbnail"},
+		"token":   {runToken, "print an access token for the local cloud of DATA_DIR"},
+		"erase":   {runErase, "delete every image of one user (GDPR erasure)"},
 	}
-	order := []string{"dev", "resize", "redrive", "bench"}
+	order := []string{"dev", "resize", "redrive", "bench", "token", "erase"}
 	cmd, ok := command{}, false
 	if len(os.Args) >= 2 {
 		cmd, ok = commands[os.Args[1]]

@@ -377,3 +377,6 @@ func randomString(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// UploadScope is the scope the issuer grants for uploads.
+func (is *Issuer) UploadScope() string { return is.opt.UploadScope }
