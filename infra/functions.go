@@ -15,6 +15,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/imagepipe/imagepipe/shared/manifest"
+	"github.com/imagepipe/imagepipe/shared/ownership"
 	"github.com/imagepipe/imagepipe/shared/settings"
 )
 
@@ -68,6 +69,12 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 	props.Output.GrantPut(resize, jsii.String(outputObjects))
 	// Read back the manifest, so a duplicate event skips finished work.
 	props.Output.GrantRead(resize, jsii.String(outputObjects))
+	// Access control (issue 13): an image deleted while it is processed is found by
+	// its tombstone, and what was made for it is removed, index entry included.
+	tombstones, index, quota := ownership.TombstonePrefix+"*", ownership.IndexPrefix+"*", ownership.QuotaPrefix+"*"
+	props.Output.GrantRead(resize, jsii.String(tombstones))
+	props.Output.GrantDelete(resize, jsii.String(outputObjects))
+	props.Output.GrantDelete(resize, jsii.String(index))
 	resize.AddEventSource(awslambdaeventsources.NewSqsEventSource(props.Queue, &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(float64(s.Resize.BatchSize)),
 		MaxBatchingWindow:       duration(s.Resize.BatchWindow),
@@ -87,15 +94,34 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 	// HeadObject on the original tells "pending" from "unknown id".
 	props.Uploads.GrantRead(api, jsii.String(uploadObjects))
 	props.Output.GrantRead(api, jsii.String(outputObjects))
+	// Owner index, quota records, tombstones; DELETE /v1/images/{id} removes all.
+	for _, p := range []string{index, quota, tombstones} {
+		props.Output.GrantRead(api, jsii.String(p))
+		props.Output.GrantPut(api, jsii.String(p))
+	}
+	props.Uploads.GrantDelete(api, jsii.String(uploadObjects))
+	props.Output.GrantDelete(api, jsii.String(outputObjects))
+	props.Output.GrantDelete(api, jsii.String(index))
 
+	acknowledge(resize.Role(), "AwsSolutions-IAM5",
+		"From Bucket.grantDelete, scoped to the prefixes above: s3:DeleteObject* removes what was made for an "+
+			"image deleted while it was processed.", "Action::s3:DeleteObject*")
 	acknowledgeGrants(resize.Role(), []objectGrant{
 		{props.Uploads, uploadObjects, "read the original it resizes"},
 		{props.Output, outputObjects, "write variants and the manifest, and read back a manifest to skip finished work"},
+		{props.Output, tombstones, "see whether an image was deleted while it was processed"},
+		{props.Output, index, "remove the owner's index entry of an image deleted while it was processed"},
 	})
 	acknowledgeGrants(api.Role(), []objectGrant{
 		{props.Uploads, uploadObjects, "presign the PUT of a new original and HEAD it to report pending"},
 		{props.Output, outputObjects, "read manifests and presign GETs of variants"},
+		{props.Output, index, "keep each owner's index of images, for listing and deletion"},
+		{props.Output, quota, "record and count each owner's uploads for the daily quota"},
+		{props.Output, tombstones, "mark deleted images so a resize in flight removes what it made"},
 	})
+	acknowledge(api.Role(), "AwsSolutions-IAM5",
+		"From Bucket.grantDelete, scoped to the prefixes above: s3:DeleteObject* removes a deleted image's "+
+			"original, variants, manifest and index entry.", "Action::s3:DeleteObject*")
 
 	return &Functions{Construct: c, API: api, Resize: resize, APILogs: apiLogs, ResizeLogs: resizeLogs}
 }

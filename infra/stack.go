@@ -29,6 +29,7 @@ type Stack struct {
 	Functions *Functions
 	Alarms    *Alarms
 	Dashboard *Dashboard
+	Auth      *Auth
 }
 
 // NewStack wires the constructs together and declares the outputs an operator needs.
@@ -49,7 +50,11 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		Output:   storage.Output,
 		Queue:    queue.Queue,
 	})
-	api.Serve(functions.API)
+	auth := NewAuth(stack, "Auth", AuthProps{Settings: s, PageURL: api.URL()})
+	for k, v := range auth.PageEnv {
+		functions.API.AddEnvironment(jsii.String(k), v, nil)
+	}
+	api.Serve(functions.API, s, auth)
 	alarms := NewAlarms(stack, "Alarms", AlarmsProps{
 		Settings: s,
 		Queue:    queue.Queue,
@@ -75,6 +80,10 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		})
 	}
 	output("ApiUrl", "Base URL of the API; open it in a browser for the upload page", api.URL())
+	if auth.UserPool != nil {
+		output("UserPoolId", "Cognito user pool of the page's users; add users with aws cognito-idp admin-create-user", auth.UserPool.UserPoolId())
+		output("LoginUrl", "Cognito managed login domain", auth.Domain.BaseUrl(nil))
+	}
 	output("UploadsBucketName", "Bucket receiving originals under "+s.UploadPrefix, storage.Uploads.BucketName())
 	output("OutputBucketName", "Bucket holding variants and manifests", storage.Output.BucketName())
 	output("QueueUrl", "Resize queue", queue.Queue.QueueUrl())
@@ -86,5 +95,5 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		"https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards:name=%s",
 		*stack.Region(), *stack.Region(), *dashboard.Dashboard.DashboardName())))
 
-	return &Stack{Stack: stack, API: api, Storage: storage, Queue: queue, Functions: functions, Alarms: alarms, Dashboard: dashboard}
+	return &Stack{Stack: stack, API: api, Storage: storage, Queue: queue, Functions: functions, Alarms: alarms, Dashboard: dashboard, Auth: auth}
 }

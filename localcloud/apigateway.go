@@ -3,8 +3,8 @@ package localcloud
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/base64"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"mime"

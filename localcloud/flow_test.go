@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/imagepipe/imagepipe/shared/manifest"
-	"github.com/imagepipe/imagepipe/shared/ownership"
 	"github.com/imagepipe/imagepipe/shared/metrics"
+	"github.com/imagepipe/imagepipe/shared/ownership"
 )
 
 type uploadResponse struct {

@@ -14,7 +14,9 @@ import (
 )
 
 // runToken prints an access token for the local cloud of DATA_DIR.
-func runToken(_ context.Context, args []string) error { return tokenCommand(args, os.Stdout, os.Stderr) }
+func runToken(_ context.Context, args []string) error {
+	return tokenCommand(args, os.Stdout, os.Stderr)
+}
 
 func tokenCommand(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
