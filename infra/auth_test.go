@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -20,8 +22,15 @@ func TestAuthCognitoByDefault(t *testing.T) {
 		"GenerateSecret":                  false,
 		"AllowedOAuthFlows":               []any{"code"},
 		"AllowedOAuthFlowsUserPoolClient": true,
-		"AllowedOAuthScopes":              assertions.Match_ArrayWith(&[]any{"openid", "imagepipe/upload"}),
+		"AllowedOAuthScopes":              assertions.Match_ArrayWith(&[]any{"openid"}),
 	})
+	// The upload scope is RESOURCE/SCOPE, joined from the resource server's identifier.
+	for _, c := range s.ofType("AWS::Cognito::UserPoolClient") {
+		raw, _ := json.Marshal(c.Properties["AllowedOAuthScopes"])
+		if !strings.Contains(string(raw), `"/upload"`) || !strings.Contains(string(raw), "AuthUsersApi") {
+			t.Errorf("app client scopes %s lack the upload scope", raw)
+		}
+	}
 	if len(s.ofType("AWS::Cognito::UserPoolDomain")) != 1 {
 		t.Error("no managed login domain")
 	}

@@ -343,7 +343,7 @@ func TestBuckets(t *testing.T) {
 				// (the browser sets Content-Length), read ETag; as the local cloud has it.
 				"AllowedMethods": []any{"PUT"},
 				"AllowedOrigins": []any{"https://photos.example", getAtt(s.id(s.stack.API.HttpApi), "ApiEndpoint")},
-				"AllowedHeaders": []any{"content-type", "if-none-match", "x-amz-meta-filename"},
+				"AllowedHeaders": []any{"content-type", "if-none-match", "x-amz-meta-filename", "x-amz-meta-owner"},
 				"ExposedHeaders": []any{"ETag"},
 				"MaxAge":         3000.0,
 			}}},
