@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -34,6 +35,7 @@ type APIGateway struct {
 	Function   http.Handler
 	Log        *slog.Logger
 
+	once    sync.Once
 	adapter *httpadapter.HandlerAdapterV2
 }
 
@@ -41,9 +43,7 @@ type APIGateway struct {
 const maxPayload = 10 << 20
 
 func (g *APIGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if g.adapter == nil {
-		g.adapter = httpadapter.NewV2(g.Function)
-	}
+	g.once.Do(func() { g.adapter = httpadapter.NewV2(g.Function) })
 	route := matchRoute(g.Routes, r.Method, r.URL.Path)
 	if route == nil {
 		gatewayMessage(w, http.StatusNotFound, "Not Found")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
@@ -31,6 +32,11 @@ func main() {
 	handler, err := api.New(cfg, client, s3.NewPresignClient(client), log)
 	if err != nil {
 		fail(log, "handler", err)
+	}
+	// With a CDN in front of the variants, deletes invalidate their paths there.
+	if id := os.Getenv("CDN_DISTRIBUTION_ID"); id != "" {
+		d := handler.Deletions()
+		d.CDN, d.DistributionID = cloudfront.NewFromConfig(awsCfg), id
 	}
 	opt, err := web.OptionsFromEnv(os.Getenv)
 	if err != nil {

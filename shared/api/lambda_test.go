@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/imagepipe/imagepipe/shared/manifest"
@@ -338,5 +340,36 @@ func TestQuota(t *testing.T) {
 	clock = clock.Add(22 * time.Hour) // the first upload has left the window
 	if r := up("alice", 1); r.StatusCode != 201 {
 		t.Errorf("after a day: %d %s", r.StatusCode, r.Body)
+	}
+}
+
+type fakeCDN struct{ paths []string }
+
+func (f *fakeCDN) CreateInvalidation(_ context.Context, in *cloudfront.CreateInvalidationInput, _ ...func(*cloudfront.Options)) (*cloudfront.CreateInvalidationOutput, error) {
+	if *in.DistributionId != "E123" || in.InvalidationBatch.CallerReference == nil {
+		return nil, errors.New("bad invalidation request")
+	}
+	f.paths = append(f.paths, in.InvalidationBatch.Paths.Items...)
+	return &cloudfront.CreateInvalidationOutput{}, nil
+}
+
+func TestDeleteInvalidatesTheCDN(t *testing.T) {
+	objects := &fakeObjects{}
+	a := newTestAPIWith(t, objects, authConfig())
+	cdn := &fakeCDN{}
+	a.Deletions().CDN, a.Deletions().DistributionID = cdn, "E123"
+	id := presignAs(t, a, objects, "alice")
+	finish(t, objects, id, "alice")
+	if resp := call(t, a, "DELETE", "/v1/images/"+id, "", claimsOf("alice")); resp.StatusCode != 204 {
+		t.Fatalf("%d %s", resp.StatusCode, resp.Body)
+	}
+	if strings.Join(cdn.paths, ",") != "/"+manifest.Prefix(id)+"*" {
+		t.Errorf("invalidated %v", cdn.paths)
+	}
+	// Nobody else's delete reaches the CDN.
+	other := presignAs(t, a, objects, "alice")
+	call(t, a, "DELETE", "/v1/images/"+other, "", claimsOf("bob"))
+	if len(cdn.paths) != 1 {
+		t.Errorf("bob's delete invalidated %v", cdn.paths)
 	}
 }
