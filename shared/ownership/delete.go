@@ -68,34 +68,34 @@ type tombstone struct {
 }
 
 // Owner tells whom image id belongs to: the manifest's owner, else the owner signed
-// into the original (while it waits to be processed), else the owner recorded in
-// its tombstone (a delete that stopped half way). found is false when the image is
+// into the original (while it waits to be processed). found is false when the image is
 // unknown; owner is then "".
-func (d *Deleter) Owner(ctx context.Context, id string) (owner string, deleted, found bool, err error) {
+func (d *Deleter) Owner(ctx context.Context, id string) (owner string, found bool, err error) {
 	m, err := manifest.Read(ctx, d.Store, d.OutputBucket, id)
 	if err != nil && !errors.Is(err, manifest.ErrUnreadable) {
-		return "", false, false, err
+		return "", false, err
 	}
 	if m != nil {
-		return m.Owner, false, true, nil
+		return m.Owner, true, nil
 	}
 	head, err := d.Store.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &d.UploadsBucket, Key: ptr(manifest.UploadKey(d.UploadPrefix, id))})
 	switch {
 	case err == nil:
-		return DecodeOwner(head.Metadata), false, true, nil
+		return DecodeOwner(head.Metadata), true, nil
 	case !manifest.IsNotFound(err):
-		return "", false, false, fmt.Errorf("head upload %s: %w", id, err)
+		return "", false, fmt.Errorf("head upload %s: %w", id, err)
 	}
-	return "", false, false, nil
+	return "", false, nil
 }
 
-// Owns reports whether subject may delete image id: it owns the image, or a
-// tombstone says it did. An unknown id and another's image both answer false.
+// Owns reports whether subject may delete image id: it owns the image, or the
+// image's tombstone says it did (a delete that stopped half way, retried). An
+// unknown id and another's image both answer false.
 func (d *Deleter) Owns(ctx context.Context, id, subject string) (bool, error) {
 	if subject == "" || !manifest.ValidID(id) {
 		return false, nil
 	}
-	owner, _, found, err := d.Owner(ctx, id)
+	owner, found, err := d.Owner(ctx, id)
 	if err != nil {
 		return false, err
 	}
