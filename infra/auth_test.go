@@ -67,6 +67,7 @@ func TestAuthJWTAndNone(t *testing.T) {
 		s.has(t, "AWS::ApiGatewayV2::Authorizer", map[string]any{"AuthorizerType": "JWT",
 			"JwtConfiguration": map[string]any{"Audience": []any{"api://imagepipe"}, "Issuer": "https://login.example.com/"}})
 		s.has(t, "AWS::ApiGatewayV2::Route", map[string]any{"RouteKey": "POST /v1/uploads", "AuthorizationScopes": []any{"upload"}})
+		noNagErrors(t, s)
 	})
 	t.Run("none warns and opens", func(t *testing.T) {
 		s := synth(t, map[string]any{"authMode": "none"})
@@ -74,9 +75,19 @@ func TestAuthJWTAndNone(t *testing.T) {
 			t.Error("auth resources in none mode")
 		}
 		s.has(t, "AWS::ApiGatewayV2::Route", map[string]any{"RouteKey": "$default", "AuthorizationType": "NONE"})
+		noNagErrors(t, s)
 		warnings := assertions.Annotations_FromStack(s.stack.Stack).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("authMode is none")))
 		if len(*warnings) == 0 {
 			t.Error("no synthesis warning in none mode")
 		}
 	})
+}
+
+// noNagErrors fails on any cdk-nag finding nobody acknowledged.
+func noNagErrors(t *testing.T, s *synthesized) {
+	t.Helper()
+	errs := assertions.Annotations_FromStack(s.stack.Stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-")))
+	for _, e := range *errs {
+		t.Errorf("cdk-nag: %s %v", *e.Id, e.Entry.Data)
+	}
 }
