@@ -263,7 +263,7 @@ func TestNoneModeIsOpen(t *testing.T) {
 // newResizeHandler builds the real resize handler over store, as the cloud does.
 func newResizeHandler(t *testing.T, c *Cloud, store resize.ObjectStore) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 	t.Helper()
-	cfg, err := resize.ConfigFromEnv(getenv(c.Settings().ResizeEnv(c.OutputBucket)))
+	cfg, err := resize.ConfigFromEnv(getenv(c.Settings().ResizeEnv(c.UploadsBucket, c.OutputBucket)))
 	if err != nil {
 		t.Fatal(err)
 	}

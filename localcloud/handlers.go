@@ -23,7 +23,7 @@ import (
 // resizeHandler builds the real resize handler exactly as functions/resize does,
 // from the environment settings.ResizeEnv describes.
 func (c *Cloud) resizeHandler() (eventsource.Handler, error) {
-	rcfg, err := resize.ConfigFromEnv(getenv(c.cfg.Settings.ResizeEnv(c.OutputBucket)))
+	rcfg, err := resize.ConfigFromEnv(getenv(c.cfg.Settings.ResizeEnv(c.UploadsBucket, c.OutputBucket)))
 	if err != nil {
 		return nil, fmt.Errorf("resize configuration: %w", err)
 	}

@@ -21,10 +21,12 @@ func main() {
 		"resize":  {runResize, "run the resize function's engine and variants on local files"},
 		"redrive": {runRedrive, "move messages from the dead-letter queue back to the resize queue"},
 		"bench":   {runBench, "compare the engine with the naive pipeline and vipsthumbnail"},
-		"token":   {runToken, "print an access token for the local cloud of DATA_DIR"},
-		"erase":   {runErase, "delete every image of one user (GDPR erasure)"},
+		// Settling: re-queue originals after a limit, variants or engine change.
+		"reprocess": {runReprocess, "send originals through the resize queue again (all, failed with given codes, or by id)"},
+		"token":     {runToken, "print an access token for the local cloud of DATA_DIR"},
+		"erase":     {runErase, "delete every image of one user (GDPR erasure)"},
 	}
-	order := []string{"dev", "resize", "redrive", "bench", "token", "erase"}
+	order := []string{"dev", "resize", "redrive", "reprocess", "bench", "token", "erase"}
 	cmd, ok := command{}, false
 	if len(os.Args) >= 2 {
 		cmd, ok = commands[os.Args[1]]
@@ -32,7 +34,7 @@ func main() {
 	if !ok {
 		fmt.Fprintln(os.Stderr, "usage: imagepipe COMMAND [flags]   (imagepipe COMMAND -h for its flags)")
 		for _, name := range order {
-			fmt.Fprintf(os.Stderr, "  %-8s %s\n", name, commands[name].help)
+			fmt.Fprintf(os.Stderr, "  %-9s %s\n", name, commands[name].help)
 		}
 		os.Exit(2)
 	}
