@@ -65,7 +65,8 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 		timeout:     duration(s.Resize.Timeout),
 		env:         resizeEnv,
 	})
-	grantObjects(resize, props.Uploads, uploadObjects, readObjects)
+	// Delete: an original that arrives after its image was deleted (issue 13).
+	grantObjects(resize, props.Uploads, uploadObjects, readObjects|deleteObjects)
 	// Read back the manifest, so a duplicate event skips finished work.
 	grantObjects(resize, props.Output, outputObjects, readObjects|writeObjects|deleteObjects)
 	// Access control (issue 13): an image deleted while it is processed is found by
@@ -98,7 +99,7 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 	grantObjects(api, props.Output, tombstones, readObjects|writeObjects)
 
 	acknowledgeGrants(resize.Role(), []objectGrant{
-		{props.Uploads, uploadObjects, "read the original it resizes"},
+		{props.Uploads, uploadObjects, "read the original it resizes (and delete one whose image was deleted)"},
 		{props.Output, outputObjects, "write variants and the manifest, and read back a manifest to skip finished work"},
 		{props.Output, tombstones, "see whether an image was deleted while it was processed"},
 		{props.Output, index, "remove the owner's index entry of an image deleted while it was processed"},

@@ -73,11 +73,16 @@ func TestDeletedWhileProcessingLeavesNothing(t *testing.T) {
 		t.Errorf("left behind: %v", left)
 	}
 	puts := h.store.count("put")
+	// The original arrives after the delete (its presigned URL was still valid).
+	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), map[string]string{ownership.OwnerMetaKey: "alice"})
 	if failed := h.run(t, context.Background(), s3Message("m2", uploads, "uploads/"+id)); len(failed) != 0 {
 		t.Fatalf("redelivery failures %v", failed)
 	}
 	if h.store.count("put") != puts || len(h.store.keysUnder(output+"/"+manifest.Prefix(id))) != 0 {
 		t.Errorf("a redelivery after the delete wrote something: %v", h.store.keysUnder(output+"/"))
+	}
+	if left := h.store.keysUnder(uploads + "/"); len(left) != 0 {
+		t.Errorf("the late original was kept: %v", left)
 	}
 }
 

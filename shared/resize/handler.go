@@ -268,7 +268,12 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 		if terr != nil {
 			return terr
 		}
-		j.log.InfoContext(ctx, "image was deleted; nothing to do")
+		// The original may still arrive after the delete, through a presigned URL
+		// that had not expired: it goes too.
+		j.log.InfoContext(ctx, "image was deleted; removing its original and anything made for it")
+		if _, err := h.store.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &key}); err != nil {
+			return fmt.Errorf("image %s: delete original of a deleted image: %w", id, err)
+		}
 		return h.deletions.PurgeOutputs(ctx, id, "")
 	}
 	head, err := h.store.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
