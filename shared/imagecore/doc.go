@@ -8,6 +8,12 @@
 // orientation applied to the outputs, no metadata written, JPEG for opaque
 // images and PNG for transparent ones. Every refusal is an *Error with a Code.
 //
+// Colour (docs/colour.md): an embedded ICC profile (JPEG APP2, PNG iCCP, WebP
+// ICCP) is checked, turned into a lookup table once and applied right after
+// decoding, so every output is sRGB with no profile; untagged CMYK is read as
+// SWOP press output. A profile that cannot be used leaves the pixels as they
+// are, with a note in Result.Notes.
+//
 // Speed (docs/performance.md): opaque JPEG and WebP sources are resampled per
 // Y/Cb/Cr plane and handed to the JPEG encoder as YCbCr, with no RGB image in
 // between; other sources go through premultiplied RGBA. Both shrink with 2x
