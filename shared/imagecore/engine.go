@@ -184,6 +184,9 @@ func decodeImage(format string, data []byte) (image.Image, error) {
 		m, err = gif.Decode(r) // the first frame only
 	case SourceWebP:
 		m, err = webp.Decode(r)
+		if err == nil {
+			webpFullRange(m)
+		}
 	default:
 		return nil, fmt.Errorf("no decoder for %q", format)
 	}
