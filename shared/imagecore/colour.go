@@ -648,18 +648,38 @@ func (t *colourTransform) rgbaPix(pix []byte, stride int, r image.Rectangle, pre
 	})
 }
 
-// wide converts a 16-bit image with 16-bit input precision to 8-bit NRGBA.
+// wide converts a 16-bit image with 16-bit input precision to 8-bit NRGBA,
+// reading the big-endian samples directly (premultiplied ones are
+// unpremultiplied first).
 func (t *colourTransform) wide(m image.Image) *image.NRGBA {
 	b := m.Bounds()
 	n := image.NewNRGBA(b)
+	var pix []byte
+	var stride int
+	premul := false
+	switch m := m.(type) {
+	case *image.NRGBA64:
+		pix, stride = m.Pix, m.Stride
+	case *image.RGBA64:
+		pix, stride, premul = m.Pix, m.Stride, true
+	}
+	w := b.Dx()
 	rows(b.Dy(), func(y0, y1 int) {
-		for y := b.Min.Y + y0; y < b.Min.Y+y1; y++ {
-			o := n.PixOffset(b.Min.X, y)
-			for x := b.Min.X; x < b.Max.X; x++ {
-				c := color.NRGBA64Model.Convert(m.At(x, y)).(color.NRGBA64)
-				r, g, bb := t.rgb16(uint32(c.R), uint32(c.G), uint32(c.B))
-				n.Pix[o], n.Pix[o+1], n.Pix[o+2], n.Pix[o+3] = to8(int32(r)), to8(int32(g)), to8(int32(bb)), uint8(c.A>>8)
-				o += 4
+		for y := y0; y < y1; y++ {
+			s := pix[y*stride : y*stride+8*w]
+			d := n.Pix[y*n.Stride : y*n.Stride+4*w]
+			for x := range w {
+				p := s[8*x : 8*x+8]
+				r, g, bl, a := uint32(p[0])<<8|uint32(p[1]), uint32(p[2])<<8|uint32(p[3]), uint32(p[4])<<8|uint32(p[5]), uint32(p[6])<<8|uint32(p[7])
+				if premul && a != 0xFFFF {
+					if a == 0 {
+						d[4*x+3] = 0
+						continue
+					}
+					r, g, bl = min(r*0xFFFF/a, 0xFFFF), min(g*0xFFFF/a, 0xFFFF), min(bl*0xFFFF/a, 0xFFFF)
+				}
+				cr, cg, cb := t.rgb16(r, g, bl)
+				d[4*x], d[4*x+1], d[4*x+2], d[4*x+3] = to8(int32(cr)), to8(int32(cg)), to8(int32(cb)), uint8(a>>8)
 			}
 		}
 	})

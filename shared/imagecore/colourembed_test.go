@@ -151,6 +151,16 @@ func TestToSRGBLayouts(t *testing.T) {
 	if c := out.(*image.NRGBA).NRGBAAt(0, 0); c.A != 128 || c == (color.NRGBA{200, 100, 50, 128}) {
 		t.Errorf("NRGBA pixel %v: alpha must stay, colour must change", c)
 	}
+	// 16-bit: converted with 16-bit precision, alpha kept; agrees with the
+	// 8-bit conversion of the same colour.
+	w16 := image.NewNRGBA64(image.Rect(0, 0, 2, 2))
+	w16.SetNRGBA64(1, 1, color.NRGBA64{200 * 257, 100 * 257, 50 * 257, 0x8000})
+	out, _ = toSRGB(w16, wide)
+	n8 := filled(1, 1, color.NRGBA{200, 100, 50, 255})
+	conv, _ := toSRGB(n8, wide)
+	if c, want := out.(*image.NRGBA).NRGBAAt(1, 1), conv.(*image.NRGBA).NRGBAAt(0, 0); c.A != 0x80 || !near(color.NRGBA{c.R, c.G, c.B, 255}, want, 1) {
+		t.Errorf("16-bit pixel %v, want %v with alpha 0x80", c, want)
+	}
 	pal := image.NewPaletted(image.Rect(0, 0, 2, 2), color.Palette{color.NRGBA{200, 100, 50, 255}})
 	out, _ = toSRGB(pal, wide)
 	if c := out.(*image.Paletted).Palette[0]; c == (color.NRGBA{200, 100, 50, 255}) {
