@@ -31,6 +31,7 @@ import (
 type colourSource struct {
 	ICC  []byte
 	CICP *cicp
+	png  *pngColour // PNG gAMA/cHRM, when there is neither iCCP nor sRGB
 }
 
 // cicp holds ITU-T H.273 code points. Only Primaries and Transfer are used
@@ -362,6 +363,8 @@ func transformFor(src colourSource, ch int) (*colourTransform, []string) {
 			notes = append(notes, fmt.Sprintf("the embedded colour profile (%s) is for %d channels and the image has %d; it was ignored and the image %s", t.name, t.in, ch, treatedAs(ch)))
 			t = nil
 		}
+	case src.png != nil:
+		t = src.png.transform(ch)
 	case src.CICP != nil:
 		var err error
 		t, err = cicpTransform(*src.CICP)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"strings"
@@ -174,5 +175,54 @@ func TestToSRGBLayouts(t *testing.T) {
 	gray := image.NewGray(image.Rect(0, 0, 2, 2))
 	if _, notes := toSRGB(gray, wide); len(notes) != 1 || !strings.Contains(notes[0], "3 channels and the image has 1") {
 		t.Errorf("RGB profile on gray: notes %q", notes)
+	}
+}
+
+// PNG gAMA/cHRM without iCCP or sRGB: a linear-light gray PNG (gAMA 1.0)
+// comes out sRGB-encoded; the usual gAMA 1/2.2 with sRGB primaries is left
+// alone, as is anything with an sRGB chunk.
+func TestPNGGamma(t *testing.T) {
+	ramp := image.NewGray(image.Rect(0, 0, 4, 1))
+	copy(ramp.Pix, []byte{0, 10, 64, 255})
+	plain := encodePNG(t, ramp)
+	chunk := func(typ string, body []byte) []byte {
+		c := binary.BigEndian.AppendUint32(nil, uint32(len(body)))
+		c = append(append(c, typ...), body...)
+		return binary.BigEndian.AppendUint32(c, crc32.ChecksumIEEE(c[4:]))
+	}
+	with := func(cs ...[]byte) []byte {
+		out := append([]byte(nil), plain[:33]...)
+		for _, c := range cs {
+			out = append(out, c...)
+		}
+		return append(out, plain[33:]...)
+	}
+	gama := func(g uint32) []byte { return chunk("gAMA", binary.BigEndian.AppendUint32(nil, g)) }
+	e := newEngine(t, Variant{Name: "full", Width: 100, Format: FormatPNG})
+	pixels := func(data []byte) []uint8 {
+		t.Helper()
+		m := decodeOutput(t, process(t, e, data).Outputs[0])
+		var px []uint8
+		for x := range 4 {
+			r, _, _, _ := m.At(x, 0).RGBA()
+			px = append(px, uint8(r>>8))
+		}
+		return px
+	}
+	linear := pixels(with(gama(100000)))
+	for i, v := range []byte{0, 10, 64, 255} {
+		want := uint8(srgbEncode(float64(v)/255)*255 + 0.5)
+		if abs(int(linear[i])-int(want)) > 1 {
+			t.Errorf("gAMA 1.0: %d became %d, want %d", v, linear[i], want)
+		}
+	}
+	for name, data := range map[string][]byte{
+		"gAMA 1/2.2":       with(gama(45455)),
+		"sRGB chunk wins":  with(chunk("sRGB", []byte{0}), gama(100000)),
+		"no colour chunks": plain,
+	} {
+		if got := pixels(data); string(got) != string([]byte{0, 10, 64, 255}) {
+			t.Errorf("%s: pixels %v changed", name, got)
+		}
 	}
 }
