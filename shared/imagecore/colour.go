@@ -2,6 +2,7 @@ package imagecore
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -696,7 +697,9 @@ func rows(h int, f func(y0, y1 int)) {
 		f(0, h)
 		return
 	}
-	_ = parallel(n, func(i int) error {
+	// A conversion costs a few operations per pixel of an image within the
+	// limits, so it runs to the end; the engine checks ctx before and after.
+	_ = parallel(context.Background(), n, func(i int) error {
 		f(i*h/n, (i+1)*h/n)
 		return nil
 	})
