@@ -51,7 +51,7 @@ type Result struct {
 // EngineVersion names the engine's output: bump it whenever the bytes it makes for
 // the same input and settings change (a decoder fix, an encoder change), so
 // manifests and cached URLs made by an older engine are known to be stale.
-const EngineVersion = "4"
+const EngineVersion = "5"
 
 // Engine turns image bytes into the configured variants. It is safe for
 // concurrent use; it holds only immutable configuration.
@@ -221,6 +221,9 @@ func decodeImage(format string, data []byte) (image.Image, error) {
 		m, err = gif.Decode(r) // the first frame only
 	case SourceWebP:
 		m, err = webp.Decode(bytes.NewReader(padVP8L(data)))
+		if err == nil {
+			webpFullRange(m)
+		}
 	default:
 		return nil, fmt.Errorf("no decoder for %q", format)
 	}
