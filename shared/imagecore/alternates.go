@@ -43,7 +43,22 @@ func encodeAlternates(ctx context.Context, img image.Image, v Variant, opaque bo
 	return alts, nil
 }
 
+// altSettings are an alternate encoder's knobs: quality, and WebP's method
+// or AVIF's speed.
+type altSettings struct {
+	quality, effort int
+}
+
+var defaultAlt = map[Format]altSettings{
+	FormatWebP: {WebPQuality, WebPMethod},
+	FormatAVIF: {AVIFQuality, AVIFSpeed},
+}
+
 func encodeAlternate(img image.Image, f Format, opaque bool) ([]byte, error) {
+	return encodeAlternateWith(img, f, opaque, defaultAlt[f])
+}
+
+func encodeAlternateWith(img image.Image, f Format, opaque bool, s altSettings) ([]byte, error) {
 	b := img.Bounds()
 	buf := bytes.NewBuffer(make([]byte, 0, b.Dx()*b.Dy()/4+1024))
 	switch f {
@@ -52,13 +67,13 @@ func encodeAlternate(img image.Image, f Format, opaque bool) ([]byte, error) {
 		if m, ok := img.(*image.RGBA); ok && !opaque {
 			src = unpremultiply(m) // libwebp imports straight RGBA
 		}
-		if err := webp.Encode(buf, src, webp.Options{Quality: WebPQuality, Method: WebPMethod}); err != nil {
+		if err := webp.Encode(buf, src, webp.Options{Quality: s.quality, Method: s.effort}); err != nil {
 			return nil, fmt.Errorf("encode webp: %w", err)
 		}
 	case FormatAVIF:
 		// The encoder reads premultiplied RGBA (image.RGBA) and writes no
 		// alpha plane for an opaque image.
-		if err := avif.Encode(buf, img, avif.Options{Quality: AVIFQuality, QualityAlpha: AVIFQuality, Speed: AVIFSpeed,
+		if err := avif.Encode(buf, img, avif.Options{Quality: s.quality, QualityAlpha: s.quality, Speed: s.effort,
 			ChromaSubsampling: image.YCbCrSubsampleRatio420}); err != nil {
 			return nil, fmt.Errorf("encode avif: %w", err)
 		}
