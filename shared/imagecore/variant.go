@@ -87,11 +87,14 @@ func DefaultLimits() Limits {
 }
 
 // DefaultVariants is the variant set used when configuration does not set one.
+// The alternates are those whose CPU fits the budget of one second at one core
+// for a 12-20 MP photo (docs/performance.md, "Formats"): AVIF on all but large,
+// whose AVIF alone costs about a second; WebP is an opt-in.
 func DefaultVariants() []Variant {
 	return []Variant{
-		{Name: "thumb", Width: 200, Height: 200, Fit: FitCover},
-		{Name: "small", Width: 480, Fit: FitInside},
-		{Name: "medium", Width: 1024, Fit: FitInside},
+		{Name: "thumb", Width: 200, Height: 200, Fit: FitCover, Formats: []Format{FormatAVIF}},
+		{Name: "small", Width: 480, Fit: FitInside, Formats: []Format{FormatAVIF}},
+		{Name: "medium", Width: 1024, Fit: FitInside, Formats: []Format{FormatAVIF}},
 		{Name: "large", Width: 2048, Fit: FitInside},
 	}
 }
