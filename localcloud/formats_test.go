@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gen2brain/avif"
 	xwebp "golang.org/x/image/webp"
@@ -41,6 +42,9 @@ type altStatus struct {
 // alternates, and reads every variant and alternate back through the API.
 func TestHEICAndAVIFUploadsBecomeReady(t *testing.T) {
 	c := startCloud(t, func(cfg *Config) {
+		// The first HEIC/AVIF in a process compiles the WASM decoder and the
+		// AVIF encoder (seconds on a loaded machine): room for that.
+		cfg.Settings.Resize.Timeout = 25 * time.Second
 		cfg.Settings.Variants = []imagecore.Variant{
 			{Name: "thumb", Width: 48, Height: 48, Fit: imagecore.FitCover, Formats: []imagecore.Format{imagecore.FormatAVIF, imagecore.FormatWebP}},
 			{Name: "small", Width: 80},
