@@ -42,9 +42,11 @@ type altStatus struct {
 // alternates, and reads every variant and alternate back through the API.
 func TestHEICAndAVIFUploadsBecomeReady(t *testing.T) {
 	c := startCloud(t, func(cfg *Config) {
-		// The first HEIC/AVIF in a process compiles the WASM decoder and the
-		// AVIF encoder (seconds on a loaded machine): room for that.
-		cfg.Settings.Resize.Timeout = 25 * time.Second
+		// The WASM decoders and encoders compile on first use (seconds, once
+		// per process), inside the first image's budget: give it room.
+		cfg.Settings.Resize.Timeout = 30 * time.Second
+		cfg.Settings.Resize.ImageTimeout = 5 * time.Second
+		cfg.VisibilityTimeout = 35 * time.Second
 		cfg.Settings.Variants = []imagecore.Variant{
 			{Name: "thumb", Width: 48, Height: 48, Fit: imagecore.FitCover, Formats: []imagecore.Format{imagecore.FormatAVIF, imagecore.FormatWebP}},
 			{Name: "small", Width: 80},

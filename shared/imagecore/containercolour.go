@@ -1,26 +1,20 @@
 package imagecore
 
-import (
-	"fmt"
-	"image"
-)
+import "image"
 
 // containerColour is the colour-management hook for HEIF and AVIF: icc is the
 // primary item's colr ICC profile (prof or rICC), cicp its colr nclx, either
 // or both nil; m is the decoded image (for AVIF already RGB by the nclx
 // matrix; for HEIC RGB or JFIF YCbCr). It returns m in sRGB.
 //
-// The ICC engine (issue 11, colour management) implements the conversion. Until
-// it lands, images that declare sRGB or nothing pass unchanged, and any other
-// colour is kept as decoded with a note saying so, never silently.
-func containerColour(m image.Image, icc []byte, cicp *CICP) (image.Image, []string) {
-	switch {
-	case icc != nil:
-		return m, []string{fmt.Sprintf("the embedded %d-byte ICC profile was not applied; colours are as stored", len(icc))}
-	case cicp != nil && !cicpIsSRGB(cicp):
-		return m, []string{fmt.Sprintf("the colour space (CICP primaries %d, transfer %d) was not converted to sRGB; colours are as stored", cicp.Primaries, cicp.Transfer)}
+// The conversion is the colour engine's (colour.go), the same as for JPEG,
+// PNG and WebP profiles.
+func containerColour(m image.Image, icc []byte, c *CICP) (image.Image, []string) {
+	src := colourSource{ICC: icc}
+	if c != nil {
+		src.CICP = &cicp{Primaries: c.Primaries, Transfer: c.Transfer, Matrix: c.Matrix, FullRange: c.FullRange}
 	}
-	return m, nil
+	return toSRGB(m, src)
 }
 
 // cicpIsSRGB: BT.709 primaries (or unspecified) with the sRGB, BT.709/601

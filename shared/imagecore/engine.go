@@ -51,7 +51,7 @@ type Result struct {
 // EngineVersion names the engine's output: bump it whenever the bytes it makes for
 // the same input and settings change (a decoder fix, an encoder change), so
 // manifests and cached URLs made by an older engine are known to be stale.
-const EngineVersion = "3"
+const EngineVersion = "4"
 
 // Engine turns image bytes into the configured variants. It is safe for
 // concurrent use; it holds only immutable configuration.
@@ -81,32 +81,47 @@ func (e *Engine) Variants() []Variant { return append([]Variant(nil), e.variants
 // Process checks data against the limits, decodes it once, applies its EXIF
 // orientation and renders every variant from that one decode. Refusals of the
 // input are *Error values; any other error is a bug or an encoder failure. Work
-// stops when ctx is done, and the error then wraps ctx.Err().
+// stops soon after ctx is done (the engine looks at it between stages, before
+// each JPEG scan and every few dozen rows of its loops; a standard decoder
+// runs to its end, which the limits bound), and the error then wraps ctx.Err(),
+// so errors.Is(err, context.DeadlineExceeded) tells a deadline that ran out.
 func (e *Engine) Process(ctx context.Context, data []byte) (*Result, error) {
 	info, cfg, hf, err := e.header(data)
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("image engine: %w", err)
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
 	}
+	src, notes := embeddedColour(info.Format, data)
 	if info.Format == SourceJPEG && !e.stdJPEG {
-		if outs, ok, err := renderJPEG(ctx, info, data, cfg.Width, cfg.Height, e.variants); ok {
+		var jn []string
+		if outs, ok, err := renderJPEG(ctx, info, data, cfg.Width, cfg.Height, e.variants, src, &jn); ok {
 			if err != nil {
 				return nil, err
 			}
-			return &Result{Source: info, Outputs: outs}, nil
+			return &Result{Source: info, Outputs: outs, Notes: append(notes, jn...)}, nil
 		}
 	}
 	var m image.Image
-	var notes []string
 	if hf != nil {
-		m, notes, err = e.wasm.decodeHEIF(ctx, info.Format, data, hf)
+		var hn []string
+		m, hn, err = e.wasm.decodeHEIF(ctx, info.Format, data, hf) // converts to sRGB itself
 		if err != nil {
 			return nil, err
 		}
-	} else if m, err = decodeImage(info.Format, data); err != nil {
-		return nil, err
+		notes = append(notes, hn...)
+	} else {
+		if m, err = decodeImage(info.Format, data); err != nil {
+			return nil, err
+		}
+		if err := ctxErr(ctx); err != nil {
+			return nil, err
+		}
+		// Every output is sRGB: convert before any resampling.
+		var cn []string
+		m, cn = toSRGB(m, src)
+		notes = append(notes, cn...)
 	}
 	outs, err := render(ctx, info, m, cfg.Width, cfg.Height, e.variants)
 	if err != nil {
@@ -115,8 +130,9 @@ func (e *Engine) Process(ctx context.Context, data []byte) (*Result, error) {
 	return &Result{Source: info, Outputs: outs, Notes: notes}, nil
 }
 
-// CheckHeader applies the byte and dimension limits and reports the source
-// without decoding pixels. Callers use it to refuse early; Process does the same.
+// CheckHeader applies the byte and dimension limits, and for a JPEG the limits
+// on its scans (a walk of its markers), and reports the source without
+// decoding pixels. Callers use it to refuse early; Process does the same.
 func (e *Engine) CheckHeader(data []byte) (SourceInfo, error) {
 	info, _, _, err := e.header(data)
 	return info, err
@@ -161,6 +177,13 @@ func (e *Engine) header(data []byte) (info SourceInfo, cfg image.Config, hf *hei
 	if hf == nil {
 		info.Orientation = orientationOf(format, data)
 	}
+	if format == SourceJPEG {
+		// Its scans, walked without decoding: a file whose scans would cost
+		// more than its size and pixels justify is refused here.
+		if err := checkJPEGScans(data); err != nil {
+			return info, cfg, nil, err
+		}
+	}
 	info.Width, info.Height = w, h
 	if info.Orientation >= 5 {
 		info.Width, info.Height = h, w
@@ -197,7 +220,7 @@ func decodeImage(format string, data []byte) (image.Image, error) {
 	case SourceGIF:
 		m, err = gif.Decode(r) // the first frame only
 	case SourceWebP:
-		m, err = webp.Decode(r)
+		m, err = webp.Decode(bytes.NewReader(padVP8L(data)))
 	default:
 		return nil, fmt.Errorf("no decoder for %q", format)
 	}
@@ -206,6 +229,17 @@ func decodeImage(format string, data []byte) (image.Image, error) {
 	}
 	return m, nil
 }
+
+// ctxErr is ctx's error, wrapped, once ctx is done.
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("image engine: %w", err)
+	}
+	return nil
+}
+
+// ctxRows is how many rows the engine's loops do between looks at the context.
+const ctxRows = 64
 
 func byteSize(n int64) string {
 	switch {

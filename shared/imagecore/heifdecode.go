@@ -106,7 +106,8 @@ func withAlpha(m image.Image, a *image.Gray, premultiplied bool) image.Image {
 	case *image.RGBA:
 		rgba = c
 	default:
-		rgba = toRGBA(m, b.Dx(), b.Dy())
+		// toRGBA fails only on a done context; the decode before was checked.
+		rgba, _ = toRGBA(context.Background(), m, b.Dx(), b.Dy())
 	}
 	for y := 0; y < b.Dy(); y++ {
 		px := rgba.Pix[y*rgba.Stride : y*rgba.Stride+4*b.Dx()]

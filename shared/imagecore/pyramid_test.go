@@ -1,10 +1,12 @@
 package imagecore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"image"
 	"image/color"
+	"image/draw"
 	"math/rand/v2"
 	"testing"
 )
@@ -112,7 +114,7 @@ func TestResampleKeepsFlatAreasAndAlphaEdges(t *testing.T) {
 	for i := 0; i < len(flat.Pix); i += 4 {
 		flat.Pix[i], flat.Pix[i+1], flat.Pix[i+2], flat.Pix[i+3] = 10, 128, 250, 255
 	}
-	out := resample(flat, 0, 0, 97, 61, 31, 17, true)
+	out := mustResample(t, flat, 0, 0, 97, 61, 31, 17, true)
 	for i := 0; i < len(out.Pix); i += 4 {
 		if c := out.Pix[i : i+4]; c[0] != 10 || c[1] != 128 || c[2] != 250 || c[3] != 255 {
 			t.Fatalf("flat area became %v", c)
@@ -126,7 +128,7 @@ func TestResampleKeepsFlatAreasAndAlphaEdges(t *testing.T) {
 			edge.SetRGBA(x, y, color.RGBA{255, 255, 255, 255})
 		}
 	}
-	n := unpremultiply(resample(edge, 0, 0, 64, 8, 13, 3, false))
+	n := unpremultiply(mustResample(t, edge, 0, 0, 64, 8, 13, 3, false))
 	for x := 0; x < 13; x++ {
 		c := n.NRGBAAt(x, 1)
 		if c.A > 8 && (c.R < 245 || c.G < 245 || c.B < 245) {
@@ -143,7 +145,67 @@ func BenchmarkResample(b *testing.B) {
 	for _, w := range []int{2048, 1024, 480} {
 		h := w * 1696 / 3014
 		b.Run(fmt.Sprint(w), func(b *testing.B) {
-			loopCPU(b, func() { resample(src, 0, 0, 3014, 1696, w, h, true) })
+			loopCPU(b, func() { mustResample(b, src, 0, 0, 3014, 1696, w, h, true) })
 		})
+	}
+}
+
+func mustResample(t testing.TB, src *image.RGBA, ox, oy, lw, lh float64, w, h int, opaque bool) *image.RGBA {
+	t.Helper()
+	m, err := resample(context.Background(), src, ox, oy, lw, lh, w, h, opaque)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// toRGBA's row conversions give exactly what draw.Draw gives, for every
+// type they take, whole images and GIF-style frames inside a larger screen.
+func TestToRGBAMatchesDraw(t *testing.T) {
+	seed := uint32(7)
+	rnd := func() byte {
+		seed = seed*1664525 + 1013904223
+		return byte(seed >> 24)
+	}
+	fill := func(pix []byte) {
+		for i := range pix {
+			pix[i] = rnd()
+		}
+	}
+	frame := image.Rect(3, 2, 40, 27)
+	pal := color.Palette{color.NRGBA{1, 2, 3, 0}, color.NRGBA{200, 100, 50, 128}, color.RGBA{9, 8, 7, 255}, color.Gray{77}}
+	mk := func(r image.Rectangle) []image.Image {
+		p := image.NewPaletted(r, pal)
+		for i := range p.Pix {
+			p.Pix[i] = rnd() % uint8(len(pal))
+		}
+		n := image.NewNRGBA64(r)
+		fill(n.Pix)
+		for i := 6; i < len(n.Pix); i += 8 { // some fully opaque and fully transparent pixels
+			switch i % 24 {
+			case 6:
+				n.Pix[i], n.Pix[i+1] = 0xff, 0xff
+			case 14:
+				n.Pix[i], n.Pix[i+1] = 0, 0
+			}
+		}
+		r64 := image.NewRGBA64(r)
+		fill(r64.Pix)
+		g := image.NewGray16(r)
+		fill(g.Pix)
+		return []image.Image{p, n, r64, g}
+	}
+	for _, r := range []image.Rectangle{image.Rect(0, 0, 45, 31), frame} {
+		for _, m := range mk(r) {
+			want := image.NewRGBA(image.Rect(0, 0, 45, 31))
+			draw.Draw(want, m.Bounds(), m, m.Bounds().Min, draw.Src)
+			got, err := toRGBA(context.Background(), m, 45, 31)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Pix, want.Pix) {
+				t.Errorf("%T in %v: toRGBA differs from draw.Draw", m, r)
+			}
+		}
 	}
 }

@@ -22,8 +22,11 @@ var ContextKeys = []string{
 	"uploadUrlTtl", "downloadUrlTtl",
 	"resizeMemoryMb", "resizeTimeout", "resizeBatchSize", "resizeBatchWindow",
 	"resizeMaxConcurrency", "resizeDeadlineMargin",
+	"resizeImageTimeout",
 	"maxReceiveCount", "queueRetention", "dlqRetention",
 	"originalsExpireDays", "logRetentionDays", "alarmEmail", "oldestMessageAlarm",
+	// The CDN in front of the variants (cdn.go).
+	"cdn", "cdnPriceClass", "cdnDomainName", "cdnCertificateArn",
 }
 
 // CheckContextKeys reports keys that look like settings (no "@" prefix, no ":",
@@ -97,6 +100,7 @@ func FromContext(lookup func(key string) any) (Settings, error) {
 	dur("resizeBatchWindow", &s.Resize.BatchWindow)
 	integer("resizeMaxConcurrency", &s.Resize.MaxConcurrency)
 	dur("resizeDeadlineMargin", &s.Resize.DeadlineMargin)
+	dur("resizeImageTimeout", &s.Resize.ImageTimeout)
 	integer("maxReceiveCount", &s.Queue.MaxReceiveCount)
 	dur("queueRetention", &s.Queue.Retention)
 	dur("dlqRetention", &s.Queue.DLQRetention)
@@ -114,6 +118,11 @@ func FromContext(lookup func(key string) any) (Settings, error) {
 	})
 	str("alarmEmail", &s.AlarmEmail)
 	dur("oldestMessageAlarm", &s.OldestMessageAlarm)
+	// The CDN in front of the variants (cdn.go).
+	set("cdn", assign(&s.CDN.Enabled, contextBool))
+	str("cdnPriceClass", &s.CDN.PriceClass)
+	str("cdnDomainName", &s.CDN.DomainName)
+	str("cdnCertificateArn", &s.CDN.CertificateARN)
 
 	// AWS takes these in whole seconds; a fraction would only fail at deployment.
 	for key, d := range map[string]time.Duration{
