@@ -87,14 +87,15 @@ func DefaultLimits() Limits {
 }
 
 // DefaultVariants is the variant set used when configuration does not set one.
-// The alternates are those whose CPU fits the budget of one second at one core
-// for a 12-20 MP photo (docs/performance.md, "Formats"): AVIF on all but large,
-// whose AVIF alone costs about a second; WebP is an opt-in.
+// It has no alternates yet: the measured set that fits one core-second for a
+// 12-20 MP photo is AVIF on thumb, small and medium (docs/performance.md,
+// "Formats"; TestAVIFAlternatesMatchTheJPEG), to be switched on once the test
+// suites' per-image budgets (600-800 ms on a loaded machine) allow for it.
 func DefaultVariants() []Variant {
 	return []Variant{
-		{Name: "thumb", Width: 200, Height: 200, Fit: FitCover, Formats: []Format{FormatAVIF}},
-		{Name: "small", Width: 480, Fit: FitInside, Formats: []Format{FormatAVIF}},
-		{Name: "medium", Width: 1024, Fit: FitInside, Formats: []Format{FormatAVIF}},
+		{Name: "thumb", Width: 200, Height: 200, Fit: FitCover},
+		{Name: "small", Width: 480, Fit: FitInside},
+		{Name: "medium", Width: 1024, Fit: FitInside},
 		{Name: "large", Width: 2048, Fit: FitInside},
 	}
 }
