@@ -12,7 +12,7 @@ all: build
 build:
 	@for f in $(FUNCTIONS); do \
 		echo "build bin/$$f/bootstrap"; \
-		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o bin/$$f/bootstrap ./functions/$$f; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc,nodynamic -trimpath -ldflags='-s -w' -o bin/$$f/bootstrap ./functions/$$f; \
 	done
 
 ## test: every test, as CI runs it: vet, all Go tests (browser tests included), the vulnerability scan
@@ -122,8 +122,8 @@ bench-engine: bench-corpus
 bench-compare: bench-deps bench-corpus
 	@mkdir -p $(BENCH_DIR)/bin
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_DIR)/bin/imagepipe ./cmd/imagepipe
-	CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(BENCH_DIR)/bin/resize-bootstrap ./functions/resize
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(BENCH_DIR)/bin/resize-arm64 ./functions/resize
+	CGO_ENABLED=0 $(GO) build -tags lambda.norpc,nodynamic -trimpath -ldflags='-s -w' -o $(BENCH_DIR)/bin/resize-bootstrap ./functions/resize
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc,nodynamic -trimpath -ldflags='-s -w' -o $(BENCH_DIR)/bin/resize-arm64 ./functions/resize
 	@echo "resize bootstrap (linux/arm64): $$(stat -c %s $(BENCH_DIR)/bin/resize-arm64) bytes"
 	$(BENCH_DIR)/bin/imagepipe bench -runs $(BENCH_RUNS) -procs 1,2 -scratch $(BENCH_DIR)/out \
 		-init $(BENCH_DIR)/bin/resize-bootstrap $(BENCH_CORPUS)/*.jpg testdata/images/*.jpg | tee $(BENCH_DIR)/report.md

@@ -156,6 +156,10 @@ func (e *Engine) header(data []byte) (info SourceInfo, cfg image.Config, hf *hei
 	if format == SourceHEIC || format == SourceAVIF {
 		// HEIF's irot and imir are the orientation; EXIF's is not applied again.
 		hf, info.Format, cfg, orientation, err = heifHeader(data)
+		var te *tileError
+		if errors.As(err, &te) {
+			return info, cfg, nil, &Error{Code: CodeTooComplex, Message: fmt.Sprintf("the %s grid's tiles would cost far more than its picture: %s", format, te.msg), Err: err}
+		}
 		if err != nil {
 			return info, cfg, nil, &Error{Code: CodeCorrupt, Message: fmt.Sprintf("the %s structure is damaged, truncated or over a bound", format), Err: err}
 		}
