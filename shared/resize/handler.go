@@ -251,58 +251,78 @@ func ParseBody(body string) ([]events.S3EventRecord, error) {
 // processObject makes the variants and manifest of one upload. It returns an error
 // only when the work should be retried; permanent failures are recorded.
 func (h *Handler) processObject(ctx context.Context, bucket, key, id string) error {
-	j := &job{id: id, start: h.now(), log: h.log.With("id", id, "bucket", bucket, "key", key)}
-	j.src = manifest.Source{Bucket: bucket, Key: key}
+	start := h.now()
+	log := h.log.With("id", id, "bucket", bucket, "key", key)
+	src := manifest.Source{Bucket: bucket, Key: key}
 
 	head, err := h.store.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
 	if err == nil {
-		j.src.ETag = deref(head.ETag)
-		j.src.Bytes = deref(head.ContentLength)
-		j.src.UploadedAt = deref(head.LastModified)
-		j.src.Filename = filenameOf(head.Metadata)
+		src.ETag = deref(head.ETag)
+		src.Bytes = deref(head.ContentLength)
+		src.UploadedAt = deref(head.LastModified)
+		src.Filename = filenameOf(head.Metadata)
 	}
-	var mErr error
-	if j.prev, mErr = h.readManifest(ctx, id); mErr != nil {
+	existing, mErr := h.readManifest(ctx, id)
+	if mErr != nil {
 		return mErr
 	}
-	if existing := j.prev.m; existing != nil {
-		// A duplicate delivery of finished work, or the original is gone after it
-		// was done: keep the result that exists rather than redo or overwrite it.
-		// A provisional or given-up manifest (processing_failed) settles nothing.
-		gone := manifest.IsNotFound(err) && !givenUp(existing)
-		if gone || h.settledFor(existing, j.src) {
-			j.log.InfoContext(ctx, "already processed", "status", existing.Status,
-				"engineVersion", existing.EngineVersion, "settingsHash", existing.SettingsHash)
-			return nil
-		}
+	if existing != nil && h.alreadyDone(existing, src, err) {
+		// A duplicate delivery, or the original is gone after it was done: keep the
+		// result that exists rather than redo or overwrite it.
+		log.InfoContext(ctx, "already processed", "status", existing.Status)
+		return nil
 	}
 	if err != nil {
-		return h.settle(ctx, j, fmt.Errorf("head %s: %w", key, err), nil)
+		return h.settle(ctx, log, id, src, start, fmt.Errorf("head %s: %w", key, err), nil)
 	}
-	if j.src.Bytes > h.cfg.Limits.MaxBytes {
-		return h.settle(ctx, j, &imagecore.Error{Code: imagecore.CodeTooLarge,
-			Message: fmt.Sprintf("the file is %d bytes; the limit is %d", j.src.Bytes, h.cfg.Limits.MaxBytes)}, nil)
+	if src.Bytes > h.cfg.Limits.MaxBytes {
+		return h.settle(ctx, log, id, src, start, &imagecore.Error{Code: imagecore.CodeTooLarge,
+			Message: fmt.Sprintf("the file is %d bytes; the limit is %d", src.Bytes, h.cfg.Limits.MaxBytes)}, nil)
 	}
-	data, err := h.download(ctx, bucket, key, j.src.ETag)
+	data, err := h.download(ctx, bucket, key, src.ETag)
 	if err != nil {
-		return h.settle(ctx, j, err, nil)
+		return h.settle(ctx, log, id, src, start, err, nil)
 	}
 	result, err := h.process(ctx, data)
 	if err != nil {
-		return h.settle(ctx, j, fmt.Errorf("process %s: %w", key, err), nil)
+		return h.settle(ctx, log, id, src, start, fmt.Errorf("process %s: %w", key, err), nil)
 	}
-	j.src.Format, j.src.Width, j.src.Height = result.Source.Format, result.Source.Width, result.Source.Height
+	src.Format, src.Width, src.Height = result.Source.Format, result.Source.Width, result.Source.Height
 
 	var variants []manifest.Variant
 	for _, out := range result.Outputs {
 		vkey := manifest.VariantKey(id, out.Name, out.Format.Ext())
 		if err := h.put(ctx, vkey, out.Format.ContentType(), out.Data); err != nil {
-			return h.settle(ctx, j, err, nil)
+			return h.settle(ctx, log, id, src, start, err, nil)
 		}
 		variants = append(variants, manifest.Variant{Name: out.Name, Format: string(out.Format),
 			Width: out.Width, Height: out.Height, Bytes: int64(len(out.Data)), Key: vkey})
 	}
-	return h.settle(ctx, j, nil, variants)
+	return h.settle(ctx, log, id, src, start, nil, variants)
+}
+
+// settle is the edge where an outcome is decided once: write the manifest for a
+// finished or permanently failed image, or return the error so the message is retried.
+func (h *Handler) settle(ctx context.Context, log *slog.Logger, id string, src manifest.Source, start time.Time, err error, variants []manifest.Variant) error {
+	kind, code, message := classify(err)
+	if kind == retry {
+		return fmt.Errorf("image %s: %w", id, err)
+	}
+	m := manifest.Manifest{Version: manifest.Version, ID: id, Status: manifest.StatusReady, Source: src, Variants: variants}
+	if kind == permanent {
+		m.Status = manifest.StatusFailed
+		m.Variants = []manifest.Variant{}
+		m.Error = &manifest.Error{Code: code, Message: message}
+	}
+	m.CompletedAt = h.now().UTC()
+	m.ProcessingMS = m.CompletedAt.Sub(start).Milliseconds()
+	// What made it, then a conditional write that never goes backwards (commit.go).
+	m.EngineVersion, m.SettingsHash = imagecore.EngineVersion, h.settingsHash
+	if written, cerr := h.commit(ctx, log, m); cerr != nil || !written {
+		return cerr
+	}
+	h.report(ctx, log, m)
+	return nil
 }
 
 // process runs the engine under the per-image deadline. Running out of that budget
@@ -319,47 +339,6 @@ func (h *Handler) process(ctx context.Context, data []byte) (*imagecore.Result, 
 				"(for example a JPEG with an unusual number of scans); it was not processed", h.cfg.ImageTimeout)}
 	}
 	return result, err
-}
-
-// job is the state of one image while it is processed.
-type job struct {
-	id    string
-	start time.Time
-	log   *slog.Logger
-	src   manifest.Source
-	// prev is the manifest as last read, which a write must replace exactly.
-	prev stored
-}
-
-// settle is the edge where an outcome is decided once: write the manifest for a
-// finished or permanently failed image, or return the error so the message is retried.
-func (h *Handler) settle(ctx context.Context, j *job, err error, variants []manifest.Variant) error {
-	kind, code, message := classify(err)
-	if kind == retry {
-		return fmt.Errorf("image %s: %w", j.id, err)
-	}
-	m := h.newManifest(j, manifest.StatusReady, nil)
-	m.Variants = variants
-	if kind == permanent {
-		m = h.newManifest(j, manifest.StatusFailed, &manifest.Error{Code: code, Message: message})
-	}
-	written, err := h.commit(ctx, j, m)
-	if err != nil {
-		return err
-	}
-	if written {
-		h.report(ctx, j.log, m)
-	}
-	return nil
-}
-
-// newManifest is the manifest of j with what made it: the engine and settings.
-func (h *Handler) newManifest(j *job, status manifest.Status, e *manifest.Error) manifest.Manifest {
-	m := manifest.Manifest{Version: manifest.Version, ID: j.id, Status: status, Source: j.src, Variants: []manifest.Variant{},
-		Error: e, EngineVersion: imagecore.EngineVersion, SettingsHash: h.settingsHash}
-	m.CompletedAt = h.now().UTC()
-	m.ProcessingMS = m.CompletedAt.Sub(j.start).Milliseconds()
-	return m
 }
 
 func (h *Handler) report(ctx context.Context, log *slog.Logger, m manifest.Manifest) {
@@ -427,19 +406,15 @@ func (h *Handler) put(ctx context.Context, key, contentType string, body []byte)
 	return nil
 }
 
-// readManifest returns the existing manifest and its ETag. An unreadable one is
-// redone (its ETag is kept so the rewrite replaces exactly it); a failed read is
-// an error, retried, never taken for "no manifest".
-func (h *Handler) readManifest(ctx context.Context, id string) (stored, error) {
-	m, etag, err := manifest.ReadVersion(ctx, h.store, h.cfg.OutputBucket, id)
+// readManifest returns the existing manifest, or nil when there is none.
+func (h *Handler) readManifest(ctx context.Context, id string) (*manifest.Manifest, error) {
+	m, err := manifest.Read(ctx, h.store, h.cfg.OutputBucket, id)
 	if errors.Is(err, manifest.ErrUnreadable) {
-		h.log.WarnContext(ctx, "existing manifest unreadable; redoing", "id", id, "error", err)
-		return stored{etag: etag}, nil
+		// An unreadable manifest is redone, not trusted.
+		h.log.WarnContext(ctx, "existing manifest unreadable; redoing", "error", err)
+		return nil, nil
 	}
-	if err != nil {
-		return stored{}, fmt.Errorf("image %s: read manifest: %w", id, err)
-	}
-	return stored{m: m, etag: etag}, nil
+	return m, err
 }
 
 func filenameOf(meta map[string]string) string {
