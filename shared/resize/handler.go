@@ -39,14 +39,15 @@ type Processor interface {
 // Handler processes SQS batches of S3 events. Its Handle method is what lambda.Start
 // gets on AWS and what the local cloud's poller invokes.
 type Handler struct {
+	// settingsHash is what this configuration records in manifests.
+	settingsHash string
+
 	cfg     Config
 	store   ObjectStore
 	engine  Processor
 	log     *slog.Logger
 	metrics *metrics.Emitter
 	now     func() time.Time
-	// settingsHash is what this configuration records in manifests.
-	settingsHash string
 }
 
 // New builds a Handler; the engine is made from cfg's limits and variants.
