@@ -14,7 +14,14 @@ import (
 
 	"github.com/imagepipe/imagepipe/shared/imagecore"
 	"github.com/imagepipe/imagepipe/shared/manifest"
+	"github.com/imagepipe/imagepipe/shared/settings"
 )
+
+// settingsHash is what this configuration records in manifests: the hash of the
+// settings that shape the output (settings.OutputHash).
+func (h *Handler) settingsHash() string {
+	return settings.OutputHash(h.cfg.Limits, h.cfg.Variants, h.cfg.ImageTimeout)
+}
 
 // givenUp reports a manifest that settles nothing: written when a message ran out
 // of receives (or before its last attempt), to be replaced by any real outcome.
@@ -38,7 +45,7 @@ func (h *Handler) alreadyDone(existing *manifest.Manifest, src manifest.Source, 
 // nothing.
 func (h *Handler) settledFor(m *manifest.Manifest, src manifest.Source) bool {
 	return src.ETag != "" && m.Source.ETag == src.ETag &&
-		m.EngineVersion == imagecore.EngineVersion && m.SettingsHash == h.settingsHash &&
+		m.EngineVersion == imagecore.EngineVersion && m.SettingsHash == h.settingsHash() &&
 		(m.Status == manifest.StatusReady || m.Status == manifest.StatusFailed && !givenUp(m))
 }
 

@@ -74,7 +74,7 @@ func (h *Handler) recordGiveUp(ctx context.Context, up upload, reason string, fi
 	}
 	m := manifest.Manifest{Version: manifest.Version, ID: up.id, Status: manifest.StatusFailed, Source: src,
 		Variants: []manifest.Variant{}, Error: &manifest.Error{Code: CodeProcessingFailed, Message: reason},
-		CompletedAt: h.now().UTC(), EngineVersion: imagecore.EngineVersion, SettingsHash: h.settingsHash}
+		CompletedAt: h.now().UTC(), EngineVersion: imagecore.EngineVersion, SettingsHash: h.settingsHash()}
 	written, err := h.commit(ctx, log, m)
 	if err != nil {
 		return err

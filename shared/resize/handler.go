@@ -21,7 +21,6 @@ import (
 	"github.com/imagepipe/imagepipe/shared/imagecore"
 	"github.com/imagepipe/imagepipe/shared/manifest"
 	"github.com/imagepipe/imagepipe/shared/metrics"
-	"github.com/imagepipe/imagepipe/shared/settings"
 )
 
 // ObjectStore is the part of *s3.Client the resize function uses.
@@ -39,9 +38,6 @@ type Processor interface {
 // Handler processes SQS batches of S3 events. Its Handle method is what lambda.Start
 // gets on AWS and what the local cloud's poller invokes.
 type Handler struct {
-	// settingsHash is what this configuration records in manifests.
-	settingsHash string
-
 	cfg     Config
 	store   ObjectStore
 	engine  Processor
@@ -64,14 +60,13 @@ func NewWithProcessor(cfg Config, store ObjectStore, engine Processor, log *slog
 	if store == nil || engine == nil || log == nil {
 		return nil, errors.New("resize: store, engine and log are required")
 	}
-	if cfg.OutputBucket == "" || cfg.UploadPrefix == "" || cfg.UploadsBucket == "" {
-		return nil, errors.New("resize: uploads bucket, output bucket and upload prefix are required")
+	if cfg.UploadsBucket == "" || cfg.ImageTimeout <= 0 {
+		return nil, errors.New("resize: the uploads bucket and a positive per-image timeout are required")
 	}
-	if cfg.ImageTimeout <= 0 {
-		return nil, errors.New("resize: the per-image timeout must be positive")
+	if cfg.OutputBucket == "" || cfg.UploadPrefix == "" {
+		return nil, errors.New("resize: output bucket and upload prefix are required")
 	}
-	return &Handler{cfg: cfg, store: store, engine: engine, log: log, metrics: emitter, now: time.Now,
-		settingsHash: settings.OutputHash(cfg.Limits, cfg.Variants, cfg.ImageTimeout)}, nil
+	return &Handler{cfg: cfg, store: store, engine: engine, log: log, metrics: emitter, now: time.Now}, nil
 }
 
 // Handle processes a batch and reports the messages to retry. Images are processed
@@ -318,7 +313,7 @@ func (h *Handler) settle(ctx context.Context, log *slog.Logger, id string, src m
 	m.CompletedAt = h.now().UTC()
 	m.ProcessingMS = m.CompletedAt.Sub(start).Milliseconds()
 	// What made it, then a conditional write that never goes backwards (commit.go).
-	m.EngineVersion, m.SettingsHash = imagecore.EngineVersion, h.settingsHash
+	m.EngineVersion, m.SettingsHash = imagecore.EngineVersion, h.settingsHash()
 	if written, cerr := h.commit(ctx, log, m); cerr != nil || !written {
 		return cerr
 	}
