@@ -64,9 +64,11 @@ func (h *harness) readyManifest(t *testing.T, id string) manifest.Manifest {
 		EngineVersion: imagecore.EngineVersion, SettingsHash: h.handler.settingsHash()}
 }
 
-func (h *harness) failOn(op, suffix string, err error) {
+// failOn fails op on every key containing part ("/small." for a variant's
+// encodings, whatever its key's shape; a manifest's key).
+func (h *harness) failOn(op, part string, err error) {
 	h.store.fail = func(o, key string) error {
-		if o == op && strings.HasSuffix(key, suffix) {
+		if o == op && strings.Contains(key, part) {
 			return err
 		}
 		return nil
@@ -175,9 +177,9 @@ func TestLastReceive(t *testing.T) {
 		wantText string
 	}{
 		{name: "a transient failure before the last receive leaves the image pending", receive: 4,
-			setup: func(h *harness, id string) { h.failOn("put", "small.jpg", slowDown) }},
+			setup: func(h *harness, id string) { h.failOn("put", "/small.", slowDown) }},
 		{name: "a transient failure on the last receive is recorded", receive: 5,
-			setup:    func(h *harness, id string) { h.failOn("put", "small.jpg", slowDown) },
+			setup:    func(h *harness, id string) { h.failOn("put", "/small.", slowDown) },
 			wantCode: CodeProcessingFailed, wantText: "SlowDown"},
 		{name: "past the last receive too", receive: 9,
 			setup:    func(h *harness, id string) { h.failOn("get", "uploads/"+id, slowDown) },
@@ -263,7 +265,7 @@ func TestRedriveReplacesGivingUp(t *testing.T) {
 	h := newHarness(t)
 	id := manifest.NewID()
 	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
-	h.failOn("put", "small.jpg", slowDown)
+	h.failOn("put", "/small.", slowDown)
 	h.run(t, context.Background(), onReceive(s3Message("m", uploads, "uploads/"+id), 5))
 	if m := h.manifest(t, id); m == nil || m.Error == nil || m.Error.Code != CodeProcessingFailed {
 		t.Fatalf("after the last receive: %+v", m)
@@ -312,7 +314,7 @@ func TestGivingUpKeepsAnOlderReady(t *testing.T) {
 	old := h.readyManifest(t, id)
 	old.SettingsHash = "v1:older"
 	h.putManifest(t, old)
-	h.failOn("put", "small.jpg", slowDown)
+	h.failOn("put", "/small.", slowDown)
 	h.run(t, context.Background(), onReceive(s3Message("m", uploads, "uploads/"+id), 5))
 	if m := h.manifest(t, id); m.Status != manifest.StatusReady || m.SettingsHash != "v1:older" {
 		t.Fatalf("manifest %+v, want the older ready kept", m)
@@ -325,7 +327,7 @@ func TestManifestWritesAreConditional(t *testing.T) {
 	h := newHarness(t)
 	id := manifest.NewID()
 	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
-	rec := &conditionRecorder{ObjectStore: h.store}
+	rec := &conditionRecorder{ObjectStore: h.store, manifestKey: manifest.Key(id)}
 	h.handler.store = rec
 	h.run(t, context.Background(), s3Message("m", uploads, "uploads/"+id))
 	first, _ := h.store.get(output, manifest.Key(id))
@@ -339,11 +341,12 @@ func TestManifestWritesAreConditional(t *testing.T) {
 
 type conditionRecorder struct {
 	ObjectStore
+	manifestKey  string
 	manifestPuts []string
 }
 
 func (c *conditionRecorder) PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
-	if strings.HasSuffix(*in.Key, "manifest.json") {
+	if *in.Key == c.manifestKey {
 		switch {
 		case in.IfNoneMatch != nil:
 			c.manifestPuts = append(c.manifestPuts, "If-None-Match "+*in.IfNoneMatch)
@@ -376,7 +379,7 @@ func TestUnreadableManifestIsRedoneFailedReadRetried(t *testing.T) {
 		id := manifest.NewID()
 		h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
 		h.putManifest(t, h.readyManifest(t, id))
-		h.handler.store = brokenBodies{h.store}
+		h.handler.store = brokenBodies{h.store, manifest.Key(id)}
 		if failed := h.run(t, context.Background(), s3Message("m", uploads, "uploads/"+id)); len(failed) != 1 {
 			t.Fatalf("failures %v, want a retry", failed)
 		}
@@ -386,12 +389,15 @@ func TestUnreadableManifestIsRedoneFailedReadRetried(t *testing.T) {
 	})
 }
 
-// brokenBodies cuts every manifest body short with a network error.
-type brokenBodies struct{ *fakeStore }
+// brokenBodies cuts the manifest's body short with a network error.
+type brokenBodies struct {
+	*fakeStore
+	manifestKey string
+}
 
 func (b brokenBodies) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
 	out, err := b.fakeStore.GetObject(ctx, in, opts...)
-	if err == nil && strings.HasSuffix(*in.Key, "manifest.json") {
+	if err == nil && *in.Key == b.manifestKey {
 		out.Body = io.NopCloser(io.MultiReader(io.LimitReader(out.Body, 5), errReader{errors.New("connection reset by peer")}))
 	}
 	return out, err
@@ -421,13 +427,13 @@ func TestConflictingWritesAreBounded(t *testing.T) {
 	h := newHarness(t)
 	id := manifest.NewID()
 	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
-	h.failOn("put", "manifest.json", &smithy.GenericAPIError{Code: "ConditionalRequestConflict", Message: "conflict"})
+	h.failOn("put", manifest.Key(id), &smithy.GenericAPIError{Code: "ConditionalRequestConflict", Message: "conflict"})
 	if failed := h.run(t, context.Background(), s3Message("m", uploads, "uploads/"+id)); len(failed) != 1 {
 		t.Fatalf("failures %v, want a retry after the attempts ran out", failed)
 	}
 	puts := 0
 	for _, c := range h.store.calls {
-		if strings.HasPrefix(c, "put ") && strings.HasSuffix(c, "manifest.json") {
+		if c == "put "+output+"/"+manifest.Key(id) {
 			puts++
 		}
 	}
