@@ -2,6 +2,7 @@ package localcloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -212,13 +213,11 @@ func (c *Cloud) Recover(ctx context.Context) (int, error) {
 			if !ok {
 				continue
 			}
-			mkey := manifest.Key(id)
-			_, err := c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &c.OutputBucket, Key: &mkey})
-			switch {
-			case err == nil:
+			if lost, err := c.lostWork(ctx, id); err != nil || !lost {
+				if err != nil {
+					return n, err
+				}
 				continue
-			case !manifest.IsNotFound(err):
-				return n, fmt.Errorf("head %s: %w", mkey, err)
 			}
 			if err := c.notifier.ObjectCreated(ctx, EventPut, key, deref(obj.Size), deref(obj.ETag), "127.0.0.1", "recover"); err != nil {
 				return n, err
@@ -238,4 +237,18 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// lostWork reports whether an upload's work may have been lost with the queues: it
+// has no manifest, or it was given up (processing_failed), which means its message
+// was in the DLQ, and goaws keeps the DLQ in memory too.
+func (c *Cloud) lostWork(ctx context.Context, id string) (bool, error) {
+	m, err := manifest.Read(ctx, c.S3, c.OutputBucket, id)
+	switch {
+	case errors.Is(err, manifest.ErrUnreadable):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("recover: %w", err)
+	}
+	return m == nil || m.Status == manifest.StatusFailed && m.Error != nil && m.Error.Code == resize.CodeProcessingFailed, nil
 }

@@ -1,7 +1,9 @@
 package localcloud
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -244,5 +246,34 @@ func TestWorkerTimedOutOnItsLastReceiveLeavesAFailedManifest(t *testing.T) {
 	}
 	if p.Abandoned() < 2 {
 		t.Errorf("%d invocations ended by the timeout, want both receives", p.Abandoned())
+	}
+}
+
+// TestRecoverRequeuesGivenUpImages: goaws keeps the DLQ in memory, so after a
+// restart an image given up (processing_failed: its message was in the DLQ) is
+// lost work, like an upload with no manifest; finished images are not.
+func TestRecoverRequeuesGivenUpImages(t *testing.T) {
+	c := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
+	ctx := context.Background()
+	write := func(id string, m manifest.Manifest) {
+		t.Helper()
+		body, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := manifest.Key(id)
+		if _, err := c.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &c.OutputBucket, Key: &key, Body: bytes.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	givenUp, _ := putUploadDirect(t, c, "given-up.png", pngBytes(t, 8, 8))
+	ready, _ := putUploadDirect(t, c, "ready.png", pngBytes(t, 8, 8))
+	refused, _ := putUploadDirect(t, c, "refused.png", pngBytes(t, 8, 8))
+	putUploadDirect(t, c, "never-processed.png", pngBytes(t, 8, 8))
+	write(givenUp, manifest.Manifest{ID: givenUp, Status: manifest.StatusFailed, Error: &manifest.Error{Code: resize.CodeProcessingFailed, Message: "x"}})
+	write(ready, manifest.Manifest{ID: ready, Status: manifest.StatusReady})
+	write(refused, manifest.Manifest{ID: refused, Status: manifest.StatusFailed, Error: &manifest.Error{Code: "too_large", Message: "x"}})
+	if n, err := c.Recover(ctx); err != nil || n != 2 {
+		t.Fatalf("recover re-enqueued %d (%v), want 2: the given-up image and the one never processed", n, err)
 	}
 }
