@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imagepipe/imagepipe/localcloud"
 	"github.com/imagepipe/imagepipe/shared/imagecore"
 )
 
@@ -18,7 +19,16 @@ import (
 // core's verdict on the same bytes (shared/hostile pins those verdicts): ready,
 // or failed with the same code. An empty file is refused at the API already.
 func TestHostileFilesEndToEnd(t *testing.T) {
-	c := startCloud(t, nil)
+	c := startCloud(t, func(cfg *localcloud.Config) {
+		// Outcomes, not speed: the largest files the limits accept (a 49 MP
+		// lossless WebP) take seconds of CPU, which a loaded machine must not turn
+		// into too_complex or a timed-out invocation. One image per invocation,
+		// with a budget far above it; the budget has its own tests.
+		cfg.Settings.Resize.Timeout = time.Minute
+		cfg.Settings.Resize.BatchSize = 1
+		cfg.Settings.Resize.ImageTimeout = 50 * time.Second
+		cfg.VisibilityTimeout = 70 * time.Second
+	})
 	b := newBrowser(c)
 	engine, err := imagecore.NewEngine(c.Settings().Limits, c.Settings().Variants)
 	if err != nil {
