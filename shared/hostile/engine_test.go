@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/imagepipe/imagepipe/shared/imagecore"
@@ -28,6 +29,8 @@ type outcome struct {
 	// decoded: refused only once decoding has begun (damage found late), so
 	// the refusal may allocate what the decode needs.
 	decoded bool
+	// note is a phrase one of Result.Notes must contain; "" means no notes.
+	note string
 }
 
 var outcomes = []outcome{
@@ -49,12 +52,22 @@ var outcomes = []outcome{
 	{file: "rgb-2x2.bmp", code: imagecore.CodeUnsupportedFormat},
 	{file: "animated-40x30.gif", format: "gif", w: 40, h: 30},
 	{file: "cmyk-16x16.jpg", format: "jpeg", w: 16, h: 16},
+	{file: "ycck-64x64.jpg", format: "jpeg", w: 64, h: 64},
 	{file: "rgba16-24x20.png", format: "png", w: 24, h: 20, transparent: true},
 	{file: "palette-trns-24x20.png", format: "png", w: 24, h: 20, transparent: true},
 	{file: "gray-40x30.png", format: "png", w: 40, h: 30},
 	{file: "gray-40x30.jpg", format: "jpeg", w: 40, h: 30},
 	{file: "gps-64x48.jpg", format: "jpeg", w: 64, h: 48, orientation: 1},
 	{file: "tiny-8x8.png", format: "png", w: 8, h: 8},
+	{file: "icc-tag-past-end.jpg", format: "jpeg", w: 64, h: 48, note: "lies outside the profile"},
+	{file: "icc-tag-4gb.jpg", format: "jpeg", w: 64, h: 48, note: "lies outside the profile"},
+	{file: "icc-many-tags.jpg", format: "jpeg", w: 64, h: 48, note: "1000000 tags"},
+	{file: "icc-clut-huge-grid.jpg", format: "jpeg", w: 16, h: 16, note: "lut tag needs"},
+	{file: "icc-curve-4g-points.jpg", format: "jpeg", w: 64, h: 48, note: "curve of 4294967295 points"},
+	{file: "icc-chunk-missing.jpg", format: "jpeg", w: 64, h: 48, note: "chunk 2 of 3 is missing"},
+	{file: "icc-chunks-out-of-order.jpg", format: "jpeg", w: 64, h: 48},
+	{file: "icc-png-inflate-bomb.png", format: "png", w: 32, h: 32, note: "inflates to over"},
+	{file: "icc-png-wide-gamut.png", format: "png", w: 32, h: 32},
 	{file: "orientation-1.jpg", format: "jpeg", w: 48, h: 32, orientation: 1, quadrants: true},
 	{file: "orientation-2.jpg", format: "jpeg", w: 48, h: 32, orientation: 2, quadrants: true},
 	{file: "orientation-3.jpg", format: "jpeg", w: 48, h: 32, orientation: 3, quadrants: true},
@@ -77,6 +90,10 @@ var outcomes = []outcome{
 // refusalAllocCeiling bounds what refusing a file may allocate: the bombs claim
 // gigabytes, and a refusal must cost no more than reading a header.
 const refusalAllocCeiling = 4 << 20
+
+// iccAllocCeiling bounds what processing a small image with a hostile
+// profile may allocate (the press-default CMYK table is about 0.5 MB).
+const iccAllocCeiling = 48 << 20
 
 // gpsLatitude is 48/1 51/1 as little-endian EXIF rationals, as gps-64x48.jpg stores them.
 var gpsLatitude = []byte{48, 0, 0, 0, 1, 0, 0, 0, 51, 0, 0, 0, 1, 0, 0, 0}
@@ -135,6 +152,11 @@ func TestEngineOnHostileInput(t *testing.T) {
 				t.Fatalf("Process: %v", err)
 			}
 			checkReady(t, tc, data, res)
+			// A hostile profile costs no more than the image itself: the
+			// tags claiming gigabytes are never read.
+			if strings.HasPrefix(tc.file, "icc-") && allocated > iccAllocCeiling {
+				t.Errorf("allocated %d bytes, over the ceiling of %d", allocated, iccAllocCeiling)
+			}
 		})
 	}
 	for _, f := range Files() {
@@ -146,6 +168,13 @@ func TestEngineOnHostileInput(t *testing.T) {
 
 func checkReady(t *testing.T, tc outcome, input []byte, res *imagecore.Result) {
 	t.Helper()
+	notes := strings.Join(res.Notes, "\n")
+	if tc.note == "" && notes != "" {
+		t.Errorf("notes %q, want none", res.Notes)
+	}
+	if tc.note != "" && !strings.Contains(notes, tc.note) {
+		t.Errorf("notes %q, want one saying %q", res.Notes, tc.note)
+	}
 	src := res.Source
 	if src.Format != tc.format || src.Width != tc.w || src.Height != tc.h {
 		t.Errorf("source = %s %dx%d, want %s %dx%d", src.Format, src.Width, src.Height, tc.format, tc.w, tc.h)

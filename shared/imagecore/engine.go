@@ -92,12 +92,14 @@ func (e *Engine) Process(ctx context.Context, data []byte) (*Result, error) {
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
+	src, notes := embeddedColour(info.Format, data)
 	if info.Format == SourceJPEG && !e.stdJPEG {
-		if outs, ok, err := renderJPEG(ctx, info, data, cfg.Width, cfg.Height, e.variants); ok {
+		var jn []string
+		if outs, ok, err := renderJPEG(ctx, info, data, cfg.Width, cfg.Height, e.variants, src, &jn); ok {
 			if err != nil {
 				return nil, err
 			}
-			return &Result{Source: info, Outputs: outs}, nil
+			return &Result{Source: info, Outputs: outs, Notes: append(notes, jn...)}, nil
 		}
 	}
 	m, err := decodeImage(info.Format, data)
@@ -107,11 +109,13 @@ func (e *Engine) Process(ctx context.Context, data []byte) (*Result, error) {
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
+	// Every output is sRGB: convert before any resampling.
+	m, cn := toSRGB(m, src)
 	outs, err := render(ctx, info, m, cfg.Width, cfg.Height, e.variants)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Source: info, Outputs: outs}, nil
+	return &Result{Source: info, Outputs: outs, Notes: append(notes, cn...)}, nil
 }
 
 // CheckHeader applies the byte and dimension limits, and for a JPEG the limits

@@ -102,7 +102,11 @@ func TestJPEGDecoderWorkOnScanBombs(t *testing.T) {
 				t.Fatal(err)
 			}
 			d.budget = 1 << 62 // the budget is tested on its own
-			_, err = d.decode(context.Background(), []int{1})
+			scales := make([]int, len(d.comps)) // one eighth: the bomb is in the scans, not the pixels
+			for i := range scales {
+				scales[i] = 1
+			}
+			_, err = d.decode(context.Background(), scales)
 			if (err != nil) != tc.decodeFailed {
 				t.Fatalf("decode: %v", err)
 			}
@@ -157,7 +161,7 @@ func TestJPEGLateErrorIsFinal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, ok, err := renderJPEG(context.Background(), info, data, cfg.Width, cfg.Height, variants)
+			_, ok, err := renderJPEG(context.Background(), info, data, cfg.Width, cfg.Height, variants, colourSource{}, new([]string))
 			if !ok {
 				t.Fatal("renderJPEG handed a late error to image/jpeg")
 			}

@@ -294,17 +294,26 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 		variants = append(variants, manifest.Variant{Name: out.Name, Format: string(out.Format),
 			Width: out.Width, Height: out.Height, Bytes: int64(len(out.Data)), Key: vkey})
 	}
-	return h.settle(ctx, log, id, src, start, nil, variants)
+	// Engine notes (an unusable colour profile, say) go to the log and the manifest.
+	for _, n := range result.Notes {
+		log.WarnContext(ctx, "image note", "note", n)
+	}
+	return h.settleNotes(ctx, log, id, src, start, nil, variants, result.Notes)
 }
 
 // settle is the edge where an outcome is decided once: write the manifest for a
 // finished or permanently failed image, or return the error so the message is retried.
 func (h *Handler) settle(ctx context.Context, log *slog.Logger, id string, src manifest.Source, start time.Time, err error, variants []manifest.Variant) error {
+	return h.settleNotes(ctx, log, id, src, start, err, variants, nil)
+}
+
+// settleNotes is settle with the engine's notes for the manifest.
+func (h *Handler) settleNotes(ctx context.Context, log *slog.Logger, id string, src manifest.Source, start time.Time, err error, variants []manifest.Variant, notes []string) error {
 	kind, code, message := classify(err)
 	if kind == retry {
 		return fmt.Errorf("image %s: %w", id, err)
 	}
-	m := manifest.Manifest{Version: manifest.Version, ID: id, Status: manifest.StatusReady, Source: src, Variants: variants}
+	m := manifest.Manifest{Version: manifest.Version, ID: id, Status: manifest.StatusReady, Source: src, Variants: variants, Notes: notes}
 	if kind == permanent {
 		m.Status = manifest.StatusFailed
 		m.Variants = []manifest.Variant{}

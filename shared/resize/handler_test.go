@@ -148,6 +148,7 @@ type fakeEngine struct {
 	err     error
 	panicOn string
 	calls   int
+	notes   []string
 }
 
 func (e *fakeEngine) Process(ctx context.Context, data []byte) (*imagecore.Result, error) {
@@ -164,6 +165,7 @@ func (e *fakeEngine) Process(ctx context.Context, data []byte) (*imagecore.Resul
 			{Name: "thumb", Format: imagecore.FormatJPEG, Width: 200, Height: 200, Data: []byte("thumb-bytes")},
 			{Name: "small", Format: imagecore.FormatJPEG, Width: 480, Height: 360, Data: []byte("small-bytes!")},
 		},
+		Notes: e.notes,
 	}, nil
 }
 
@@ -384,6 +386,23 @@ func TestFilenameAndSourceFactsRecorded(t *testing.T) {
 	m := h.manifest(t, id)
 	if m == nil || m.Source.Filename != "chat é+1.jpg" || m.Source.Bytes != 4 || m.Source.Key != "uploads/"+id || m.Source.Bucket != uploads || m.Source.UploadedAt.IsZero() {
 		t.Fatalf("source %+v", m)
+	}
+}
+
+// The engine's notes (an unusable colour profile, say) reach the manifest and the log.
+func TestEngineNotesRecorded(t *testing.T) {
+	h := newHarness(t)
+	note := "the embedded colour profile was ignored and the image treated as sRGB: a reason"
+	h.engine.notes = []string{note}
+	id := manifest.NewID()
+	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
+	h.run(t, context.Background(), s3Message("m", uploads, "uploads/"+id))
+	m := h.manifest(t, id)
+	if m == nil || m.Status != manifest.StatusReady || len(m.Notes) != 1 || m.Notes[0] != note {
+		t.Fatalf("manifest %+v, want ready with note %q", m, note)
+	}
+	if !strings.Contains(h.logs.String(), `"msg":"image note"`) || !strings.Contains(h.logs.String(), "a reason") {
+		t.Errorf("log has no line for the note:\n%s", h.logs)
 	}
 }
 
