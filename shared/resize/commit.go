@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -14,13 +13,13 @@ import (
 
 	"github.com/imagepipe/imagepipe/shared/imagecore"
 	"github.com/imagepipe/imagepipe/shared/manifest"
-	"github.com/imagepipe/imagepipe/shared/settings"
 )
 
-// settingsHash is what this configuration records in manifests: the hash of the
-// settings that shape the output (settings.OutputHash).
-func (h *Handler) settingsHash() string {
-	return settings.OutputHash(h.cfg.Limits, h.cfg.Variants, h.cfg.ImageTimeout)
+// stored is a manifest as read from the output bucket: m is nil when there is none
+// or it does not decode; etag is empty only when there is no object at all.
+type stored struct {
+	m    *manifest.Manifest
+	etag string
 }
 
 // givenUp reports a manifest that settles nothing: written when a message ran out
@@ -29,23 +28,12 @@ func givenUp(m *manifest.Manifest) bool {
 	return m.Status == manifest.StatusFailed && m.Error != nil && m.Error.Code == CodeProcessingFailed
 }
 
-// alreadyDone reports whether the manifest that exists makes processing src again
-// pointless: it is the final outcome of this very source under this engine and
-// these settings, or the original is gone (headErr is NotFound) and the result made
-// while it existed is kept. A given-up manifest settles nothing.
-func (h *Handler) alreadyDone(existing *manifest.Manifest, src manifest.Source, headErr error) bool {
-	if givenUp(existing) {
-		return false
-	}
-	return manifest.IsNotFound(headErr) || h.settledFor(existing, src)
-}
-
 // settledFor reports whether m is the final outcome of exactly this source (ETag)
 // under this engine and these settings, so doing the work again would change
 // nothing.
 func (h *Handler) settledFor(m *manifest.Manifest, src manifest.Source) bool {
 	return src.ETag != "" && m.Source.ETag == src.ETag &&
-		m.EngineVersion == imagecore.EngineVersion && m.SettingsHash == h.settingsHash() &&
+		m.EngineVersion == imagecore.EngineVersion && m.SettingsHash == h.settingsHash &&
 		(m.Status == manifest.StatusReady || m.Status == manifest.StatusFailed && !givenUp(m))
 }
 
@@ -76,35 +64,32 @@ func (h *Handler) supersedes(m manifest.Manifest, old *manifest.Manifest) (bool,
 // again; each loss means another delivery wrote in between, so a few suffice.
 const commitAttempts = 4
 
-// commit writes m as the image's manifest, conditionally: it reads the manifest
-// there now, decides with supersedes, and writes with If-None-Match: * when there
-// is none or If-Match the ETag it read, so two deliveries cannot interleave. On
-// losing a race it reads and decides again. written is false when the manifest in
-// the bucket was kept instead.
-func (h *Handler) commit(ctx context.Context, log *slog.Logger, m manifest.Manifest) (written bool, err error) {
+// commit writes m as the manifest of j, conditionally: If-None-Match: * when there
+// was none, If-Match the ETag read otherwise, so two deliveries cannot interleave.
+// On losing a race it re-reads and decides again. written is false when the
+// manifest in the bucket was kept instead.
+func (h *Handler) commit(ctx context.Context, j *job, m manifest.Manifest) (written bool, err error) {
 	body, err := json.Marshal(m)
 	if err != nil {
-		return false, fmt.Errorf("encode manifest %s: %w", m.ID, err)
+		return false, fmt.Errorf("encode manifest %s: %w", j.id, err)
 	}
 	for attempt := 1; ; attempt++ {
-		old, etag, err := manifest.ReadVersion(ctx, h.store, h.cfg.OutputBucket, m.ID)
-		if err != nil && !errors.Is(err, manifest.ErrUnreadable) {
-			// Not knowing what is there, nothing may be written over it.
-			return false, fmt.Errorf("image %s: read manifest: %w", m.ID, err)
-		}
-		if ok, why := h.supersedes(m, old); !ok {
-			log.InfoContext(ctx, "manifest kept", "reason", why, "status", old.Status, "notWritten", m.Status)
+		if ok, why := h.supersedes(m, j.prev.m); !ok {
+			j.log.InfoContext(ctx, "manifest kept", "reason", why, "status", j.prev.m.Status, "notWritten", m.Status)
 			return false, nil
 		}
 		// The manifest is written last: its presence means every variant is in place.
-		err = h.putManifest(ctx, m.ID, body, etag)
+		err := h.putManifest(ctx, j.id, body, j.prev.etag)
 		if err == nil {
 			return true, nil
 		}
 		if !isWriteConflict(err) || attempt == commitAttempts {
-			return false, fmt.Errorf("image %s: %w", m.ID, err)
+			return false, fmt.Errorf("image %s: %w", j.id, err)
 		}
-		log.InfoContext(ctx, "manifest changed since it was read; deciding again", "attempt", attempt, "error", err)
+		j.log.InfoContext(ctx, "manifest changed since it was read; deciding again", "attempt", attempt, "error", err)
+		if j.prev, err = h.readManifest(ctx, j.id); err != nil {
+			return false, err
+		}
 	}
 }
 

@@ -13,6 +13,11 @@ import (
 
 // Config is the resize function's configuration, read once from the environment.
 type Config struct {
+	OutputBucket   string
+	UploadPrefix   string
+	Limits         imagecore.Limits
+	Variants       []imagecore.Variant
+	DeadlineMargin time.Duration
 	// UploadsBucket is the only bucket whose events are processed; events naming
 	// any other bucket are logged and dropped.
 	UploadsBucket string
@@ -23,12 +28,6 @@ type Config struct {
 	// that many times goes to the DLQ if it fails again, so its images get a
 	// terminal manifest first.
 	MaxReceiveCount int
-
-	OutputBucket   string
-	UploadPrefix   string
-	Limits         imagecore.Limits
-	Variants       []imagecore.Variant
-	DeadlineMargin time.Duration
 }
 
 // ConfigFromEnv reads the variables settings.ResizeEnv writes; getenv is os.Getenv on

@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/imagepipe/imagepipe/shared/imagecore"
 	"github.com/imagepipe/imagepipe/shared/manifest"
 )
 
@@ -63,24 +62,28 @@ func (h *Handler) giveUpMessage(ctx context.Context, msg events.SQSMessage, caus
 // exists. final says whether this is the outcome (counted in metrics) or only the
 // provisional mark of a last attempt.
 func (h *Handler) recordGiveUp(ctx context.Context, up upload, reason string, final bool) error {
-	log := h.log.With("id", up.id, "bucket", up.bucket, "key", up.key)
-	src := manifest.Source{Bucket: up.bucket, Key: up.key}
+	j := &job{id: up.id, start: h.now(), log: h.log.With("id", up.id, "bucket", up.bucket, "key", up.key)}
+	j.src = manifest.Source{Bucket: up.bucket, Key: up.key}
 	head, err := h.store.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &up.bucket, Key: &up.key})
 	if err == nil {
-		src.ETag = deref(head.ETag)
-		src.Bytes = deref(head.ContentLength)
-		src.UploadedAt = deref(head.LastModified)
-		src.Filename = filenameOf(head.Metadata)
+		j.src.ETag = deref(head.ETag)
+		j.src.Bytes = deref(head.ContentLength)
+		j.src.UploadedAt = deref(head.LastModified)
+		j.src.Filename = filenameOf(head.Metadata)
 	}
-	m := manifest.Manifest{Version: manifest.Version, ID: up.id, Status: manifest.StatusFailed, Source: src,
-		Variants: []manifest.Variant{}, Error: &manifest.Error{Code: CodeProcessingFailed, Message: reason},
-		CompletedAt: h.now().UTC(), EngineVersion: imagecore.EngineVersion, SettingsHash: h.settingsHash()}
-	written, err := h.commit(ctx, log, m)
+	if j.prev, err = h.readManifest(ctx, up.id); err != nil {
+		return err
+	}
+	if j.prev.m != nil && h.settledFor(j.prev.m, j.src) {
+		return nil
+	}
+	m := h.newManifest(j, manifest.StatusFailed, &manifest.Error{Code: CodeProcessingFailed, Message: reason})
+	written, err := h.commit(ctx, j, m)
 	if err != nil {
 		return err
 	}
 	if written && final {
-		h.report(ctx, log, m)
+		h.report(ctx, j.log, m)
 	}
 	return nil
 }

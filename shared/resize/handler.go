@@ -21,6 +21,7 @@ import (
 	"github.com/imagepipe/imagepipe/shared/imagecore"
 	"github.com/imagepipe/imagepipe/shared/manifest"
 	"github.com/imagepipe/imagepipe/shared/metrics"
+	"github.com/imagepipe/imagepipe/shared/settings"
 )
 
 // ObjectStore is the part of *s3.Client the resize function uses.
@@ -44,6 +45,8 @@ type Handler struct {
 	log     *slog.Logger
 	metrics *metrics.Emitter
 	now     func() time.Time
+	// settingsHash is what this configuration records in manifests.
+	settingsHash string
 }
 
 // New builds a Handler; the engine is made from cfg's limits and variants.
@@ -60,13 +63,14 @@ func NewWithProcessor(cfg Config, store ObjectStore, engine Processor, log *slog
 	if store == nil || engine == nil || log == nil {
 		return nil, errors.New("resize: store, engine and log are required")
 	}
-	if cfg.UploadsBucket == "" || cfg.ImageTimeout <= 0 {
-		return nil, errors.New("resize: the uploads bucket and a positive per-image timeout are required")
+	if cfg.OutputBucket == "" || cfg.UploadPrefix == "" || cfg.UploadsBucket == "" {
+		return nil, errors.New("resize: uploads bucket, output bucket and upload prefix are required")
 	}
-	if cfg.OutputBucket == "" || cfg.UploadPrefix == "" {
-		return nil, errors.New("resize: output bucket and upload prefix are required")
+	if cfg.ImageTimeout <= 0 {
+		return nil, errors.New("resize: the per-image timeout must be positive")
 	}
-	return &Handler{cfg: cfg, store: store, engine: engine, log: log, metrics: emitter, now: time.Now}, nil
+	return &Handler{cfg: cfg, store: store, engine: engine, log: log, metrics: emitter, now: time.Now,
+		settingsHash: settings.OutputHash(cfg.Limits, cfg.Variants, cfg.ImageTimeout)}, nil
 }
 
 // Handle processes a batch and reports the messages to retry. Images are processed
@@ -247,87 +251,63 @@ func ParseBody(body string) ([]events.S3EventRecord, error) {
 // processObject makes the variants and manifest of one upload. It returns an error
 // only when the work should be retried; permanent failures are recorded.
 func (h *Handler) processObject(ctx context.Context, bucket, key, id string) error {
-	start := h.now()
-	log := h.log.With("id", id, "bucket", bucket, "key", key)
-	src := manifest.Source{Bucket: bucket, Key: key}
+	j := &job{id: id, start: h.now(), log: h.log.With("id", id, "bucket", bucket, "key", key)}
+	j.src = manifest.Source{Bucket: bucket, Key: key}
 
 	head, err := h.store.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
 	if err == nil {
-		src.ETag = deref(head.ETag)
-		src.Bytes = deref(head.ContentLength)
-		src.UploadedAt = deref(head.LastModified)
-		src.Filename = filenameOf(head.Metadata)
+		j.src.ETag = deref(head.ETag)
+		j.src.Bytes = deref(head.ContentLength)
+		j.src.UploadedAt = deref(head.LastModified)
+		j.src.Filename = filenameOf(head.Metadata)
 	}
-	existing, mErr := h.readManifest(ctx, id)
-	if mErr != nil {
+	var mErr error
+	if j.prev, mErr = h.readManifest(ctx, id); mErr != nil {
 		return mErr
 	}
-	if existing != nil && h.alreadyDone(existing, src, err) {
-		// A duplicate delivery, or the original is gone after it was done: keep the
-		// result that exists rather than redo or overwrite it.
-		log.InfoContext(ctx, "already processed", "status", existing.Status)
-		return nil
+	if existing := j.prev.m; existing != nil {
+		// A duplicate delivery of finished work, or the original is gone after it
+		// was done: keep the result that exists rather than redo or overwrite it.
+		// A provisional or given-up manifest (processing_failed) settles nothing.
+		gone := manifest.IsNotFound(err) && !givenUp(existing)
+		if gone || h.settledFor(existing, j.src) {
+			j.log.InfoContext(ctx, "already processed", "status", existing.Status,
+				"engineVersion", existing.EngineVersion, "settingsHash", existing.SettingsHash)
+			return nil
+		}
 	}
 	if err != nil {
-		return h.settle(ctx, log, id, src, start, fmt.Errorf("head %s: %w", key, err), nil)
+		return h.settle(ctx, j, fmt.Errorf("head %s: %w", key, err), nil)
 	}
-	if src.Bytes > h.cfg.Limits.MaxBytes {
-		return h.settle(ctx, log, id, src, start, &imagecore.Error{Code: imagecore.CodeTooLarge,
-			Message: fmt.Sprintf("the file is %d bytes; the limit is %d", src.Bytes, h.cfg.Limits.MaxBytes)}, nil)
+	if j.src.Bytes > h.cfg.Limits.MaxBytes {
+		return h.settle(ctx, j, &imagecore.Error{Code: imagecore.CodeTooLarge,
+			Message: fmt.Sprintf("the file is %d bytes; the limit is %d", j.src.Bytes, h.cfg.Limits.MaxBytes)}, nil)
 	}
-	data, err := h.download(ctx, bucket, key, src.ETag)
+	data, err := h.download(ctx, bucket, key, j.src.ETag)
 	if err != nil {
-		return h.settle(ctx, log, id, src, start, err, nil)
+		return h.settle(ctx, j, err, nil)
 	}
 	result, err := h.process(ctx, data)
 	if err != nil {
-		return h.settle(ctx, log, id, src, start, fmt.Errorf("process %s: %w", key, err), nil)
+		return h.settle(ctx, j, fmt.Errorf("process %s: %w", key, err), nil)
 	}
-	src.Format, src.Width, src.Height = result.Source.Format, result.Source.Width, result.Source.Height
+	j.src.Format, j.src.Width, j.src.Height = result.Source.Format, result.Source.Width, result.Source.Height
 
 	var variants []manifest.Variant
 	for _, out := range result.Outputs {
 		vkey := manifest.VariantKey(id, out.Name, out.Format.Ext())
 		if err := h.put(ctx, vkey, out.Format.ContentType(), out.Data); err != nil {
-			return h.settle(ctx, log, id, src, start, err, nil)
+			return h.settle(ctx, j, err, nil)
 		}
 		variants = append(variants, manifest.Variant{Name: out.Name, Format: string(out.Format),
 			Width: out.Width, Height: out.Height, Bytes: int64(len(out.Data)), Key: vkey})
 	}
 	// Engine notes (an unusable colour profile, say) go to the log and the manifest.
 	for _, n := range result.Notes {
-		log.WarnContext(ctx, "image note", "note", n)
+		j.log.WarnContext(ctx, "image note", "note", n)
 	}
-	return h.settleNotes(ctx, log, id, src, start, nil, variants, result.Notes)
-}
-
-// settle is the edge where an outcome is decided once: write the manifest for a
-// finished or permanently failed image, or return the error so the message is retried.
-func (h *Handler) settle(ctx context.Context, log *slog.Logger, id string, src manifest.Source, start time.Time, err error, variants []manifest.Variant) error {
-	return h.settleNotes(ctx, log, id, src, start, err, variants, nil)
-}
-
-// settleNotes is settle with the engine's notes for the manifest.
-func (h *Handler) settleNotes(ctx context.Context, log *slog.Logger, id string, src manifest.Source, start time.Time, err error, variants []manifest.Variant, notes []string) error {
-	kind, code, message := classify(err)
-	if kind == retry {
-		return fmt.Errorf("image %s: %w", id, err)
-	}
-	m := manifest.Manifest{Version: manifest.Version, ID: id, Status: manifest.StatusReady, Source: src, Variants: variants, Notes: notes}
-	if kind == permanent {
-		m.Status = manifest.StatusFailed
-		m.Variants = []manifest.Variant{}
-		m.Error = &manifest.Error{Code: code, Message: message}
-	}
-	m.CompletedAt = h.now().UTC()
-	m.ProcessingMS = m.CompletedAt.Sub(start).Milliseconds()
-	// What made it, then a conditional write that never goes backwards (commit.go).
-	m.EngineVersion, m.SettingsHash = imagecore.EngineVersion, h.settingsHash()
-	if written, cerr := h.commit(ctx, log, m); cerr != nil || !written {
-		return cerr
-	}
-	h.report(ctx, log, m)
-	return nil
+	j.notes = result.Notes
+	return h.settle(ctx, j, nil, variants)
 }
 
 // process runs the engine under the per-image deadline. Running out of that budget
@@ -344,6 +324,49 @@ func (h *Handler) process(ctx context.Context, data []byte) (*imagecore.Result, 
 				"(for example a JPEG with an unusual number of scans); it was not processed", h.cfg.ImageTimeout)}
 	}
 	return result, err
+}
+
+// job is the state of one image while it is processed.
+type job struct {
+	id    string
+	start time.Time
+	log   *slog.Logger
+	src   manifest.Source
+	// prev is the manifest as last read, which a write must replace exactly.
+	prev stored
+	// notes are the engine's notes for the manifest.
+	notes []string
+}
+
+// settle is the edge where an outcome is decided once: write the manifest for a
+// finished or permanently failed image, or return the error so the message is retried.
+func (h *Handler) settle(ctx context.Context, j *job, err error, variants []manifest.Variant) error {
+	kind, code, message := classify(err)
+	if kind == retry {
+		return fmt.Errorf("image %s: %w", j.id, err)
+	}
+	m := h.newManifest(j, manifest.StatusReady, nil)
+	m.Variants = variants
+	if kind == permanent {
+		m = h.newManifest(j, manifest.StatusFailed, &manifest.Error{Code: code, Message: message})
+	}
+	written, err := h.commit(ctx, j, m)
+	if err != nil {
+		return err
+	}
+	if written {
+		h.report(ctx, j.log, m)
+	}
+	return nil
+}
+
+// newManifest is the manifest of j with what made it: the engine and settings.
+func (h *Handler) newManifest(j *job, status manifest.Status, e *manifest.Error) manifest.Manifest {
+	m := manifest.Manifest{Version: manifest.Version, ID: j.id, Status: status, Source: j.src, Variants: []manifest.Variant{},
+		Error: e, EngineVersion: imagecore.EngineVersion, SettingsHash: h.settingsHash, Notes: j.notes}
+	m.CompletedAt = h.now().UTC()
+	m.ProcessingMS = m.CompletedAt.Sub(j.start).Milliseconds()
+	return m
 }
 
 func (h *Handler) report(ctx context.Context, log *slog.Logger, m manifest.Manifest) {
@@ -411,15 +434,19 @@ func (h *Handler) put(ctx context.Context, key, contentType string, body []byte)
 	return nil
 }
 
-// readManifest returns the existing manifest, or nil when there is none.
-func (h *Handler) readManifest(ctx context.Context, id string) (*manifest.Manifest, error) {
-	m, err := manifest.Read(ctx, h.store, h.cfg.OutputBucket, id)
+// readManifest returns the existing manifest and its ETag. An unreadable one is
+// redone (its ETag is kept so the rewrite replaces exactly it); a failed read is
+// an error, retried, never taken for "no manifest".
+func (h *Handler) readManifest(ctx context.Context, id string) (stored, error) {
+	m, etag, err := manifest.ReadVersion(ctx, h.store, h.cfg.OutputBucket, id)
 	if errors.Is(err, manifest.ErrUnreadable) {
-		// An unreadable manifest is redone, not trusted.
-		h.log.WarnContext(ctx, "existing manifest unreadable; redoing", "error", err)
-		return nil, nil
+		h.log.WarnContext(ctx, "existing manifest unreadable; redoing", "id", id, "error", err)
+		return stored{etag: etag}, nil
 	}
-	return m, err
+	if err != nil {
+		return stored{}, fmt.Errorf("image %s: read manifest: %w", id, err)
+	}
+	return stored{m: m, etag: etag}, nil
 }
 
 func filenameOf(meta map[string]string) string {

@@ -61,7 +61,7 @@ func (h *harness) readyManifest(t *testing.T, id string) manifest.Manifest {
 	return manifest.Manifest{Version: manifest.Version, ID: id, Status: manifest.StatusReady,
 		Source:        manifest.Source{Bucket: uploads, Key: "uploads/" + id, ETag: src.etag, UploadedAt: src.modified},
 		Variants:      []manifest.Variant{{Name: "thumb", Format: "jpeg", Width: 1, Height: 1, Bytes: 1, Key: manifest.VariantKey(id, "thumb", "jpg")}},
-		EngineVersion: imagecore.EngineVersion, SettingsHash: h.handler.settingsHash()}
+		EngineVersion: imagecore.EngineVersion, SettingsHash: h.handler.settingsHash}
 }
 
 // failOn fails op on every key containing part ("/small." for a variant's
@@ -83,8 +83,8 @@ func TestManifestRecordsEngineAndSettings(t *testing.T) {
 	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
 	h.run(t, context.Background(), s3Message("m", uploads, "uploads/"+id))
 	m := h.manifest(t, id)
-	if m == nil || m.EngineVersion != imagecore.EngineVersion || m.SettingsHash == "" || m.SettingsHash != h.handler.settingsHash() {
-		t.Fatalf("manifest %+v, want engine %s and settings hash %s", m, imagecore.EngineVersion, h.handler.settingsHash())
+	if m == nil || m.EngineVersion != imagecore.EngineVersion || m.SettingsHash == "" || m.SettingsHash != h.handler.settingsHash {
+		t.Fatalf("manifest %+v, want engine %s and settings hash %s", m, imagecore.EngineVersion, h.handler.settingsHash)
 	}
 }
 
@@ -121,7 +121,7 @@ func TestRerunRedoesWhatChanged(t *testing.T) {
 			if redone := h.engine.calls == 1; redone != tc.redo {
 				t.Fatalf("processed %d times, want redo=%v; logs:\n%s", h.engine.calls, tc.redo, h.logs)
 			}
-			if got := h.manifest(t, id); tc.redo && (got.Status != manifest.StatusReady || got.SettingsHash != h.handler.settingsHash() ||
+			if got := h.manifest(t, id); tc.redo && (got.Status != manifest.StatusReady || got.SettingsHash != h.handler.settingsHash ||
 				got.EngineVersion != imagecore.EngineVersion || len(got.Variants) != 2) {
 				t.Errorf("redone manifest %+v", got)
 			}
@@ -332,7 +332,7 @@ func TestManifestWritesAreConditional(t *testing.T) {
 	h.run(t, context.Background(), s3Message("m", uploads, "uploads/"+id))
 	first, _ := h.store.get(output, manifest.Key(id))
 	// New settings: the manifest is replaced, conditionally on the version read.
-	h.handler.cfg.ImageTimeout += time.Second // new settings: a new hash
+	h.handler.settingsHash = "v1:new"
 	h.run(t, context.Background(), s3Message("m", uploads, "uploads/"+id))
 	if want := []string{"If-None-Match *", "If-Match " + first.etag}; strings.Join(rec.manifestPuts, ";") != strings.Join(want, ";") {
 		t.Errorf("manifest puts %q, want %q", rec.manifestPuts, want)
