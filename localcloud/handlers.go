@@ -36,7 +36,11 @@ func (c *Cloud) resizeHandler() (eventsource.Handler, error) {
 
 // apiHandler builds the real API exactly as functions/api does.
 func (c *Cloud) apiHandler() (http.Handler, error) {
-	acfg, err := api.ConfigFromEnv(getenv(c.cfg.Settings.APIEnv(c.UploadsBucket, c.OutputBucket)))
+	env := c.cfg.Settings.APIEnv(c.UploadsBucket, c.OutputBucket)
+	for k, v := range c.deliveryEnv() {
+		env[k] = v
+	}
+	acfg, err := api.ConfigFromEnv(getenv(env))
 	if err != nil {
 		return nil, fmt.Errorf("api configuration: %w", err)
 	}

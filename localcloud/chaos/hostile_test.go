@@ -19,12 +19,13 @@ import (
 // core's verdict on the same bytes (shared/hostile pins those verdicts): ready,
 // or failed with the same code. An empty file is refused at the API already.
 func TestHostileFilesEndToEnd(t *testing.T) {
+	// Verdicts, not speed: the largest files the limits accept (a 49 MP
+	// lossless WebP, a 7000x7000 JPEG of 16 scans) and the WASM decoders' first
+	// compilation take seconds, and the budget is wall-clock time, which a shared
+	// machine under load stretches tenfold; none of that may turn them into
+	// too_complex or a timed-out invocation. One image per invocation, with a
+	// budget far above it; the budget has its own tests.
 	c := startCloud(t, func(cfg *localcloud.Config) {
-		// Outcomes, not speed: the largest files the limits accept (a 49 MP
-		// lossless WebP) take seconds of CPU, and the budget is wall-clock time,
-		// which a shared machine under load stretches tenfold; that must not turn
-		// them into too_complex or a timed-out invocation. One image per
-		// invocation, with a budget far above it; the budget has its own tests.
 		cfg.Settings.Resize.Timeout = 10 * time.Minute
 		cfg.Settings.Resize.BatchSize = 1
 		cfg.Settings.Resize.ImageTimeout = 9 * time.Minute

@@ -60,6 +60,7 @@ func Files() []File {
 	}
 	fs = append(fs, scanFiles()...)
 	fs = append(fs, iccFiles()...) // embedded colour profiles
+	fs = append(fs, heifFiles()...)
 	for o := 1; o <= 8; o++ {
 		fs = append(fs, File{
 			Name:  "orientation-" + string(rune('0'+o)) + ".jpg",

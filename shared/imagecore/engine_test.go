@@ -35,6 +35,9 @@ func TestNewEngineReportsEveryMistake(t *testing.T) {
 			{Name: "e", Width: 10, Quality: 101},
 			{Name: "f", Width: 99999},
 			{Name: "manifest", Width: 10},
+			{Name: "g", Width: 10, Formats: []Format{FormatWebP, "heic", FormatWebP}},
+			{Name: "h", Width: 10, Format: FormatJPEG, Formats: []Format{FormatJPEG}},
+			{Name: "i", Width: 10, Format: FormatWebP},
 		}, []string{
 			`variant 0 ("Thumb!"): name must be`,
 			`variant 1 ("a"): set width, height or both`,
@@ -46,6 +49,10 @@ func TestNewEngineReportsEveryMistake(t *testing.T) {
 			`variant 6 ("e"): quality must be 1-100`,
 			`variant 7 ("f"): width and height must be at most 8192`,
 			`variant 8 ("manifest"): name "manifest" is reserved`,
+			`variant 9 ("g"): formats may list "webp" and "avif", got "heic"`,
+			`variant 9 ("g"): formats lists "webp" twice`,
+			`variant 10 ("h"): formats may list "webp" and "avif", got "jpeg"`,
+			`variant 11 ("i"): format must be`,
 		}},
 	}
 	for _, tt := range tests {
@@ -183,7 +190,8 @@ func TestUnsupportedAndBrokenInputs(t *testing.T) {
 		{"text", []byte("hello, this is not a picture\n"), CodeUnsupportedFormat, "text"},
 		{"html", []byte("<!doctype html><html><body>hi</body></html>"), CodeUnsupportedFormat, "markup"},
 		{"svg", []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>`), CodeUnsupportedFormat, "markup"},
-		{"avif", []byte("\x00\x00\x00\x1cftypavif\x00\x00\x00\x00"), CodeUnsupportedFormat, "AVIF"},
+		{"avif with a cut-off ftyp", []byte("\x00\x00\x00\x1cftypavif\x00\x00\x00\x00"), CodeCorrupt, "avif structure"},
+		{"mp4 video", []byte("\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"), CodeUnsupportedFormat, "video"},
 		{"pdf", []byte("%PDF-1.7\n"), CodeUnsupportedFormat, "PDF"},
 		{"binary noise", []byte{0x00, 0x13, 0x37, 0xFE, 0x01}, CodeUnsupportedFormat, "not a recognised image"},
 		{"riff but not webp", []byte("RIFF\x10\x00\x00\x00WAVEfmt "), CodeUnsupportedFormat, "not a WebP"},

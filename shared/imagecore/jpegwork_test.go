@@ -101,7 +101,7 @@ func TestJPEGDecoderWorkOnScanBombs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d.budget = 1 << 62 // the budget is tested on its own
+			d.budget = 1 << 62                  // the budget is tested on its own
 			scales := make([]int, len(d.comps)) // one eighth: the bomb is in the scans, not the pixels
 			for i := range scales {
 				scales[i] = 1
@@ -157,7 +157,7 @@ func TestJPEGLateErrorIsFinal(t *testing.T) {
 	for name, data := range cases {
 		t.Run(name, func(t *testing.T) {
 			e := newEngine(t, variants...)
-			info, cfg, err := e.header(data)
+			info, cfg, _, err := e.header(data)
 			if err != nil {
 				t.Fatal(err)
 			}

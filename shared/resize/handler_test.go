@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,6 +46,7 @@ type storedObject struct {
 	meta     map[string]string
 	modified time.Time
 	ctype    string
+	cache    string
 }
 
 func newFakeStore() *fakeStore { return &fakeStore{objects: map[string]storedObject{}} }
@@ -126,6 +128,7 @@ func (f *fakeStore) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...fun
 	f.addLocked(*in.Bucket, *in.Key, body, in.Metadata)
 	o := f.objects[*in.Bucket+"/"+*in.Key]
 	o.ctype = aws.ToString(in.ContentType)
+	o.cache = aws.ToString(in.CacheControl)
 	f.objects[*in.Bucket+"/"+*in.Key] = o
 	return &s3.PutObjectOutput{ETag: &o.etag}, nil
 }
@@ -149,6 +152,7 @@ type fakeEngine struct {
 	panicOn string
 	calls   int
 	notes   []string
+	alts    []imagecore.Alternate // given to every output
 }
 
 func (e *fakeEngine) Process(ctx context.Context, data []byte) (*imagecore.Result, error) {
@@ -162,11 +166,44 @@ func (e *fakeEngine) Process(ctx context.Context, data []byte) (*imagecore.Resul
 	return &imagecore.Result{
 		Source: imagecore.SourceInfo{Format: "jpeg", Width: 4000, Height: 3000},
 		Outputs: []imagecore.Output{
-			{Name: "thumb", Format: imagecore.FormatJPEG, Width: 200, Height: 200, Data: []byte("thumb-bytes")},
-			{Name: "small", Format: imagecore.FormatJPEG, Width: 480, Height: 360, Data: []byte("small-bytes!")},
+			{Name: "thumb", Format: imagecore.FormatJPEG, Width: 200, Height: 200, Data: []byte("thumb-bytes"), Alternates: e.alts},
+			{Name: "small", Format: imagecore.FormatJPEG, Width: 480, Height: 360, Data: []byte("small-bytes!"), Alternates: e.alts},
 		},
 		Notes: e.notes,
 	}, nil
+}
+
+// TestAlternatesWrittenAndListed: each alternate is stored under the variant's
+// key with its own extension and type, before the manifest, which lists it.
+func TestAlternatesWrittenAndListed(t *testing.T) {
+	h := newHarness(t)
+	h.engine.alts = []imagecore.Alternate{{Format: imagecore.FormatAVIF, Data: []byte("avif!")}, {Format: imagecore.FormatWebP, Data: []byte("webp!!")}}
+	id := manifest.NewID()
+	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
+	if failed := h.run(t, context.Background(), s3Message("m1", uploads, "uploads/"+id)); len(failed) != 0 {
+		t.Fatalf("failed %v", failed)
+	}
+	m := h.manifest(t, id)
+	if m == nil || m.Status != manifest.StatusReady || len(m.Variants) != 2 {
+		t.Fatalf("manifest %+v", m)
+	}
+	for _, v := range m.Variants {
+		if len(v.Alternates) != 2 {
+			t.Fatalf("%s: alternates %+v", v.Name, v.Alternates)
+		}
+		for i, want := range []struct{ format, ext, ctype, body string }{{"avif", "avif", "image/avif", "avif!"}, {"webp", "webp", "image/webp", "webp!!"}} {
+			a := v.Alternates[i]
+			// Beside the primary: the same tagged name, another extension.
+			key := v.Key[:strings.LastIndexByte(v.Key, '.')] + "." + want.ext
+			if a.Format != want.format || a.Key != key || a.Bytes != int64(len(want.body)) {
+				t.Errorf("%s alternate %d: %+v", v.Name, i, a)
+			}
+			o, ok := h.store.get(output, key)
+			if !ok || string(o.body) != want.body || o.ctype != want.ctype {
+				t.Errorf("%s: stored %q as %q (%v)", key, o.body, o.ctype, ok)
+			}
+		}
+	}
 }
 
 const (
@@ -300,7 +337,7 @@ func TestHandleMessages(t *testing.T) {
 			setup: func(h *harness) {
 				h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
 				h.store.fail = func(op, key string) error {
-					if op == "put" && strings.HasSuffix(key, "small.jpg") {
+					if op == "put" && strings.Contains(key, "/small-") && strings.HasSuffix(key, ".jpg") {
 						return errors.New("connection reset")
 					}
 					return nil
@@ -313,7 +350,7 @@ func TestHandleMessages(t *testing.T) {
 			setup: func(h *harness) {
 				h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
 				h.store.fail = func(op, key string) error {
-					if op == "get" && strings.HasSuffix(key, "manifest.json") {
+					if op == "get" && strings.HasPrefix(key, manifest.ManifestsPrefix) {
 						return errors.New("timeout")
 					}
 					return nil
@@ -334,7 +371,7 @@ func TestHandleMessages(t *testing.T) {
 			}
 			if tc.wantID == "" {
 				for _, c := range h.store.calls {
-					if strings.HasPrefix(c, "put ") && strings.HasSuffix(c, "manifest.json") {
+					if strings.HasPrefix(c, "put ") && strings.Contains(c, "/"+manifest.ManifestsPrefix) {
 						t.Errorf("manifest written (%s), want none", c)
 					}
 				}
@@ -625,6 +662,10 @@ func TestConfigFromEnv(t *testing.T) {
 	if err != nil || cfg.Limits.MaxPixels != 100 || len(cfg.Variants) != 1 || cfg.ImageTimeout != 3*time.Second {
 		t.Fatalf("overrides %+v %v", cfg, err)
 	}
+	cfg, err = ConfigFromEnv(env(with(map[string]string{"VARIANTS": `[{"name":"x","width":10,"formats":["avif","webp"]},{"name":"y","width":20}]`})))
+	if err != nil || len(cfg.Variants) != 2 || !slices.Equal(cfg.Variants[0].Formats, []imagecore.Format{imagecore.FormatAVIF, imagecore.FormatWebP}) || cfg.Variants[1].Formats != nil {
+		t.Fatalf("formats %+v %v", cfg.Variants, err)
+	}
 	tests := map[string]map[string]string{
 		"OUTPUT_BUCKET":     with(map[string]string{"OUTPUT_BUCKET": ""}),
 		"UPLOADS_BUCKET":    with(map[string]string{"UPLOADS_BUCKET": " "}),
@@ -635,6 +676,7 @@ func TestConfigFromEnv(t *testing.T) {
 		"DEADLINE_MARGIN":   with(map[string]string{"DEADLINE_MARGIN": "0"}),
 		"VARIANTS":          with(map[string]string{"VARIANTS": `[{"name":"x","width":10,"colour":"red"}]`}),
 		`"Bad"`:             with(map[string]string{"VARIANTS": `[{"name":"Bad","width":10}]`}),
+		`"gif"`:             with(map[string]string{"VARIANTS": `[{"name":"x","width":10,"formats":["gif"]}]`}),
 		"UPLOAD_PREFIX":     with(map[string]string{"UPLOAD_PREFIX": "uploads"}),
 	}
 	for want, vars := range tests {

@@ -60,15 +60,16 @@ func (h *harness) readyManifest(t *testing.T, id string) manifest.Manifest {
 	}
 	return manifest.Manifest{Version: manifest.Version, ID: id, Status: manifest.StatusReady,
 		Source:        manifest.Source{Bucket: uploads, Key: "uploads/" + id, ETag: src.etag, UploadedAt: src.modified},
-		Variants:      []manifest.Variant{{Name: "thumb", Format: "jpeg", Width: 1, Height: 1, Bytes: 1, Key: manifest.VariantKey(id, "thumb", "jpg")}},
+		Variants:      []manifest.Variant{{Name: "thumb", Format: "jpeg", Width: 1, Height: 1, Bytes: 1, Key: manifest.VariantKey(id, "thumb", "0a1b2c3d", "jpg")}},
 		EngineVersion: imagecore.EngineVersion, SettingsHash: h.handler.settingsHash}
 }
 
-// failOn fails op on every key containing part ("/small." for a variant's
-// encodings, whatever its key's shape; a manifest's key).
-func (h *harness) failOn(op, part string, err error) {
+// failOn fails op on keys ending in suffix; a variant's "small.jpg" also names
+// its tagged key, variants/{id}/small-{tag}.jpg.
+func (h *harness) failOn(op, suffix string, err error) {
+	name, ext, _ := strings.Cut(suffix, ".")
 	h.store.fail = func(o, key string) error {
-		if o == op && strings.Contains(key, part) {
+		if o == op && (strings.HasSuffix(key, suffix) || strings.Contains(key, "/"+name+"-") && strings.HasSuffix(key, "."+ext)) {
 			return err
 		}
 		return nil
@@ -177,9 +178,9 @@ func TestLastReceive(t *testing.T) {
 		wantText string
 	}{
 		{name: "a transient failure before the last receive leaves the image pending", receive: 4,
-			setup: func(h *harness, id string) { h.failOn("put", "/small.", slowDown) }},
+			setup: func(h *harness, id string) { h.failOn("put", "small.jpg", slowDown) }},
 		{name: "a transient failure on the last receive is recorded", receive: 5,
-			setup:    func(h *harness, id string) { h.failOn("put", "/small.", slowDown) },
+			setup:    func(h *harness, id string) { h.failOn("put", "small.jpg", slowDown) },
 			wantCode: CodeProcessingFailed, wantText: "SlowDown"},
 		{name: "past the last receive too", receive: 9,
 			setup:    func(h *harness, id string) { h.failOn("get", "uploads/"+id, slowDown) },
@@ -265,7 +266,7 @@ func TestRedriveReplacesGivingUp(t *testing.T) {
 	h := newHarness(t)
 	id := manifest.NewID()
 	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
-	h.failOn("put", "/small.", slowDown)
+	h.failOn("put", "small.jpg", slowDown)
 	h.run(t, context.Background(), onReceive(s3Message("m", uploads, "uploads/"+id), 5))
 	if m := h.manifest(t, id); m == nil || m.Error == nil || m.Error.Code != CodeProcessingFailed {
 		t.Fatalf("after the last receive: %+v", m)
@@ -314,7 +315,7 @@ func TestGivingUpKeepsAnOlderReady(t *testing.T) {
 	old := h.readyManifest(t, id)
 	old.SettingsHash = "v1:older"
 	h.putManifest(t, old)
-	h.failOn("put", "/small.", slowDown)
+	h.failOn("put", "small.jpg", slowDown)
 	h.run(t, context.Background(), onReceive(s3Message("m", uploads, "uploads/"+id), 5))
 	if m := h.manifest(t, id); m.Status != manifest.StatusReady || m.SettingsHash != "v1:older" {
 		t.Fatalf("manifest %+v, want the older ready kept", m)
@@ -327,7 +328,7 @@ func TestManifestWritesAreConditional(t *testing.T) {
 	h := newHarness(t)
 	id := manifest.NewID()
 	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
-	rec := &conditionRecorder{ObjectStore: h.store, manifestKey: manifest.Key(id)}
+	rec := &conditionRecorder{ObjectStore: h.store}
 	h.handler.store = rec
 	h.run(t, context.Background(), s3Message("m", uploads, "uploads/"+id))
 	first, _ := h.store.get(output, manifest.Key(id))
@@ -341,12 +342,11 @@ func TestManifestWritesAreConditional(t *testing.T) {
 
 type conditionRecorder struct {
 	ObjectStore
-	manifestKey  string
 	manifestPuts []string
 }
 
 func (c *conditionRecorder) PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
-	if *in.Key == c.manifestKey {
+	if strings.HasPrefix(*in.Key, manifest.ManifestsPrefix) {
 		switch {
 		case in.IfNoneMatch != nil:
 			c.manifestPuts = append(c.manifestPuts, "If-None-Match "+*in.IfNoneMatch)
@@ -379,7 +379,7 @@ func TestUnreadableManifestIsRedoneFailedReadRetried(t *testing.T) {
 		id := manifest.NewID()
 		h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
 		h.putManifest(t, h.readyManifest(t, id))
-		h.handler.store = brokenBodies{h.store, manifest.Key(id)}
+		h.handler.store = brokenBodies{h.store}
 		if failed := h.run(t, context.Background(), s3Message("m", uploads, "uploads/"+id)); len(failed) != 1 {
 			t.Fatalf("failures %v, want a retry", failed)
 		}
@@ -389,15 +389,12 @@ func TestUnreadableManifestIsRedoneFailedReadRetried(t *testing.T) {
 	})
 }
 
-// brokenBodies cuts the manifest's body short with a network error.
-type brokenBodies struct {
-	*fakeStore
-	manifestKey string
-}
+// brokenBodies cuts every manifest body short with a network error.
+type brokenBodies struct{ *fakeStore }
 
 func (b brokenBodies) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
 	out, err := b.fakeStore.GetObject(ctx, in, opts...)
-	if err == nil && *in.Key == b.manifestKey {
+	if err == nil && strings.HasPrefix(*in.Key, manifest.ManifestsPrefix) {
 		out.Body = io.NopCloser(io.MultiReader(io.LimitReader(out.Body, 5), errReader{errors.New("connection reset by peer")}))
 	}
 	return out, err
@@ -427,13 +424,13 @@ func TestConflictingWritesAreBounded(t *testing.T) {
 	h := newHarness(t)
 	id := manifest.NewID()
 	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
-	h.failOn("put", manifest.Key(id), &smithy.GenericAPIError{Code: "ConditionalRequestConflict", Message: "conflict"})
+	h.failOn("put", ".json", &smithy.GenericAPIError{Code: "ConditionalRequestConflict", Message: "conflict"})
 	if failed := h.run(t, context.Background(), s3Message("m", uploads, "uploads/"+id)); len(failed) != 1 {
 		t.Fatalf("failures %v, want a retry after the attempts ran out", failed)
 	}
 	puts := 0
 	for _, c := range h.store.calls {
-		if c == "put "+output+"/"+manifest.Key(id) {
+		if strings.HasPrefix(c, "put ") && strings.Contains(c, "/"+manifest.ManifestsPrefix) {
 			puts++
 		}
 	}

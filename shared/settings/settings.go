@@ -29,6 +29,8 @@ type Settings struct {
 	AlarmEmail          string
 	// OldestMessageAlarm is the queue age that means processing has fallen behind.
 	OldestMessageAlarm time.Duration
+	// CDN serves the variants (cdn.go).
+	CDN CDN
 }
 
 // ResizeFunction tunes the resize function and the event source that feeds it.
@@ -84,6 +86,7 @@ func Default() Settings {
 		OriginalsExpireDays: 30,
 		LogRetentionDays:    30,
 		OldestMessageAlarm:  15 * time.Minute,
+		CDN:                 CDN{Enabled: true},
 	}
 }
 
@@ -173,6 +176,7 @@ func (s Settings) Validate() error {
 	if s.OldestMessageAlarm < time.Minute {
 		bad("oldestMessageAlarm", "must be at least 1m, got %s", s.OldestMessageAlarm)
 	}
+	s.CDN.validate(bad)
 	return errors.Join(errs...)
 }
 
