@@ -43,9 +43,12 @@ type altStatus struct {
 func TestHEICAndAVIFUploadsBecomeReady(t *testing.T) {
 	c := startCloud(t, func(cfg *Config) {
 		// The WASM decoders and encoders compile on first use (seconds, once
-		// per process), inside the first image's budget: give it room.
+		// per process), inside the first image's budget, and the budget is
+		// wall-clock time, which a loaded machine stretches: give it room, one
+		// image per invocation.
 		cfg.Settings.Resize.Timeout = 30 * time.Second
-		cfg.Settings.Resize.ImageTimeout = 5 * time.Second
+		cfg.Settings.Resize.BatchSize = 1
+		cfg.Settings.Resize.ImageTimeout = 25 * time.Second
 		cfg.VisibilityTimeout = 35 * time.Second
 		cfg.Settings.Variants = []imagecore.Variant{
 			{Name: "thumb", Width: 48, Height: 48, Fit: imagecore.FitCover, Formats: []imagecore.Format{imagecore.FormatAVIF, imagecore.FormatWebP}},
