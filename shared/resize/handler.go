@@ -36,6 +36,12 @@ type Processor interface {
 	Process(ctx context.Context, data []byte) (*imagecore.Result, error)
 }
 
+// preparer is a Processor with one-off per-process work (compiling codecs) to
+// do before an image's time budget starts; *imagecore.Engine is one.
+type preparer interface {
+	Prepare(data []byte)
+}
+
 // Handler processes SQS batches of S3 events. Its Handle method is what lambda.Start
 // gets on AWS and what the local cloud's poller invokes.
 type Handler struct {
@@ -327,6 +333,11 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 // bytes), so it is a permanent too_complex refusal; running out of the
 // invocation's time is not, and is retried.
 func (h *Handler) process(ctx context.Context, data []byte) (*imagecore.Result, error) {
+	// A process compiles its WASM codecs on first use; that one-off cost must not
+	// count against this image's budget.
+	if p, ok := h.engine.(preparer); ok {
+		p.Prepare(data)
+	}
 	pctx, cancel := context.WithTimeout(ctx, h.cfg.ImageTimeout)
 	defer cancel()
 	result, err := h.engine.Process(pctx, data)
