@@ -49,6 +49,14 @@ func uploadEvent(t *testing.T, c *Cloud, name string, data []byte) (id string, m
 	return "", events.SQSMessage{}
 }
 
+// roomy gives s a per-image budget no test image can run out of, even decoded six
+// at a time on a loaded machine (the budget is wall-clock time): these tests are
+// about manifests, and the budget has tests of its own.
+func roomy(s settings.Settings) settings.Settings {
+	s.Resize.ImageTimeout = time.Minute
+	return s
+}
+
 // handlerFor builds the real resize handler for settings s against c, with engine
 // in place of the image engine when it is not nil.
 func handlerFor(t *testing.T, c *Cloud, s settings.Settings, engine resize.Processor) *resize.Handler {
@@ -115,7 +123,8 @@ func countMetric(c *Cloud, name string) int {
 func TestConcurrentDuplicateDeliveries(t *testing.T) {
 	c := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
 	id, msg := uploadEvent(t, c, "dup.png", pngBytes(t, 640, 480))
-	h := handlerFor(t, c, c.Settings(), nil)
+	s := roomy(c.Settings())
+	h := handlerFor(t, c, s, nil)
 	var wg sync.WaitGroup
 	for i := range 6 {
 		wg.Go(func() {
@@ -128,7 +137,7 @@ func TestConcurrentDuplicateDeliveries(t *testing.T) {
 	}
 	wg.Wait()
 	m := readManifest(t, c, id)
-	if m == nil || m.Status != manifest.StatusReady || m.SettingsHash != c.Settings().OutputHash() || m.EngineVersion != imagecore.EngineVersion {
+	if m == nil || m.Status != manifest.StatusReady || m.SettingsHash != s.OutputHash() || m.EngineVersion != imagecore.EngineVersion {
 		t.Fatalf("manifest %+v", m)
 	}
 	consistent(t, c, m)
@@ -143,10 +152,10 @@ func TestConcurrentDuplicateDeliveries(t *testing.T) {
 func TestConfigChangeRedoesTheWork(t *testing.T) {
 	c := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
 	id, msg := uploadEvent(t, c, "config.png", pngBytes(t, 640, 480))
-	invoke(t, handlerFor(t, c, c.Settings(), nil), msg)
+	invoke(t, handlerFor(t, c, roomy(c.Settings()), nil), msg)
 	before := readManifest(t, c, id)
 
-	s2 := c.Settings()
+	s2 := roomy(c.Settings())
 	s2.Variants = []imagecore.Variant{{Name: "tiny", Width: 64, Height: 64, Fit: imagecore.FitCover}}
 	h2 := handlerFor(t, c, s2, nil)
 	invoke(t, h2, msg)
@@ -176,8 +185,8 @@ func (e raceEngine) Process(context.Context, []byte) (*imagecore.Result, error) 
 func TestFailedNeverOverwritesReady(t *testing.T) {
 	c := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
 	id, msg := uploadEvent(t, c, "race.png", pngBytes(t, 640, 480))
-	good := handlerFor(t, c, c.Settings(), nil)
-	slow := handlerFor(t, c, c.Settings(), raceEngine{during: func() {
+	good := handlerFor(t, c, roomy(c.Settings()), nil)
+	slow := handlerFor(t, c, roomy(c.Settings()), raceEngine{during: func() {
 		if failed := invoke(t, good, msg); len(failed) != 0 {
 			t.Errorf("the good delivery failed: %v", failed)
 		}
