@@ -75,3 +75,17 @@ func TestKeys(t *testing.T) {
 		t.Errorf("UploadKey = %q", got)
 	}
 }
+
+func TestKeyBaseName(t *testing.T) {
+	for _, tc := range []struct{ key, want string }{
+		{"uploads/cat.jpg", "cat.jpg"},
+		{"uploads/trip/day 1/é+cat.JPG", "é+cat.JPG"},
+		{"cat.jpg", "cat.jpg"},
+		{"uploads/folder/", ""},
+		{"", ""},
+	} {
+		if got := KeyBaseName(tc.key); got != tc.want {
+			t.Errorf("KeyBaseName(%q) = %q, want %q", tc.key, got, tc.want)
+		}
+	}
+}

@@ -200,7 +200,7 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 		src.ETag = deref(head.ETag)
 		src.Bytes = deref(head.ContentLength)
 		src.UploadedAt = deref(head.LastModified)
-		src.Filename = filenameOf(head.Metadata)
+		src.Filename = filenameOf(head.Metadata, key)
 	}
 	existing, mErr := h.readManifest(ctx, id)
 	if mErr != nil {
@@ -344,8 +344,13 @@ func (h *Handler) readManifest(ctx context.Context, id string) (*manifest.Manife
 	return m, err
 }
 
-func filenameOf(meta map[string]string) string {
+// filenameOf is the client's file name from the upload's metadata, or, for an
+// upload made without the API (the AWS CLI, the console), the key's base name.
+func filenameOf(meta map[string]string, key string) string {
 	raw := meta[manifest.FilenameMetaKey]
+	if raw == "" {
+		return manifest.KeyBaseName(key)
+	}
 	if name, err := url.PathUnescape(raw); err == nil {
 		return name
 	}

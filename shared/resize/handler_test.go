@@ -370,6 +370,19 @@ func TestFilenameAndSourceFactsRecorded(t *testing.T) {
 	}
 }
 
+// An upload made without the API (the AWS CLI) has no filename metadata; its label
+// is the key's base name.
+func TestFilenameFallsBackToKeyBaseName(t *testing.T) {
+	h := newHarness(t)
+	key := "uploads/trip/day 1/cat+dog.jpg"
+	h.store.add(uploads, key, []byte("jpeg"), nil)
+	h.run(t, context.Background(), s3Message("m", uploads, key))
+	id, _ := manifest.IDForUploadKey("uploads/", key)
+	if m := h.manifest(t, id); m == nil || m.Source.Filename != "cat+dog.jpg" {
+		t.Fatalf("manifest %+v, want filename cat+dog.jpg", m)
+	}
+}
+
 func TestPartialBatch(t *testing.T) {
 	h := newHarness(t)
 	ok1, bad, ok2 := manifest.NewID(), manifest.NewID(), manifest.NewID()
