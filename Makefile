@@ -230,5 +230,5 @@ check-templates: synth $(CFNGUARD)
 	else \
 		echo "SKIP cfn-lint: not installed (pip install cfn-lint to check the template with it)"; \
 	fi
-	cd tools && $(GO) run ./guardcheck -guard $(CFNGUARD) -template $(CURDIR)/$(TEMPLATE) \
+	cd tools && $(GO) test ./guardcheck && $(GO) run ./guardcheck -guard $(CFNGUARD) -template $(CURDIR)/$(TEMPLATE) \
 		-suppressions $(CURDIR)/infra/guard-suppressions.json $(addprefix -rules $(CFNGUARD_MOD)/rules/control-tower/cfn-guard/,$(CFNGUARD_RULES))
