@@ -210,7 +210,7 @@ func TestEventSource(t *testing.T) {
 		overrides                  map[string]any
 		batch, window, concurrency float64
 	}{
-		{"cdk.json", nil, 5, 2, 10},
+		{"cdk.json", nil, 1, 0, 10},
 		{"overridden", map[string]any{"resizeBatchSize": "20", "resizeBatchWindow": "10s", "resizeMaxConcurrency": "40"}, 20, 10, 40},
 	}
 	for _, tt := range tests {
