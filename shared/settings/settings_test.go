@@ -1,6 +1,7 @@
 package settings_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +71,7 @@ func TestEnvironmentReadsBackThroughTheFunctions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rc.OutputBucket != "out" || rc.Limits != s.Limits || len(rc.Variants) != 1 || rc.Variants[0] != s.Variants[0] ||
+	if rc.OutputBucket != "out" || rc.Limits != s.Limits || len(rc.Variants) != 1 || !reflect.DeepEqual(rc.Variants[0], s.Variants[0]) ||
 		rc.UploadPrefix != s.UploadPrefix || rc.DeadlineMargin != s.Resize.DeadlineMargin {
 		t.Errorf("resize config %+v from %+v", rc, s)
 	}
