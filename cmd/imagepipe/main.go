@@ -21,8 +21,10 @@ func main() {
 		"resize":  {runResize, "run the resize function's engine and variants on local files"},
 		"redrive": {runRedrive, "move messages from the dead-letter queue back to the resize queue"},
 		"bench":   {runBench, "compare the engine with the naive pipeline and vipsthumbnail"},
+		// Issue 16: what a traffic profile would do on AWS.
+		"capacity": {runCapacity, "model the event source's scaling, queue, latency and cost for an arrival profile"},
 	}
-	order := []string{"dev", "resize", "redrive", "bench"}
+	order := []string{"dev", "resize", "redrive", "bench", "capacity"}
 	cmd, ok := command{}, false
 	if len(os.Args) >= 2 {
 		cmd, ok = commands[os.Args[1]]

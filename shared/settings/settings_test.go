@@ -47,6 +47,12 @@ func TestValidateNamesEachMistake(t *testing.T) {
 		{"originalsExpireDays", func(s *settings.Settings) { s.OriginalsExpireDays = 0 }},
 		{"alarmEmail", func(s *settings.Settings) { s.AlarmEmail = "ops@example.com, me@example.com" }},
 		{"oldestMessageAlarm", func(s *settings.Settings) { s.OldestMessageAlarm = time.Second }},
+		{"sloApiAvailability", func(s *settings.Settings) { s.SLO.APIAvailability = 1 }},
+		{"sloApiAvailability", func(s *settings.Settings) { s.SLO.APIAvailability = 0.5 }},
+		{"sloApiLatencyP99", func(s *settings.Settings) { s.SLO.APILatencyP99 = time.Minute }},
+		{"sloUploadToReadyP50", func(s *settings.Settings) { s.SLO.UploadToReadyP50 = 10 * time.Second }},
+		{"sloUploadToReadyP99", func(s *settings.Settings) { s.SLO.UploadToReadyP99 = time.Hour }},
+		{"sloTerminalWithin", func(s *settings.Settings) { s.SLO.TerminalWithin = s.Queue.Retention }},
 	}
 	for _, tc := range tests {
 		s := settings.Default()
