@@ -274,7 +274,7 @@ func (c Cost) Total() float64 { return c.Lambda + c.SQS + c.S3 + c.API + c.Event
 
 // Result is what a run found.
 type Result struct {
-	Samples []Sample // one per Step
+	Samples                  []Sample // one per Step
 	Uploads, Processed, Lost float64
 	// P50, P95 and P99 are upload-to-ready percentiles over every processed image.
 	P50, P95, P99      time.Duration

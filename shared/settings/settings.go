@@ -79,14 +79,14 @@ func Default() Settings {
 		Variants:       imagecore.DefaultVariants(),
 		UploadURLTTL:   5 * time.Minute,
 		DownloadURLTTL: 10 * time.Minute,
+		// Batch size 1 and no batching window: one image per invocation, invoked as
+		// soon as it is received. At idle an upload is ready in its resize time plus
+		// tens of milliseconds (the 2 s window used to be most of it), and photos
+		// dropped together are resized side by side instead of one after another in
+		// a batch; invocations are the cheap part ($0.20 per million). docs/load.md.
 		Resize: ResizeFunction{
 			MemoryMB:       1769, // one full vCPU: lowest latency at the same cost per image (docs/performance.md)
 			Timeout:        60 * time.Second,
-			// One image per invocation, invoked as soon as it is received: at idle an
-			// upload is ready in its resize time plus tens of milliseconds (the 2 s
-			// window used to be most of it), and photos dropped together are resized
-			// side by side instead of one after another in a batch. Invocations are
-			// the cheap part ($0.20 per million). Measured in docs/load.md.
 			BatchSize:      1,
 			BatchWindow:    0,
 			MaxConcurrency: 10,
