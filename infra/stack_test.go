@@ -584,8 +584,10 @@ func TestAlarms(t *testing.T) {
 		{"API 5xx", s.stack.Alarms.APIServerErrors, "AWS/ApiGateway", "5xx",
 			map[string]any{"Name": "ApiId", "Value": ref(s.id(s.stack.API.HttpApi))}, 0},
 	}
-	if len(s.ofType("AWS::CloudWatch::Alarm")) != len(tests) {
-		t.Errorf("template has %d alarms, the test knows %d", len(s.ofType("AWS::CloudWatch::Alarm")), len(tests))
+	// The service-level alarms are TestSLOAlarms' (slo_test.go).
+	sloAlarms := 3 + 1 + len(s.stack.SLO.Windows)
+	if len(s.ofType("AWS::CloudWatch::Alarm")) != len(tests)+sloAlarms {
+		t.Errorf("template has %d alarms, the tests know %d", len(s.ofType("AWS::CloudWatch::Alarm")), len(tests)+sloAlarms)
 	}
 	anchor := regexp.MustCompile(`docs/runbook\.md#([a-z0-9-]+)`)
 	for _, tt := range tests {
