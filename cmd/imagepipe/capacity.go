@@ -126,11 +126,12 @@ func advice(c capacity.Config, r capacity.Result) []string {
 	for _, ph := range c.Profile {
 		peak = math.Max(peak, ph.Rate)
 	}
-	need := int(math.Ceil(peak * mean))
+	// A quarter more than the arrivals need, so the backlog of the ramp drains.
+	need := int(math.Ceil(peak * mean * 1.25))
 	for _, b := range r.Breaks {
 		switch {
 		case strings.Contains(b.What, "ceiling") && strings.Contains(r.CeilingReason, "resizeMaxConcurrency"):
-			out = append(out, fmt.Sprintf("to keep up with %.0f uploads/s set resizeMaxConcurrency to at least %d (peak rate x resize time), within the account's concurrency; or accept the queue: it drains at %.1f images/s",
+			out = append(out, fmt.Sprintf("to keep up with %.0f uploads/s set resizeMaxConcurrency to at least %d (peak rate x resize time + 25%%), within the account's concurrency; or accept the queue: it drains at %.1f images/s",
 				peak, min(need, 1000), r.ThroughputCeiling))
 		case strings.Contains(b.What, "ceiling") && strings.Contains(r.CeilingReason, "account"):
 			out = append(out, fmt.Sprintf("the account's concurrency binds: ask AWS for at least %d concurrent executions (Service Quotas), or give the function reserved concurrency", need+c.OtherConcurrency))

@@ -14,7 +14,7 @@ func TestCapacityAnswersTheBurstQuestion(t *testing.T) {
 	}{
 		{"100,000 in 10 minutes with the defaults", []string{"-profile", "100000 in 10m"}, []string{
 			"100000 uploads over 10m0s", "ceiling: 10 concurrent invocations (resizeMaxConcurrency (10)), 16.7 images/s",
-			"concurrency at its ceiling", "OldestMessageAge alarm fires", "set resizeMaxConcurrency to at least 100", "lost 0", "cost: $",
+			"concurrency at its ceiling", "OldestMessageAge alarm fires", "set resizeMaxConcurrency to at least 125", "lost 0", "cost: $",
 		}},
 		{"idle: nothing breaks", []string{"-profile", "0.1/s for 10m"}, []string{
 			"upload to ready: p50 600ms", "where it breaks first: nowhere",

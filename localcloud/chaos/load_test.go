@@ -135,7 +135,9 @@ func runLoad(b *testing.B, n, concurrency int, lc loadCase) loadRun {
 	var ages []time.Duration
 	c := startCloud(b, func(cfg *localcloud.Config) {
 		cfg.Settings = loadSettings()
-		cfg.Settings.Resize.MaxConcurrency = lc.concurrency
+		// MaximumConcurrency is at least 2 on AWS; a concurrency of 1 is what a
+		// reserved concurrency of 1 gives, set on the event source below.
+		cfg.Settings.Resize.MaxConcurrency = max(lc.concurrency, 2)
 		cfg.VisibilityTimeout = 0 // the deployment's: six times the function timeout
 		// The event source runs below, measuring queue age on the way.
 		cfg.NoEventSource = true
@@ -150,7 +152,9 @@ func runLoad(b *testing.B, n, concurrency int, lc loadCase) loadRun {
 	})
 	pics := photosForLoad(b)
 	br := newBrowser(c)
-	poller, err := eventsource.New(c.EventSource, c.SQS, measureQueueAge(c.Handler(), &mu, &ages))
+	es := c.EventSource
+	es.Concurrency = lc.concurrency
+	poller, err := eventsource.New(es, c.SQS, measureQueueAge(c.Handler(), &mu, &ages))
 	if err != nil {
 		b.Fatal(err)
 	}
