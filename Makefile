@@ -18,6 +18,8 @@ build:
 ## test: every test, as CI runs it: vet, all Go tests (browser tests included), the vulnerability scan
 test: ensure-chromium ensure-node
 	$(GO) vet ./...
+	@# infra's TestCfnLint lints the synthesized template with cfn-lint when it is installed.
+	@command -v cfn-lint >/dev/null 2>&1 || echo "cfn-lint is not installed: the CloudFormation template will not be linted (pip install cfn-lint)"
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) --no-print-directory vulncheck
 	$(MAKE) --no-print-directory check-templates
@@ -166,7 +168,7 @@ dev:
 
 ## ---- reliability (issue 6), continued: fuzzing ----
 # Each fuzz target with its package; their seed corpora already run in `make test`.
-FUZZ_TARGETS := FuzzProcess:./shared/imagecore FuzzHandle:./shared/hostile FuzzParseBody:./shared/resize FuzzEventKey:./shared/resize FuzzKeys:./shared/manifest
+FUZZ_TARGETS := FuzzProcess:./shared/imagecore FuzzICC:./shared/imagecore FuzzParseHEIF:./shared/imagecore FuzzHandle:./shared/hostile FuzzParseBody:./shared/resize FuzzEventKey:./shared/resize FuzzKeys:./shared/manifest
 
 .PHONY: fuzz
 ## fuzz: run every fuzz target for FUZZTIME (default 30s) each

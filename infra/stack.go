@@ -5,7 +5,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -30,6 +29,8 @@ type Stack struct {
 	Alarms    *Alarms
 	SLO       *SLO
 	Dashboard *Dashboard
+	// CDN is nil when the cdn setting is off.
+	CDN *CDN
 }
 
 // NewStack wires the constructs together and declares the outputs an operator needs.
@@ -41,9 +42,17 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 	storage := NewStorage(stack, "Storage", StorageProps{Settings: s, UploadOrigins: []*string{api.Origin()}})
 	queue := NewQueue(stack, "Queue", QueueProps{Settings: s})
 	storage.Uploads.AddEventNotification(awss3.EventType_OBJECT_CREATED,
-		awss3notifications.NewSqsDestination(queue.Queue),
+		newQueueDestination(queue.Queue),
 		&awss3.NotificationKeyFilter{Prefix: jsii.String(s.UploadPrefix)})
+	// The CDN in front of the variants (cdn.go); off, variants get presigned URLs.
+	var cdn *CDN
+	deliveryEnv := s.DeliveryEnv("", "")
+	if s.CDN.Enabled {
+		cdn = NewCDN(stack, "Cdn", CDNProps{Settings: s, Output: storage.Output, AccessLogs: storage.Logs})
+		deliveryEnv = s.DeliveryEnv(*cdn.URL(s), *cdn.Distribution.DistributionId())
+	}
 	functions := NewFunctions(stack, "Functions", FunctionsProps{
+		Delivery: deliveryEnv,
 		Settings: s,
 		AssetDir: props.AssetDir,
 		Uploads:  storage.Uploads,
@@ -51,6 +60,10 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		Queue:    queue.Queue,
 	})
 	api.Serve(functions.API)
+	if cdn != nil {
+		// Deleting an image must drop its cached copies (delivery.InvalidateImage).
+		cdn.Distribution.GrantCreateInvalidation(functions.API)
+	}
 	alarms := NewAlarms(stack, "Alarms", AlarmsProps{
 		Settings: s,
 		Queue:    queue.Queue,
@@ -88,10 +101,14 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 	output("DeadLetterQueueUrl", "Dead-letter queue; redrive it with imagepipe redrive", queue.DLQ.QueueUrl())
 	output("RedriveCommand", "Puts dead-lettered uploads back on the resize queue (docs/runbook.md)",
 		jsii.String("imagepipe redrive -dlq "+*queue.DLQ.QueueUrl()))
+	if cdn != nil {
+		output("CdnUrl", "Base URL of the variants' lasting URLs (the status API hands them out)", cdn.URL(s))
+		output("CdnDistributionId", "CloudFront distribution serving the variants", cdn.Distribution.DistributionId())
+	}
 	output("AlarmTopicArn", "SNS topic every alarm publishes to; subscribe to be told", alarms.Topic.TopicArn())
 	output("DashboardUrl", "CloudWatch dashboard", jsii.String(fmt.Sprintf(
 		"https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards:name=%s",
 		*stack.Region(), *stack.Region(), *dashboard.Dashboard.DashboardName())))
 
-	return &Stack{Stack: stack, API: api, Storage: storage, Queue: queue, Functions: functions, Alarms: alarms, SLO: slo, Dashboard: dashboard}
+	return &Stack{Stack: stack, API: api, Storage: storage, Queue: queue, Functions: functions, Alarms: alarms, SLO: slo, Dashboard: dashboard, CDN: cdn}
 }

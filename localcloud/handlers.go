@@ -22,7 +22,7 @@ import (
 // resizeHandler builds the real resize handler exactly as functions/resize does,
 // from the environment settings.ResizeEnv describes.
 func (c *Cloud) resizeHandler() (eventsource.Handler, error) {
-	rcfg, err := resize.ConfigFromEnv(getenv(c.cfg.Settings.ResizeEnv(c.OutputBucket)))
+	rcfg, err := resize.ConfigFromEnv(getenv(c.cfg.Settings.ResizeEnv(c.UploadsBucket, c.OutputBucket)))
 	if err != nil {
 		return nil, fmt.Errorf("resize configuration: %w", err)
 	}
@@ -35,7 +35,11 @@ func (c *Cloud) resizeHandler() (eventsource.Handler, error) {
 
 // apiHandler builds the real API exactly as functions/api does.
 func (c *Cloud) apiHandler() (http.Handler, error) {
-	acfg, err := api.ConfigFromEnv(getenv(c.cfg.Settings.APIEnv(c.UploadsBucket, c.OutputBucket)))
+	env := c.cfg.Settings.APIEnv(c.UploadsBucket, c.OutputBucket)
+	for k, v := range c.deliveryEnv() {
+		env[k] = v
+	}
+	acfg, err := api.ConfigFromEnv(getenv(env))
 	if err != nil {
 		return nil, fmt.Errorf("api configuration: %w", err)
 	}
@@ -212,13 +216,12 @@ func (c *Cloud) Recover(ctx context.Context) (int, error) {
 			if !ok {
 				continue
 			}
-			mkey := manifest.Key(id)
-			_, err := c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &c.OutputBucket, Key: &mkey})
-			switch {
-			case err == nil:
+			done, err := c.hasManifest(ctx, id)
+			if err != nil {
+				return n, err
+			}
+			if done {
 				continue
-			case !manifest.IsNotFound(err):
-				return n, fmt.Errorf("head %s: %w", mkey, err)
 			}
 			if err := c.notifier.ObjectCreated(ctx, EventPut, key, deref(obj.Size), deref(obj.ETag), "127.0.0.1", "recover"); err != nil {
 				return n, err
@@ -230,6 +233,21 @@ func (c *Cloud) Recover(ctx context.Context) (int, error) {
 		c.log.Info("re-enqueued uploads that had no manifest", "count", n)
 	}
 	return n, nil
+}
+
+// hasManifest reports whether image id has a manifest, where it is written now or
+// where it was before manifests/ (manifest.LegacyKey).
+func (c *Cloud) hasManifest(ctx context.Context, id string) (bool, error) {
+	for _, key := range []string{manifest.Key(id), manifest.LegacyKey(id)} {
+		_, err := c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &c.OutputBucket, Key: &key})
+		if err == nil {
+			return true, nil
+		}
+		if !manifest.IsNotFound(err) {
+			return false, fmt.Errorf("head %s: %w", key, err)
+		}
+	}
+	return false, nil
 }
 
 func deref[T any](p *T) T {

@@ -26,6 +26,7 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	dataDir := fs.String("data", envOr("DATA_DIR", ".imagepipe/"), "where S3 data is kept across restarts (env DATA_DIR)")
 	s3Addr := fs.String("s3-addr", envOr("S3_ADDR", ""), "address of the local S3 (env S3_ADDR; default: the last run's, kept in the data directory, else the API's port + 100; port 0 picks a free one)")
 	sqsAddr := fs.String("sqs-addr", envOr("SQS_ADDR", ""), "address of the local SQS (env SQS_ADDR; default: the last run's, else the API's port + 200)")
+	cdnAddr := fs.String("cdn-addr", envOr("CDN_ADDR", "127.0.0.1:0"), "address of the local CDN serving the variants (env CDN_ADDR; port 0 picks a free one)")
 	logLevel := fs.String("log", envOr("LOG_LEVEL", "warn"), "level of the functions' logs: debug, info, warn or error (env LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -55,6 +56,7 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 		Addr:     *addr,
 		S3Addr:   *s3Addr,
 		SQSAddr:  *sqsAddr,
+		CDNAddr:  *cdnAddr,
 		DataDir:  *dataDir,
 		Log:      log,
 		OnImage:  func(r localcloud.ImageResult) { printImage(out, r) },
@@ -94,6 +96,9 @@ func printBanner(w io.Writer, c *localcloud.Cloud, dataDir string) {
     DLQ         %s
   data          %s
 `, c.APIURL, c.APIURL, c.S3URL, c.UploadsBucket, c.OutputBucket, c.SQSURL, c.ResizeQueueURL, c.DLQURL, dataDir)
+	if c.CDNURL != "" {
+		fmt.Fprintf(w, "  CDN           %s  (the variants' URLs)\n", c.CDNURL)
+	}
 	if c.Recovered > 0 {
 		fmt.Fprintf(w, "  recovered     %d uploads without a manifest were queued again\n", c.Recovered)
 	}

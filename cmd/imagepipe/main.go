@@ -23,8 +23,10 @@ func main() {
 		"bench":   {runBench, "compare the engine with the naive pipeline and vipsthumbnail"},
 		// Issue 16: what a traffic profile would do on AWS.
 		"capacity": {runCapacity, "model the event source's scaling, queue, latency and cost for an arrival profile"},
+		// Settling: re-queue originals after a limit, variants or engine change.
+		"reprocess": {runReprocess, "send originals through the resize queue again (all, failed with given codes, or by id)"},
 	}
-	order := []string{"dev", "resize", "redrive", "bench", "capacity"}
+	order := []string{"dev", "resize", "redrive", "reprocess", "bench", "capacity"}
 	cmd, ok := command{}, false
 	if len(os.Args) >= 2 {
 		cmd, ok = commands[os.Args[1]]
@@ -32,7 +34,7 @@ func main() {
 	if !ok {
 		fmt.Fprintln(os.Stderr, "usage: imagepipe COMMAND [flags]   (imagepipe COMMAND -h for its flags)")
 		for _, name := range order {
-			fmt.Fprintf(os.Stderr, "  %-8s %s\n", name, commands[name].help)
+			fmt.Fprintf(os.Stderr, "  %-9s %s\n", name, commands[name].help)
 		}
 		os.Exit(2)
 	}

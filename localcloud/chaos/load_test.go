@@ -87,11 +87,11 @@ type loadRun struct {
 	// late are uploads without a manifest at the deadline whose messages are still
 	// in the queue, in flight or in the DLQ: delayed (an invocation that ran into
 	// the function timeout waits out the visibility timeout), not lost.
-	late int
-	elapsed                   time.Duration
-	latencies                 []time.Duration // upload finished -> manifest written
-	queueAges                 []time.Duration // sent -> handed to an invocation, per delivery
-	peakRSS, peakHeap         uint64
+	late              int
+	elapsed           time.Duration
+	latencies         []time.Duration // upload finished -> manifest written
+	queueAges         []time.Duration // sent -> handed to an invocation, per delivery
+	peakRSS, peakHeap uint64
 }
 
 // BenchmarkLoad pushes load.n uploads through the local cloud at load.c at a

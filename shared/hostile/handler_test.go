@@ -143,7 +143,11 @@ func readManifest(t *testing.T, store *objectStore, id string) *manifest.Manifes
 // image core's code, and never a retry (these are all permanent outcomes).
 func TestHandlerOnHostileInput(t *testing.T) {
 	store := &objectStore{}
-	env := settings.Default().ResizeEnv(outputBucket)
+	env := settings.Default().ResizeEnv(uploadsBucket, outputBucket)
+	// Outcomes, not speed: the largest files the limits accept (a 49 MP
+	// lossless WebP) take seconds of CPU, and a loaded test machine must not
+	// turn them into too_complex. The per-image budget has its own tests.
+	env["IMAGE_TIMEOUT"] = "10m"
 	h := newHandler(t, store, env)
 	for i, tc := range outcomes {
 		t.Run(tc.file, func(t *testing.T) {
@@ -210,7 +214,8 @@ func checkManifest(t *testing.T, store *objectStore, m *manifest.Manifest, tc ou
 
 // TestHandlerOnOddKeys: keys with spaces, '+', '%' and non-ASCII arrive
 // form-encoded in the event; each gets a stable ID of its own and a manifest
-// naming the exact key, and nothing is written outside variants/{id}/.
+// naming the exact key, and nothing is written outside variants/{id}/ but the
+// manifest, manifests/{id}.json.
 func TestHandlerOnOddKeys(t *testing.T) {
 	photo := readHostile(t, "orientation-1.jpg")
 	keys := []string{
@@ -223,7 +228,7 @@ func TestHandlerOnOddKeys(t *testing.T) {
 		"uploads/ leading and trailing .jpg ",
 	}
 	store := &objectStore{}
-	h := newHandler(t, store, settings.Default().ResizeEnv(outputBucket))
+	h := newHandler(t, store, settings.Default().ResizeEnv(uploadsBucket, outputBucket))
 	ids := map[string]string{}
 	for i, key := range keys {
 		store.put(uploadsBucket, key, object{body: photo, contentType: "image/jpeg"})
@@ -252,8 +257,11 @@ func TestHandlerOnOddKeys(t *testing.T) {
 		}
 		rest, ok := strings.CutPrefix(key, manifest.VariantsPrefix)
 		id, _, _ := strings.Cut(rest, "/")
+		if m, isManifest := strings.CutPrefix(key, manifest.ManifestsPrefix); isManifest {
+			id, ok = strings.TrimSuffix(m, ".json"), key == manifest.Key(strings.TrimSuffix(m, ".json"))
+		}
 		if !ok || ids[id] == "" || strings.Contains(key, "..") {
-			t.Errorf("output object %q is not under variants/{id}/ of an upload", key)
+			t.Errorf("output object %q is not under variants/{id}/ of an upload, nor its manifest", key)
 		}
 	}
 }
@@ -267,7 +275,7 @@ func TestHandlerJustOverTheLimit(t *testing.T) {
 		code  string
 	}{{len(data) - 1, string(imagecore.CodeTooLarge)}, {len(data), ""}} {
 		store := &objectStore{}
-		env := settings.Default().ResizeEnv(outputBucket)
+		env := settings.Default().ResizeEnv(uploadsBucket, outputBucket)
 		env["MAX_UPLOAD_BYTES"] = strconv.Itoa(tc.limit)
 		h := newHandler(t, store, env)
 		key := "uploads/" + manifest.NewID()

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +37,7 @@ type fakeStore struct {
 	// fail returns an error for an operation ("head", "get", "put") on a key, or nil.
 	fail  func(op, key string) error
 	calls []string // "op bucket/key", in order
+	seq   int      // makes every write's ETag new, as S3's MD5 of new bytes would be
 }
 
 type storedObject struct {
@@ -44,6 +46,7 @@ type storedObject struct {
 	meta     map[string]string
 	modified time.Time
 	ctype    string
+	cache    string
 }
 
 func newFakeStore() *fakeStore { return &fakeStore{objects: map[string]storedObject{}} }
@@ -51,7 +54,12 @@ func newFakeStore() *fakeStore { return &fakeStore{objects: map[string]storedObj
 func (f *fakeStore) add(bucket, key string, body []byte, meta map[string]string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.objects[bucket+"/"+key] = storedObject{body: body, etag: fmt.Sprintf(`"%x"`, len(body)*7919+len(f.objects)),
+	f.addLocked(bucket, key, body, meta)
+}
+
+func (f *fakeStore) addLocked(bucket, key string, body []byte, meta map[string]string) {
+	f.seq++
+	f.objects[bucket+"/"+key] = storedObject{body: body, etag: fmt.Sprintf(`"%x-%d"`, len(body), f.seq),
 		meta: meta, modified: time.Now().Add(-time.Second)}
 }
 
@@ -105,13 +113,24 @@ func (f *fakeStore) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...fun
 	if err != nil {
 		return nil, err
 	}
-	f.add(*in.Bucket, *in.Key, body, in.Metadata)
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	// S3's conditional writes, checked and applied atomically.
+	cur, exists := f.objects[*in.Bucket+"/"+*in.Key]
+	switch {
+	case aws.ToString(in.IfNoneMatch) == "*" && exists:
+		return nil, &smithy.GenericAPIError{Code: "PreconditionFailed", Message: "At least one of the pre-conditions you specified did not hold"}
+	case in.IfMatch != nil && !exists:
+		return nil, &smithy.GenericAPIError{Code: "NoSuchKey", Message: "The specified key does not exist."}
+	case in.IfMatch != nil && *in.IfMatch != cur.etag:
+		return nil, &smithy.GenericAPIError{Code: "PreconditionFailed", Message: "At least one of the pre-conditions you specified did not hold"}
+	}
+	f.addLocked(*in.Bucket, *in.Key, body, in.Metadata)
 	o := f.objects[*in.Bucket+"/"+*in.Key]
 	o.ctype = aws.ToString(in.ContentType)
+	o.cache = aws.ToString(in.CacheControl)
 	f.objects[*in.Bucket+"/"+*in.Key] = o
-	f.mu.Unlock()
-	return &s3.PutObjectOutput{}, nil
+	return &s3.PutObjectOutput{ETag: &o.etag}, nil
 }
 
 func (f *fakeStore) count(op string) int {
@@ -132,6 +151,8 @@ type fakeEngine struct {
 	err     error
 	panicOn string
 	calls   int
+	notes   []string
+	alts    []imagecore.Alternate // given to every output
 }
 
 func (e *fakeEngine) Process(ctx context.Context, data []byte) (*imagecore.Result, error) {
@@ -145,10 +166,44 @@ func (e *fakeEngine) Process(ctx context.Context, data []byte) (*imagecore.Resul
 	return &imagecore.Result{
 		Source: imagecore.SourceInfo{Format: "jpeg", Width: 4000, Height: 3000},
 		Outputs: []imagecore.Output{
-			{Name: "thumb", Format: imagecore.FormatJPEG, Width: 200, Height: 200, Data: []byte("thumb-bytes")},
-			{Name: "small", Format: imagecore.FormatJPEG, Width: 480, Height: 360, Data: []byte("small-bytes!")},
+			{Name: "thumb", Format: imagecore.FormatJPEG, Width: 200, Height: 200, Data: []byte("thumb-bytes"), Alternates: e.alts},
+			{Name: "small", Format: imagecore.FormatJPEG, Width: 480, Height: 360, Data: []byte("small-bytes!"), Alternates: e.alts},
 		},
+		Notes: e.notes,
 	}, nil
+}
+
+// TestAlternatesWrittenAndListed: each alternate is stored under the variant's
+// key with its own extension and type, before the manifest, which lists it.
+func TestAlternatesWrittenAndListed(t *testing.T) {
+	h := newHarness(t)
+	h.engine.alts = []imagecore.Alternate{{Format: imagecore.FormatAVIF, Data: []byte("avif!")}, {Format: imagecore.FormatWebP, Data: []byte("webp!!")}}
+	id := manifest.NewID()
+	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
+	if failed := h.run(t, context.Background(), s3Message("m1", uploads, "uploads/"+id)); len(failed) != 0 {
+		t.Fatalf("failed %v", failed)
+	}
+	m := h.manifest(t, id)
+	if m == nil || m.Status != manifest.StatusReady || len(m.Variants) != 2 {
+		t.Fatalf("manifest %+v", m)
+	}
+	for _, v := range m.Variants {
+		if len(v.Alternates) != 2 {
+			t.Fatalf("%s: alternates %+v", v.Name, v.Alternates)
+		}
+		for i, want := range []struct{ format, ext, ctype, body string }{{"avif", "avif", "image/avif", "avif!"}, {"webp", "webp", "image/webp", "webp!!"}} {
+			a := v.Alternates[i]
+			// Beside the primary: the same tagged name, another extension.
+			key := v.Key[:strings.LastIndexByte(v.Key, '.')] + "." + want.ext
+			if a.Format != want.format || a.Key != key || a.Bytes != int64(len(want.body)) {
+				t.Errorf("%s alternate %d: %+v", v.Name, i, a)
+			}
+			o, ok := h.store.get(output, key)
+			if !ok || string(o.body) != want.body || o.ctype != want.ctype {
+				t.Errorf("%s: stored %q as %q (%v)", key, o.body, o.ctype, ok)
+			}
+		}
+	}
 }
 
 const (
@@ -168,7 +223,8 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{store: newFakeStore(), engine: &fakeEngine{}, logs: &bytes.Buffer{}, emf: &bytes.Buffer{}}
 	cfg := Config{OutputBucket: output, UploadPrefix: "uploads/", Limits: imagecore.DefaultLimits(),
-		Variants: imagecore.DefaultVariants(), DeadlineMargin: 5 * time.Second}
+		Variants: imagecore.DefaultVariants(), DeadlineMargin: 5 * time.Second,
+		UploadsBucket: uploads, ImageTimeout: time.Minute, MaxReceiveCount: 5}
 	handler, err := NewWithProcessor(cfg, h.store, h.engine, slog.New(slog.NewJSONHandler(h.logs, nil)), metrics.NewEmitter(h.emf))
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +337,7 @@ func TestHandleMessages(t *testing.T) {
 			setup: func(h *harness) {
 				h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
 				h.store.fail = func(op, key string) error {
-					if op == "put" && strings.HasSuffix(key, "small.jpg") {
+					if op == "put" && strings.Contains(key, "/small-") && strings.HasSuffix(key, ".jpg") {
 						return errors.New("connection reset")
 					}
 					return nil
@@ -294,7 +350,7 @@ func TestHandleMessages(t *testing.T) {
 			setup: func(h *harness) {
 				h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
 				h.store.fail = func(op, key string) error {
-					if op == "get" && strings.HasSuffix(key, "manifest.json") {
+					if op == "get" && strings.HasPrefix(key, manifest.ManifestsPrefix) {
 						return errors.New("timeout")
 					}
 					return nil
@@ -315,7 +371,7 @@ func TestHandleMessages(t *testing.T) {
 			}
 			if tc.wantID == "" {
 				for _, c := range h.store.calls {
-					if strings.HasPrefix(c, "put ") && strings.HasSuffix(c, "manifest.json") {
+					if strings.HasPrefix(c, "put ") && strings.Contains(c, "/"+manifest.ManifestsPrefix) {
 						t.Errorf("manifest written (%s), want none", c)
 					}
 				}
@@ -380,6 +436,23 @@ func TestFilenameFallsBackToKeyBaseName(t *testing.T) {
 	id, _ := manifest.IDForUploadKey("uploads/", key)
 	if m := h.manifest(t, id); m == nil || m.Source.Filename != "cat+dog.jpg" {
 		t.Fatalf("manifest %+v, want filename cat+dog.jpg", m)
+	}
+}
+
+// The engine's notes (an unusable colour profile, say) reach the manifest and the log.
+func TestEngineNotesRecorded(t *testing.T) {
+	h := newHarness(t)
+	note := "the embedded colour profile was ignored and the image treated as sRGB: a reason"
+	h.engine.notes = []string{note}
+	id := manifest.NewID()
+	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
+	h.run(t, context.Background(), s3Message("m", uploads, "uploads/"+id))
+	m := h.manifest(t, id)
+	if m == nil || m.Status != manifest.StatusReady || len(m.Notes) != 1 || m.Notes[0] != note {
+		t.Fatalf("manifest %+v, want ready with note %q", m, note)
+	}
+	if !strings.Contains(h.logs.String(), `"msg":"image note"`) || !strings.Contains(h.logs.String(), "a reason") {
+		t.Errorf("log has no line for the note:\n%s", h.logs)
 	}
 }
 
@@ -527,7 +600,9 @@ func TestLogsAndMetrics(t *testing.T) {
 
 func TestRealEngine(t *testing.T) {
 	store := newFakeStore()
-	cfg, err := ConfigFromEnv(func(k string) string { return map[string]string{"OUTPUT_BUCKET": output}[k] })
+	cfg, err := ConfigFromEnv(func(k string) string {
+		return map[string]string{"OUTPUT_BUCKET": output, "UPLOADS_BUCKET": uploads, "MAX_RECEIVE_COUNT": "5"}[k]
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -583,22 +658,39 @@ func gradient(w, h int, alpha uint8) image.Image {
 
 func TestConfigFromEnv(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	cfg, err := ConfigFromEnv(env(map[string]string{"OUTPUT_BUCKET": "o"}))
-	if err != nil || cfg.Limits != imagecore.DefaultLimits() || len(cfg.Variants) != 4 || cfg.DeadlineMargin != 10*time.Second {
+	// with returns the minimal valid environment with vars added or replaced.
+	with := func(vars map[string]string) map[string]string {
+		m := map[string]string{"OUTPUT_BUCKET": "o", "UPLOADS_BUCKET": "u", "MAX_RECEIVE_COUNT": "5"}
+		for k, v := range vars {
+			m[k] = v
+		}
+		return m
+	}
+	cfg, err := ConfigFromEnv(env(with(nil)))
+	if err != nil || cfg.Limits != imagecore.DefaultLimits() || len(cfg.Variants) != 4 || cfg.DeadlineMargin != 10*time.Second ||
+		cfg.ImageTimeout != 10*time.Second || cfg.MaxReceiveCount != 5 || cfg.UploadsBucket != "u" {
 		t.Fatalf("defaults %+v %v", cfg, err)
 	}
-	cfg, err = ConfigFromEnv(env(map[string]string{"OUTPUT_BUCKET": "o", "MAX_PIXELS": "100", "VARIANTS": `[{"name":"x","width":10}]`}))
-	if err != nil || cfg.Limits.MaxPixels != 100 || len(cfg.Variants) != 1 {
+	cfg, err = ConfigFromEnv(env(with(map[string]string{"MAX_PIXELS": "100", "VARIANTS": `[{"name":"x","width":10}]`, "IMAGE_TIMEOUT": "3s"})))
+	if err != nil || cfg.Limits.MaxPixels != 100 || len(cfg.Variants) != 1 || cfg.ImageTimeout != 3*time.Second {
 		t.Fatalf("overrides %+v %v", cfg, err)
 	}
+	cfg, err = ConfigFromEnv(env(with(map[string]string{"VARIANTS": `[{"name":"x","width":10,"formats":["avif","webp"]},{"name":"y","width":20}]`})))
+	if err != nil || len(cfg.Variants) != 2 || !slices.Equal(cfg.Variants[0].Formats, []imagecore.Format{imagecore.FormatAVIF, imagecore.FormatWebP}) || cfg.Variants[1].Formats != nil {
+		t.Fatalf("formats %+v %v", cfg.Variants, err)
+	}
 	tests := map[string]map[string]string{
-		"OUTPUT_BUCKET":    {},
-		"MAX_UPLOAD_BYTES": {"OUTPUT_BUCKET": "o", "MAX_UPLOAD_BYTES": "-1"},
-		"MAX_SIDE":         {"OUTPUT_BUCKET": "o", "MAX_SIDE": "big"},
-		"DEADLINE_MARGIN":  {"OUTPUT_BUCKET": "o", "DEADLINE_MARGIN": "0"},
-		"VARIANTS":         {"OUTPUT_BUCKET": "o", "VARIANTS": `[{"name":"x","width":10,"colour":"red"}]`},
-		`"Bad"`:            {"OUTPUT_BUCKET": "o", "VARIANTS": `[{"name":"Bad","width":10}]`},
-		"UPLOAD_PREFIX":    {"OUTPUT_BUCKET": "o", "UPLOAD_PREFIX": "uploads"},
+		"OUTPUT_BUCKET":     with(map[string]string{"OUTPUT_BUCKET": ""}),
+		"UPLOADS_BUCKET":    with(map[string]string{"UPLOADS_BUCKET": " "}),
+		"MAX_RECEIVE_COUNT": with(map[string]string{"MAX_RECEIVE_COUNT": ""}),
+		"IMAGE_TIMEOUT":     with(map[string]string{"IMAGE_TIMEOUT": "-1s"}),
+		"MAX_UPLOAD_BYTES":  with(map[string]string{"MAX_UPLOAD_BYTES": "-1"}),
+		"MAX_SIDE":          with(map[string]string{"MAX_SIDE": "big"}),
+		"DEADLINE_MARGIN":   with(map[string]string{"DEADLINE_MARGIN": "0"}),
+		"VARIANTS":          with(map[string]string{"VARIANTS": `[{"name":"x","width":10,"colour":"red"}]`}),
+		`"Bad"`:             with(map[string]string{"VARIANTS": `[{"name":"Bad","width":10}]`}),
+		`"gif"`:             with(map[string]string{"VARIANTS": `[{"name":"x","width":10,"formats":["gif"]}]`}),
+		"UPLOAD_PREFIX":     with(map[string]string{"UPLOAD_PREFIX": "uploads"}),
 	}
 	for want, vars := range tests {
 		if _, err := ConfigFromEnv(env(vars)); err == nil || !strings.Contains(err.Error(), want) {

@@ -22,10 +22,13 @@ var ContextKeys = []string{
 	"uploadUrlTtl", "downloadUrlTtl",
 	"resizeMemoryMb", "resizeTimeout", "resizeBatchSize", "resizeBatchWindow",
 	"resizeMaxConcurrency", "resizeDeadlineMargin",
+	"resizeImageTimeout",
 	"maxReceiveCount", "queueRetention", "dlqRetention",
 	"originalsExpireDays", "logRetentionDays", "alarmEmail", "oldestMessageAlarm",
 	// Service levels (issue 16).
 	"sloApiAvailability", "sloApiLatencyP99", "sloUploadToReadyP50", "sloUploadToReadyP99", "sloTerminalWithin",
+	// The CDN in front of the variants (cdn.go).
+	"cdn", "cdnPriceClass", "cdnDomainName", "cdnCertificateArn",
 }
 
 // CheckContextKeys reports keys that look like settings (no "@" prefix, no ":",
@@ -99,6 +102,7 @@ func FromContext(lookup func(key string) any) (Settings, error) {
 	dur("resizeBatchWindow", &s.Resize.BatchWindow)
 	integer("resizeMaxConcurrency", &s.Resize.MaxConcurrency)
 	dur("resizeDeadlineMargin", &s.Resize.DeadlineMargin)
+	dur("resizeImageTimeout", &s.Resize.ImageTimeout)
 	integer("maxReceiveCount", &s.Queue.MaxReceiveCount)
 	dur("queueRetention", &s.Queue.Retention)
 	dur("dlqRetention", &s.Queue.DLQRetention)
@@ -122,6 +126,11 @@ func FromContext(lookup func(key string) any) (Settings, error) {
 	dur("sloUploadToReadyP50", &s.SLO.UploadToReadyP50)
 	dur("sloUploadToReadyP99", &s.SLO.UploadToReadyP99)
 	dur("sloTerminalWithin", &s.SLO.TerminalWithin)
+	// The CDN in front of the variants (cdn.go).
+	set("cdn", assign(&s.CDN.Enabled, contextBool))
+	str("cdnPriceClass", &s.CDN.PriceClass)
+	str("cdnDomainName", &s.CDN.DomainName)
+	str("cdnCertificateArn", &s.CDN.CertificateARN)
 
 	// AWS takes these in whole seconds; a fraction would only fail at deployment.
 	for key, d := range map[string]time.Duration{

@@ -68,6 +68,10 @@ func TestFromContextValues(t *testing.T) {
 			func(s Settings) bool {
 				return reflect.DeepEqual(s.Variants, []imagecore.Variant{{Name: "thumb", Width: 100, Height: 100, Fit: imagecore.FitCover, Format: imagecore.FormatPNG}})
 			}},
+		{"variants with formats from cdk.json", map[string]any{"variants": fromJSON(t, `[{"name":"m","width":100,"formats":["avif","webp"]}]`)},
+			func(s Settings) bool {
+				return reflect.DeepEqual(s.Variants, []imagecore.Variant{{Name: "m", Width: 100, Formats: []imagecore.Format{imagecore.FormatAVIF, imagecore.FormatWebP}}})
+			}},
 		{"variants from -c", map[string]any{"variants": `[{"name":"w300","width":300}]`},
 			func(s Settings) bool {
 				return reflect.DeepEqual(s.Variants, []imagecore.Variant{{Name: "w300", Width: 300}})
@@ -86,6 +90,9 @@ func TestFromContextValues(t *testing.T) {
 			func(s Settings) bool { return s.Limits.MaxBytes == 5_000_000 && s.Limits.MaxPixels == 10_000_000 }},
 		{"memory from -c", map[string]any{"resizeMemoryMb": "2048"},
 			func(s Settings) bool { return s.Resize.MemoryMB == 2048 }},
+		{"cdn off from -c", map[string]any{"cdn": "false"}, func(s Settings) bool { return !s.CDN.Enabled }},
+		{"cdn from cdk.json", map[string]any{"cdn": true, "cdnPriceClass": "PriceClass_100"},
+			func(s Settings) bool { return s.CDN.Enabled && s.CDN.PriceClass == "PriceClass_100" }},
 		{"memory from cdk.json", map[string]any{"resizeMemoryMb": 1536.0},
 			func(s Settings) bool { return s.Resize.MemoryMB == 1536 }},
 		{"durations as Go strings", map[string]any{"resizeTimeout": "2m", "resizeBatchWindow": "1m30s", "oldestMessageAlarm": "1h"},
@@ -98,9 +105,11 @@ func TestFromContextValues(t *testing.T) {
 			func(s Settings) bool {
 				return s.Queue.Retention == 48*time.Hour && s.Queue.DLQRetention == 14*24*time.Hour
 			}},
-		{"event source", map[string]any{"resizeBatchSize": 20.0, "resizeBatchWindow": "5s", "resizeMaxConcurrency": "50", "maxReceiveCount": "3"},
+		{"event source", map[string]any{"resizeBatchSize": 20.0, "resizeBatchWindow": "5s", "resizeMaxConcurrency": "50", "maxReceiveCount": "3",
+			"resizeImageTimeout": "2s"}, // 20 x 2s + the 10s margin fit in 60s
 			func(s Settings) bool {
-				return s.Resize.BatchSize == 20 && s.Resize.BatchWindow == 5*time.Second && s.Resize.MaxConcurrency == 50 && s.Queue.MaxReceiveCount == 3
+				return s.Resize.BatchSize == 20 && s.Resize.BatchWindow == 5*time.Second && s.Resize.MaxConcurrency == 50 && s.Queue.MaxReceiveCount == 3 &&
+					s.Resize.ImageTimeout == 2*time.Second
 			}},
 		{"retention and e-mail", map[string]any{"originalsExpireDays": "7", "logRetentionDays": 90.0, "alarmEmail": " ops@example.com "},
 			func(s Settings) bool {
@@ -137,6 +146,9 @@ func TestFromContextRejects(t *testing.T) {
 		wantKey string
 	}{
 		{"memory not a number", map[string]any{"resizeMemoryMb": "lots"}, "resizeMemoryMb"},
+		{"cdn not a boolean", map[string]any{"cdn": "yes"}, "cdn"},
+		{"cdn price class unknown", map[string]any{"cdnPriceClass": "cheap"}, "cdnPriceClass"},
+		{"cdn domain without certificate", map[string]any{"cdnDomainName": "images.example.com"}, "cdnDomainName"},
 		{"memory fractional", map[string]any{"resizeMemoryMb": 1024.5}, "resizeMemoryMb"},
 		{"memory too small", map[string]any{"resizeMemoryMb": "64"}, "resizeMemoryMb"},
 		{"memory a list", map[string]any{"resizeMemoryMb": fromJSON(t, `[1]`)}, "resizeMemoryMb"},

@@ -6,10 +6,12 @@
 (function () {
   var MiB = 1024 * 1024;
   var maxBytes = Number(document.body.getAttribute("data-max-bytes")) || 25 * MiB;
-  var ACCEPTED = { "image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true };
+  var ACCEPTED = { "image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true,
+    "image/heic": true, "image/heif": true, "image/avif": true };
   // Some systems give no type (or an old alias); the extension is only a hint for
   // the Content-Type we declare: the resize function sniffs the real format.
-  var BY_EXT = { jpg: "image/jpeg", jpeg: "image/jpeg", jfif: "image/jpeg", png: "image/png", gif: "image/gif", webp: "image/webp" };
+  var BY_EXT = { jpg: "image/jpeg", jpeg: "image/jpeg", jfif: "image/jpeg", png: "image/png", gif: "image/gif", webp: "image/webp",
+    heic: "image/heic", heif: "image/heif", avif: "image/avif" };
   var ALIASES = { "image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg" };
   // Browsers refuse to let scripts set these; they send Content-Length from the body.
   var BROWSER_SET = { "content-length": true, "host": true, "connection": true };
@@ -17,13 +19,15 @@
   var POLL_FIRST = 400, POLL_MAX = 5000, POLL_GIVE_UP = 3 * 60 * 1000;
 
   var REASONS = {
-    unsupported_format: "This file is not a JPEG, PNG, GIF or WebP image, so it cannot be resized.",
+    unsupported_format: "This file is not a JPEG, PNG, GIF, WebP, HEIC or AVIF image, so it cannot be resized.",
     corrupt_image: "The file looks like an image but is damaged or incomplete, so it could not be read.",
     too_large: "The file is bigger than the upload limit of " + formatBytes(maxBytes) + ".",
     too_many_pixels: "The picture has too many pixels to resize. Try a smaller version of it.",
     dimensions_too_large: "The picture is too wide or too tall to resize. Try a smaller version of it.",
+    too_complex: "The picture is coded in a way that would take far too long to decode. Try saving it again with another program.",
     empty_file: "The file is empty.",
-    source_missing: "The uploaded file was gone before it could be resized. Please upload it again."
+    source_missing: "The uploaded file was gone before it could be resized. Please upload it again.",
+    processing_failed: "The image could not be resized because of a problem on our side. It has been set aside to be retried; this page will update if it succeeds."
   };
 
   var input = document.getElementById("files");
@@ -257,7 +261,13 @@
               ready(item, body);
             } else if (res.status === 200 && body && body.status === "failed") {
               var e = body.error || {};
-              fail(item, REASONS[e.code] || "The image could not be resized.", e.message || "", false);
+              if (item.lastFailure !== e.code + e.message) {
+                item.lastFailure = e.code + e.message;
+                fail(item, REASONS[e.code] || "The image could not be resized.", e.message || "", false);
+              }
+              // Set aside for an operator to retry (redrive, reprocess): keep
+              // watching, slowly, so a later success shows up.
+              if (e.code === "processing_failed") poll(item, POLL_MAX, Date.now());
             } else if (res.status === 200 || res.status >= 500 || res.status === 429) {
               again(item, delay, started, res.status === 200 ? "" : "The server is busy (HTTP " + res.status + "); still checking…");
             } else {
@@ -295,24 +305,53 @@
     announce(item.file.name + ": ready in " + vs.length + " sizes.");
   }
 
+  // Each variant is a <picture>: the browser picks the first source whose type it
+  // supports (AVIF, then WebP, at their fixed-format URLs) and otherwise loads
+  // the variant's own URL, where the CDN answers with the best format the
+  // browser's Accept header admits.
+  var SOURCE_ORDER = ["avif", "webp"];
+
   function variantCard(item, v) {
     var li = el("li", "variant");
     li.setAttribute("data-variant", v.name);
+    var alts = {};
+    (v.alternates || []).forEach(function (a) { alts[a.format] = a; });
     var a = document.createElement("a");
     a.href = v.url;
     a.target = "_blank";
     a.rel = "noopener noreferrer";
+    var picture = document.createElement("picture");
+    SOURCE_ORDER.forEach(function (f) {
+      if (!alts[f]) return;
+      var source = document.createElement("source");
+      source.type = "image/" + f;
+      source.srcset = alts[f].url;
+      picture.appendChild(source);
+    });
     var img = document.createElement("img");
     img.src = v.url;
     img.alt = v.name + " version of " + item.file.name;
     img.loading = "lazy";
     img.width = v.width;
     img.height = v.height;
-    a.appendChild(img);
+    picture.appendChild(img);
+    a.appendChild(picture);
     li.appendChild(a);
     li.appendChild(el("p", "variant-name", v.name));
     li.appendChild(el("p", "variant-dims", v.width + " × " + v.height + " px"));
-    li.appendChild(el("p", "variant-bytes", formatBytes(v.bytes) + (v.format ? " · " + String(v.format).toUpperCase() : "")));
+    var sizes = [formatBytes(v.bytes) + (v.format ? " · " + label(v.format) : "")];
+    SOURCE_ORDER.forEach(function (f) { if (alts[f]) sizes.push(formatBytes(alts[f].bytes) + " · " + label(f)); });
+    li.appendChild(el("p", "variant-bytes", sizes.join(", ")));
+    var shown = el("p", "variant-shown");
+    img.addEventListener("load", function () {
+      // Which encoding the browser chose: a source's URL, or the variant's own
+      // (the primary, for a browser that takes neither AVIF nor WebP).
+      var format = v.format;
+      Object.keys(alts).forEach(function (f) { if (alts[f].url === img.currentSrc) format = f; });
+      li.setAttribute("data-shown", format || "");
+      shown.textContent = "Showing " + label(format);
+    });
+    li.appendChild(shown);
     var link = document.createElement("a");
     link.href = v.url;
     link.target = "_blank";
@@ -321,7 +360,43 @@
     var p = el("p", "");
     p.appendChild(link);
     li.appendChild(p);
+    li.appendChild(copyField(v));
     return li;
+  }
+
+  // copyField shows the variant's lasting URL, ready to copy into a page or feed.
+  function copyField(v) {
+    var wrap = el("div", "variant-copy");
+    var field = document.createElement("input");
+    field.type = "text";
+    field.readOnly = true;
+    field.value = v.url;
+    field.className = "variant-url";
+    field.setAttribute("aria-label", "URL of the " + v.name + " version");
+    field.addEventListener("focus", function () { field.select(); });
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = "copy";
+    b.textContent = "Copy URL";
+    b.setAttribute("aria-label", "Copy the URL of the " + v.name + " version");
+    b.addEventListener("click", function () {
+      var copied = function () { b.textContent = "Copied"; announce("URL of the " + v.name + " version copied."); };
+      field.select();
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(v.url).then(copied, function () {
+          b.textContent = "Select and copy";
+        });
+      } else {
+        b.textContent = "Select and copy";
+      }
+    });
+    wrap.appendChild(field);
+    wrap.appendChild(b);
+    return wrap;
+  }
+
+  function label(format) {
+    return String(format || "").toUpperCase();
   }
 
   function fail(item, why, detail, retry) {
