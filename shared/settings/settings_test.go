@@ -43,7 +43,7 @@ func TestValidateNamesEachMistake(t *testing.T) {
 		{"resizeMaxConcurrency", func(s *settings.Settings) { s.Resize.MaxConcurrency = 1 }},
 		{"resizeDeadlineMargin", func(s *settings.Settings) { s.Resize.DeadlineMargin = s.Resize.Timeout }},
 		{"resizeImageTimeout", func(s *settings.Settings) { s.Resize.ImageTimeout = 0 }},
-		{"resizeImageTimeout", func(s *settings.Settings) { s.Resize.ImageTimeout = 11 * time.Second }}, // 5 x 11s + 10s > 60s
+		{"resizeImageTimeout", func(s *settings.Settings) { s.Resize.BatchSize, s.Resize.ImageTimeout = 5, 11*time.Second }}, // 5 x 11s + 10s > 60s
 		{"resizeImageTimeout", func(s *settings.Settings) { s.Resize.BatchSize, s.Resize.BatchWindow = 10, time.Second }},
 		{"maxReceiveCount", func(s *settings.Settings) { s.Queue.MaxReceiveCount = 0 }},
 		{"dlqRetention", func(s *settings.Settings) { s.Queue.DLQRetention = s.Queue.Retention }},
