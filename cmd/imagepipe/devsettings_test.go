@@ -22,9 +22,9 @@ type devRun struct {
 	stop   func()
 }
 
-// startDev runs dev with args until the test ends (or stop), returning once the
+// startDevRun runs dev with args until the test ends (or stop), returning once the
 // banner is complete.
-func startDev(t *testing.T, args ...string) *devRun {
+func startDevRun(t *testing.T, args ...string) *devRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -91,10 +91,10 @@ func (r *devRun) commands() (cmds, comments []string) {
 
 func TestDevKeepsItsPortsAcrossRestarts(t *testing.T) {
 	data := t.TempDir()
-	first := startDev(t, "-addr", "127.0.0.1:0", "-data", data)
+	first := startDevRun(t, "-addr", "127.0.0.1:0", "-data", data)
 	s3, sqs := first.field(t, "S3"), first.field(t, "SQS")
 	first.stop()
-	second := startDev(t, "-addr", "127.0.0.1:0", "-data", data)
+	second := startDevRun(t, "-addr", "127.0.0.1:0", "-data", data)
 	if got := second.field(t, "S3"); got != s3 {
 		t.Errorf("S3 moved from %s to %s across a restart", s3, got)
 	}
@@ -121,7 +121,7 @@ func TestDevPrintedSettingsWorkWithTheAWSCLI(t *testing.T) {
 	}
 	t.Logf("%s", strings.TrimSpace(string(version)))
 	data := t.TempDir()
-	run := startDev(t, "-addr", "127.0.0.1:0", "-data", data)
+	run := startDevRun(t, "-addr", "127.0.0.1:0", "-data", data)
 	cmds, comments := run.commands()
 	if len(cmds) == 0 {
 		t.Fatalf("no commands in the banner %q", run.banner)

@@ -31,6 +31,9 @@ type Settings struct {
 	OldestMessageAlarm time.Duration
 	// CDN serves the variants (cdn.go).
 	CDN CDN
+	// Access control (issue 13): who may call the API, and how much one user uploads.
+	Auth  Auth
+	Quota Quota
 	// SLO is the service levels the SLO alarms watch (docs/slo.md).
 	SLO SLO
 }
@@ -108,6 +111,8 @@ func Default() Settings {
 		LogRetentionDays:    30,
 		OldestMessageAlarm:  15 * time.Minute,
 		CDN:                 CDN{Enabled: true},
+		Auth:                defaultAuth(),
+		Quota:               defaultQuota(),
 		// Upload to ready on AWS: the resize time of a 12-20 MP photo (0.4-1.1 s,
 		// docs/performance.md) plus S3's event delivery, with room for the slow tail.
 		SLO: SLO{
@@ -224,6 +229,7 @@ func (s Settings) Validate() error {
 		bad("sloTerminalWithin", "must be at least 1m and shorter than queueRetention (%s), got %s", s.Queue.Retention, o.TerminalWithin)
 	}
 	s.CDN.validate(bad)
+	s.validateAuth(bad)
 	return errors.Join(errs...)
 }
 
@@ -249,7 +255,7 @@ func (s Settings) ResizeEnv(uploadsBucket, outputBucket string) map[string]strin
 
 // APIEnv is the environment of the API function, read by api.ConfigFromEnv.
 func (s Settings) APIEnv(uploadsBucket, outputBucket string) map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"UPLOADS_BUCKET":   uploadsBucket,
 		"OUTPUT_BUCKET":    outputBucket,
 		"UPLOAD_PREFIX":    s.UploadPrefix,
@@ -258,4 +264,8 @@ func (s Settings) APIEnv(uploadsBucket, outputBucket string) map[string]string {
 		"DOWNLOAD_URL_TTL": s.DownloadURLTTL.String(),
 		"ALLOWED_ORIGINS":  strings.Join(s.AllowedOrigins, ","),
 	}
+	for k, v := range s.authEnv() {
+		env[k] = v
+	}
+	return env
 }
