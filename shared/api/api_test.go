@@ -193,7 +193,7 @@ func TestImageStatus(t *testing.T) {
 		Source: manifest.Source{Filename: "notes.jpg", Bytes: 12},
 		Error:  &manifest.Error{Code: "unsupported_format", Message: "not an image"}})
 	cli := manifest.NewID() // uploaded with the AWS CLI, before manifests carried the key's name
-	putManifest(t, objects, manifest.Manifest{ID: cli, Status: manifest.StatusReady,
+	putManifest(t, objects, manifest.Manifest{ID: cli, Status: manifest.StatusReady, Owner: settings.AnonymousSubject,
 		Source: manifest.Source{Key: "uploads/holiday/beach.jpg", Format: "jpeg", Bytes: 10}})
 	a := newTestAPI(t, objects)
 
