@@ -55,6 +55,10 @@ func (c *Cloud) apiHandler() (http.Handler, error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	c.API = a
+	if c.CDN != nil { // deletes invalidate the local CDN's cache, as on CloudFront
+		d := a.Deletions()
+		d.CDN, d.DistributionID = c.CDN, "local"
+	}
 	opt, err := web.OptionsFromEnv(getenv(env))
 	if err != nil {
 		return nil, fmt.Errorf("page configuration: %w", err)

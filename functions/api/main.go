@@ -34,9 +34,9 @@ func main() {
 		fail(log, "handler", err)
 	}
 	// With a CDN in front of the variants, deletes invalidate their paths there.
-	if id := os.Getenv("CDN_DISTRIBUTION_ID"); id != "" {
+	if cfg.CDNDistributionID != "" {
 		d := handler.Deletions()
-		d.CDN, d.DistributionID = cloudfront.NewFromConfig(awsCfg), id
+		d.CDN, d.DistributionID = cloudfront.NewFromConfig(awsCfg), cfg.CDNDistributionID
 	}
 	opt, err := web.OptionsFromEnv(os.Getenv)
 	if err != nil {

@@ -6,12 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/imagepipe/imagepipe/shared/delivery"
 	"io"
-	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
-	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/imagepipe/imagepipe/shared/manifest"
@@ -28,9 +26,7 @@ type Store interface {
 
 // Invalidator is the part of *cloudfront.Client that drops deleted variants from
 // the CDN's caches.
-type Invalidator interface {
-	CreateInvalidation(ctx context.Context, params *cloudfront.CreateInvalidationInput, optFns ...func(*cloudfront.Options)) (*cloudfront.CreateInvalidationOutput, error)
-}
+type Invalidator = delivery.Invalidator
 
 // Deletion is what a finished delete reports (the events helper publishes it as
 // ImageDeleted).
@@ -221,19 +217,8 @@ func (d *Deleter) tombstone(ctx context.Context, id string) (*tombstone, error) 
 }
 
 func (d *Deleter) invalidate(ctx context.Context, id string, now time.Time) error {
-	path := "/" + manifest.Prefix(id) + "*"
-	_, err := d.CDN.CreateInvalidation(ctx, &cloudfront.CreateInvalidationInput{
-		DistributionId: &d.DistributionID,
-		InvalidationBatch: &cftypes.InvalidationBatch{
-			// One reference per image and instant: a retried delete is a new request.
-			CallerReference: ptr(id + "-" + strconv.FormatInt(now.UnixNano(), 10)),
-			Paths:           &cftypes.Paths{Quantity: ptr(int32(1)), Items: []string{path}},
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("invalidate %s: %w", path, err)
-	}
-	return nil
+	_, err := delivery.InvalidateImage(ctx, d.CDN, d.DistributionID, id, now)
+	return err
 }
 
 func (d *Deleter) now() time.Time {
