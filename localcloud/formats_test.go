@@ -79,6 +79,7 @@ func TestHEICAndAVIFUploadsBecomeReady(t *testing.T) {
 			checkVariants(t, st)
 
 			req, _ := http.NewRequest(http.MethodGet, c.APIURL+"/v1/images/"+up.ID, nil)
+			authorize(t, c, req, testUser)
 			_, _, body := do(t, req)
 			var as altStatus
 			if err := json.Unmarshal(body, &as); err != nil {
