@@ -27,6 +27,7 @@ type Stack struct {
 	Queue     *Queue
 	Functions *Functions
 	Alarms    *Alarms
+	SLO       *SLO
 	Dashboard *Dashboard
 	// CDN is nil when the cdn setting is off.
 	CDN  *CDN
@@ -75,6 +76,10 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		Resize:   functions.Resize,
 		HttpApi:  api.HttpApi,
 	})
+	// Service levels (issue 16): docs/slo.md's objectives, alarmed.
+	slo := NewSLO(stack, "ServiceLevels", SLOProps{
+		Settings: s, HttpApi: api.HttpApi, Queue: queue.Queue, DLQ: queue.DLQ, Topic: alarms.Topic,
+	})
 	dashboard := NewDashboard(stack, "Dashboard", DashboardProps{
 		// Dashboard names are unique per account, not per region.
 		Name:    *stack.StackName() + "-" + *stack.Region(),
@@ -83,7 +88,9 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		Resize:  functions.Resize,
 		API:     functions.API,
 		HttpApi: api.HttpApi,
-		Alarms:  alarms.All(),
+		Alarms:  append(alarms.All(), slo.All()...),
+		// Service levels (issue 16).
+		ServiceLevels: slo.Widgets(),
 	})
 	acknowledgeNotificationsHandler(stack)
 
@@ -112,5 +119,5 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		"https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards:name=%s",
 		*stack.Region(), *stack.Region(), *dashboard.Dashboard.DashboardName())))
 
-	return &Stack{Stack: stack, API: api, Storage: storage, Queue: queue, Functions: functions, Alarms: alarms, Dashboard: dashboard, CDN: cdn, Auth: auth}
+	return &Stack{Stack: stack, API: api, Storage: storage, Queue: queue, Functions: functions, Alarms: alarms, SLO: slo, Dashboard: dashboard, CDN: cdn, Auth: auth}
 }

@@ -71,7 +71,7 @@ func (h *Handler) recordGiveUp(ctx context.Context, up upload, reason string, fi
 		j.src.ETag = deref(head.ETag)
 		j.src.Bytes = deref(head.ContentLength)
 		j.src.UploadedAt = deref(head.LastModified)
-		j.src.Filename = filenameOf(head.Metadata)
+		j.src.Filename = filenameOf(head.Metadata, up.key)
 	}
 	if j.prev, err = h.readManifest(ctx, up.id); err != nil {
 		return err
