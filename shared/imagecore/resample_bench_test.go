@@ -25,9 +25,7 @@ func BenchmarkResamplePlane(b *testing.B) {
 		pj := planeJob{src: src, lw: float64(c.sw), lh: float64(c.sh), w: c.w, h: c.h}
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(c.sw * c.sh))
-			for i := 0; i < b.N; i++ {
-				resamplePlane(pj)
-			}
+			loopCPU(b, func() { resamplePlane(pj) })
 		})
 	}
 }
