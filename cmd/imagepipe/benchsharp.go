@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/imagepipe/imagepipe/shared/imagecore"
@@ -72,7 +71,7 @@ func benchSharp(ctx context.Context, w io.Writer, self, sharpDir, scratch string
 	for _, p := range procs {
 		env := append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(p), "VIPS_CONCURRENCY="+strconv.Itoa(p), "UV_THREADPOOL_SIZE="+strconv.Itoa(max(p, 1)), "NODE_PATH="+filepath.Join(sharpDir, "node_modules"))
 		fmt.Fprintf(w, "### GOMAXPROCS=%d (sharp concurrency %d)\n\n", p, p)
-		fmt.Fprintln(w, "| photo | MP | engine CPU | sharp cascade CPU | sharp per-variant CPU | x cascade | x per-variant | engine peak RSS | RMSE engine (medium / mean) | RMSE sharp cascade (medium / mean) | engine bytes | sharp cascade bytes |")
+		fmt.Fprintln(w, "| photo | MP | engine CPU | sharp cascade CPU | sharp per-variant CPU | x cascade | x per-variant | engine / sharp cascade peak RSS | RMSE engine (medium / mean) | RMSE sharp cascade (medium / mean) | engine bytes | sharp cascade bytes |")
 		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
 		worst := 0.0
 		for _, photo := range photos {
@@ -104,14 +103,17 @@ func benchSharp(ctx context.Context, w io.Writer, self, sharpDir, scratch string
 			}
 			eq := rmseOf(pipes[0].dir, photo, variants, ref)
 			sq := rmseOf(pipes[1].dir, photo, variants, ref)
-			var rss int64
+			var rss, srss int64
 			for _, u := range got[0] {
 				rss = max(rss, u.rssKB)
 			}
+			for _, u := range got[1] {
+				srss = max(srss, u.rssKB)
+			}
 			x := ratio(cpu[0], cpu[1])
 			worst = max(worst, x)
-			fmt.Fprintf(w, "| %s | %.1f | %s | %s | %s | %.2f | %.2f | %d MB | %s | %s | %d KB | %d KB |\n",
-				filepath.Base(photo), mp, ms(cpu[0]), ms(cpu[1]), ms(cpu[2]), x, ratio(cpu[0], cpu[2]), rss/1024,
+			fmt.Fprintf(w, "| %s | %.1f | %s | %s | %s | %.2f | %.2f | %d / %d MB | %s | %s | %d KB | %d KB |\n",
+				filepath.Base(photo), mp, ms(cpu[0]), ms(cpu[1]), ms(cpu[2]), x, ratio(cpu[0], cpu[2]), rss/1024, srss/1024,
 				eq, sq, outputBytes(pipes[0].dir, photo, variants)/1024, outputBytes(pipes[1].dir, photo, variants)/1024)
 		}
 		fmt.Fprintf(w, "\nWorst engine/cascade ratio at GOMAXPROCS=%d: **%.2f** (target: at most 1.00).\n\n", p, worst)
@@ -137,12 +139,18 @@ func measureWarm(ctx context.Context, env []string, name string, args ...string)
 		if !ok {
 			continue
 		}
-		us, err := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+		fields := strings.Fields(rest)
+		us, err := strconv.ParseInt(fields[0], 10, 64)
 		if err != nil {
 			return warmUsage{}, fmt.Errorf("bad warm line %q", line)
 		}
-		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-		return warmUsage{cpu: time.Duration(us) * time.Microsecond, rssKB: ru.Maxrss}, nil
+		u := warmUsage{cpu: time.Duration(us) * time.Microsecond}
+		for _, f := range fields {
+			if v, ok := strings.CutPrefix(f, "rss_kb="); ok {
+				u.rssKB, _ = strconv.ParseInt(v, 10, 64)
+			}
+		}
+		return u, nil
 	}
 	return warmUsage{}, fmt.Errorf("%s printed no warm figure: %s", name, stdout.String())
 }

@@ -79,7 +79,8 @@ function cpuUS() {
     cpu.push(cpuUS() - c0);
   }
   const med = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
-  console.log(`warm cpu_us=${med(cpu)} wall_us=${med(wall)} runs=${runs}`);
+  const hwm = /VmHWM:\s*(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  console.log(`warm cpu_us=${med(cpu)} wall_us=${med(wall)} runs=${runs} rss_kb=${hwm ? hwm[1] : 0}`);
 })().catch((e) => {
   console.error(e.message);
   process.exit(1);

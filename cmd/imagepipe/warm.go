@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,8 +36,25 @@ func warmRuns(ctx context.Context, file string, n int, process func([]byte) (*im
 		walls = append(walls, time.Since(t0))
 		cpus = append(cpus, processCPU()-c0)
 	}
-	fmt.Fprintf(w, "warm cpu_us=%d wall_us=%d runs=%d\n", medianDuration(cpus).Microseconds(), medianDuration(walls).Microseconds(), n)
+	fmt.Fprintf(w, "warm cpu_us=%d wall_us=%d runs=%d rss_kb=%d\n", medianDuration(cpus).Microseconds(), medianDuration(walls).Microseconds(), n, peakRSSKB())
 	return nil
+}
+
+// peakRSSKB is this process's own peak resident set (VmHWM). getrusage's
+// maxrss is no good for a child here: Linux carries the parent's RSS at fork
+// over into it.
+func peakRSSKB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 func processCPU() time.Duration {
