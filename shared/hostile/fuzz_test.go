@@ -17,6 +17,7 @@ import (
 var knownCodes = map[string]bool{
 	string(imagecore.CodeEmpty): true, string(imagecore.CodeUnsupportedFormat): true, string(imagecore.CodeCorrupt): true,
 	string(imagecore.CodeTooLarge): true, string(imagecore.CodeTooManyPixels): true, string(imagecore.CodeDimensionsTooLarge): true,
+	string(imagecore.CodeTooComplex): true,
 }
 
 // FuzzHandle sends any upload, under any key, through the resize handler with a

@@ -1,6 +1,7 @@
 package imagecore
 
 import (
+	"context"
 	"math/rand"
 	"testing"
 )
@@ -25,7 +26,7 @@ func BenchmarkResamplePlane(b *testing.B) {
 		pj := planeJob{src: src, lw: float64(c.sw), lh: float64(c.sh), w: c.w, h: c.h}
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(c.sw * c.sh))
-			loopCPU(b, func() { resamplePlane(pj) })
+			loopCPU(b, func() { _, _ = resamplePlane(context.Background(), pj) })
 		})
 	}
 }
