@@ -321,64 +321,14 @@ func resamplePlane(ctx context.Context, pj planeJob) (plane, error) {
 		*tp = make([]byte, h*cols)
 	}
 	tmp := (*tp)[:h*cols]
-	ap := accBufs.Get().(*[]int32)
-	if cap(*ap) < cols {
-		*ap = make([]int32, cols)
-	}
-	if err := verticalPlane(ctx, src, x0, vw, tmp, (*ap)[:cols]); err != nil {
-		accBufs.Put(ap)
+	if err := verticalSWAR(ctx, src, x0, cols, vw, tmp); err != nil {
 		rowBufs.Put(tp)
 		return plane{}, err
 	}
-	accBufs.Put(ap)
 	out := plane{pix: make([]byte, w*h), w: w, h: h, stride: w}
-	horizontal(tmp, cols, x0, hw, out.pix, w, 1, h)
+	horizontalSWAR(tmp, cols, x0, hw, out.pix, w, h)
 	rowBufs.Put(tp)
 	return out, nil
-}
-
-// verticalPlane filters columns [x0, x0+len(acc)) of src into len(vw.start)
-// rows of tmp. Taps are taken four source rows at a time: one pass over the
-// accumulator per four rows instead of one per row, the part of the loop that
-// costs the most in Go's scalar code.
-func verticalPlane(ctx context.Context, src plane, x0 int, vw axisWeights, tmp []byte, acc []int32) error {
-	n, cols, stride := vw.n, len(acc), src.stride
-	for y, s := range vw.start {
-		if y%ctxRows == 0 {
-			if err := ctxErr(ctx); err != nil {
-				return err
-			}
-		}
-		ws := vw.w[y*n : y*n+n]
-		clear(acc)
-		k := 0
-		for ; k+4 <= n; k += 4 {
-			w0, w1, w2, w3 := ws[k], ws[k+1], ws[k+2], ws[k+3]
-			off := (s+k)*stride + x0
-			r0 := src.pix[off:][:len(acc)]
-			r1 := src.pix[off+stride:][:len(acc)]
-			r2 := src.pix[off+2*stride:][:len(acc)]
-			r3 := src.pix[off+3*stride:][:len(acc)]
-			for i := range acc {
-				acc[i] += int32(r0[i])*w0 + int32(r1[i])*w1 + int32(r2[i])*w2 + int32(r3[i])*w3
-			}
-		}
-		for ; k < n; k++ {
-			wt := ws[k]
-			if wt == 0 {
-				continue
-			}
-			r := src.pix[(s+k)*stride+x0:][:len(acc)]
-			for i := range acc {
-				acc[i] += int32(r[i]) * wt
-			}
-		}
-		out := tmp[y*cols:][:len(acc)]
-		for i, a := range acc {
-			out[i] = clamp8(a)
-		}
-	}
-	return nil
 }
 
 // orientPlane applies EXIF orientation 1-8 to one output channel.
