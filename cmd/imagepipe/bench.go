@@ -82,8 +82,10 @@ func runBench(ctx context.Context, args []string) error {
 		return err
 	}
 	out := os.Stdout
-	fmt.Fprintf(out, "Variants: %s. Median of %d interleaved runs. Ratios are CPU time (user+sys) of the other pipeline over the engine's: above 1 means the engine is faster.\n\n",
-		describeVariants(variants), *runs)
+	fmt.Fprintf(out, "Variants: %s.\n\n", describeVariants(variants))
+	if *vips != "" {
+		fmt.Fprintf(out, "## Per process, against the naive pipeline and vipsthumbnail\n\nMedian of %d interleaved runs, a fresh process per photo. Ratios are CPU time (user+sys) of the other pipeline over the engine's: above 1 means the engine is faster.\n\n", *runs)
+	}
 
 	for _, p := range procList {
 		if *vips == "" {
