@@ -97,14 +97,30 @@ BENCH_PKGS := lomiri-wallpapers-16.04 lomiri-wallpapers-20.04
 BENCH_PHOTOS := Kleiber_by_Lukas_Baubkus.jpg seeding_by_Clements_Engelhardt.jpg \
 	Infinite-Sea_by_Aury88.jpg Dragonfly_by_Bolly.jpg sunset_by_Aitzol_Berasategi.jpg
 BENCH_RUNS ?= 3
+# sharp (libvips), the anchor of issue 15: installed pinned into .bench/sharp,
+# a measuring stick only, never a dependency of the functions.
+SHARP_VERSION := 0.34.5
+SHARP_DIR := $(BENCH_DIR)/sharp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-.PHONY: bench-deps bench-corpus bench-engine bench-compare
+.PHONY: bench-deps bench-corpus bench-engine bench-compare bench-sharp
 
 ## bench-deps: vipsthumbnail (Debian libvips-tools) for the comparison
 bench-deps:
 	@command -v vipsthumbnail >/dev/null || { echo "installing libvips-tools"; \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends libvips-tools \
 		|| { $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends libvips-tools; }; }
+
+## bench-sharp: the warm comparison against sharp only (engine vs sharp's decode-once cascade and per-variant pipelines)
+bench-sharp: $(SHARP_DIR)/node_modules/sharp/package.json bench-corpus
+	@mkdir -p $(BENCH_DIR)/bin
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_DIR)/bin/imagepipe ./cmd/imagepipe
+	$(BENCH_DIR)/bin/imagepipe bench -vips= -runs $(BENCH_RUNS) -procs 1 -scratch $(BENCH_DIR)/out \
+		-sharp $(SHARP_DIR) $(BENCH_CORPUS)/*.jpg | tee $(BENCH_DIR)/report-sharp.md
+
+$(SHARP_DIR)/node_modules/sharp/package.json:
+	@command -v node >/dev/null || { echo "node is needed for the sharp comparison (apt-get install -y nodejs npm)" >&2; exit 1; }
+	mkdir -p $(SHARP_DIR)
+	cd $(SHARP_DIR) && npm install --no-audit --no-fund --no-save --prefix . sharp@$(SHARP_VERSION)
 
 ## bench-corpus: fetch the wallpaper packages and keep the 12-20 MP photos
 bench-corpus: $(BENCH_CORPUS)/.done
@@ -120,14 +136,14 @@ bench-engine: bench-corpus
 	IMAGEPIPE_PHOTOS=$(BENCH_CORPUS) $(GO) test -run '^$$' -bench 'Process|Reference' -benchtime 3x -cpu 1,2 -benchmem ./shared/imagecore
 
 ## bench-compare: imagepipe resize vs -naive vs vipsthumbnail per variant, interleaved; cold start; report in .bench/report.md
-bench-compare: bench-deps bench-corpus
+bench-compare: bench-deps bench-corpus $(SHARP_DIR)/node_modules/sharp/package.json
 	@mkdir -p $(BENCH_DIR)/bin
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_DIR)/bin/imagepipe ./cmd/imagepipe
 	CGO_ENABLED=0 $(GO) build -tags lambda.norpc,nodynamic -trimpath -ldflags='-s -w' -o $(BENCH_DIR)/bin/resize-bootstrap ./functions/resize
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc,nodynamic -trimpath -ldflags='-s -w' -o $(BENCH_DIR)/bin/resize-arm64 ./functions/resize
 	@echo "resize bootstrap (linux/arm64): $$(stat -c %s $(BENCH_DIR)/bin/resize-arm64) bytes"
 	$(BENCH_DIR)/bin/imagepipe bench -runs $(BENCH_RUNS) -procs 1,2 -scratch $(BENCH_DIR)/out \
-		-init $(BENCH_DIR)/bin/resize-bootstrap $(BENCH_CORPUS)/*.jpg testdata/images/*.jpg | tee $(BENCH_DIR)/report.md
+		-sharp $(SHARP_DIR) -init $(BENCH_DIR)/bin/resize-bootstrap $(BENCH_CORPUS)/*.jpg testdata/images/*.jpg | tee $(BENCH_DIR)/report.md
 ## ---- infra (issue 4): the CDK app in infra/ --------------------------------
 # The CDK CLI is pinned: 2.1034.0 reads the cloud assembly schema (v48) that
 # aws-cdk-lib v2.224.0 writes. Pass CLI flags through CDK_ARGS, for example

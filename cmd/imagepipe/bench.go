@@ -39,11 +39,13 @@ func runBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	runs := fs.Int("runs", 3, "runs per photo and pipeline; the median is reported")
 	procs := fs.String("procs", "1,2", "GOMAXPROCS (and VIPS_CONCURRENCY) values to run at")
-	vips := fs.String("vips", "vipsthumbnail", "vipsthumbnail binary")
+	vips := fs.String("vips", "vipsthumbnail", "vipsthumbnail binary; empty skips the per-variant vipsthumbnail comparison")
 	scratch := fs.String("scratch", filepath.Join(os.TempDir(), "imagepipe-bench"), "directory for the outputs")
 	memory := fs.String("memory", "512,1024,1769,3008", "Lambda memory sizes (MB) to estimate the cost at")
 	initBin := fs.String("init", "", "resize function binary (built for this machine) whose cold start to measure")
 	batch := fs.Int("batch", 5, "images per invocation, for the request share of the cost")
+	sharpDir := fs.String("sharp", "", "folder whose node_modules holds sharp: adds the warm comparison against sharp (make bench installs it)")
+	warm := fs.Int("warm", 5, "warm runs per process in the sharp comparison")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: imagepipe bench [flags] PHOTO...\n\n")
 		fs.PrintDefaults()
@@ -59,7 +61,7 @@ func runBench(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, variants, err := resize.EngineSettingsFromEnv(os.Getenv)
+	limits, variants, err := resize.EngineSettingsFromEnv(os.Getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -71,17 +73,24 @@ func runBench(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("-memory: %w", err)
 	}
-	if _, err := exec.LookPath(*vips); err != nil {
-		return fmt.Errorf("vipsthumbnail not found (make bench installs libvips-tools): %w", err)
+	if *vips != "" {
+		if _, err := exec.LookPath(*vips); err != nil {
+			return fmt.Errorf("vipsthumbnail not found (make bench installs libvips-tools): %w", err)
+		}
 	}
 	if err := os.MkdirAll(*scratch, 0o755); err != nil {
 		return err
 	}
 	out := os.Stdout
-	fmt.Fprintf(out, "Variants: %s. Median of %d interleaved runs. Ratios are CPU time (user+sys) of the other pipeline over the engine's: above 1 means the engine is faster.\n\n",
-		describeVariants(variants), *runs)
+	fmt.Fprintf(out, "Variants: %s.\n\n", describeVariants(variants))
+	if *vips != "" {
+		fmt.Fprintf(out, "## Per process, against the naive pipeline and vipsthumbnail\n\nMedian of %d interleaved runs, a fresh process per photo. Ratios are CPU time (user+sys) of the other pipeline over the engine's: above 1 means the engine is faster.\n\n", *runs)
+	}
 
 	for _, p := range procList {
+		if *vips == "" {
+			break
+		}
 		env := append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(p), "VIPS_CONCURRENCY="+strconv.Itoa(p))
 		fmt.Fprintf(out, "### GOMAXPROCS=%d (VIPS_CONCURRENCY=%d)\n\n", p, p)
 		fmt.Fprintln(out, "| photo | MP | engine wall | engine CPU | engine peak RSS | naive CPU | vips CPU (all variants) | vips peak RSS | x naive | x vips | engine bytes | vips bytes |")
@@ -144,6 +153,11 @@ func runBench(ctx context.Context, args []string) error {
 				fmt.Fprintf(out, "| %d MB | %.2f | %s | $%.2f |\n", mb, share, ms(dur), cost)
 			}
 			fmt.Fprintln(out)
+		}
+	}
+	if *sharpDir != "" {
+		if err := benchSharp(ctx, out, self, *sharpDir, *scratch, fs.Args(), variants, limits, procList, *runs, *warm); err != nil {
+			return fmt.Errorf("sharp comparison: %w", err)
 		}
 	}
 	if *initBin != "" {

@@ -23,6 +23,7 @@ func runResize(ctx context.Context, args []string) error {
 	out := fs.String("o", "", "directory to write the variants to (required)")
 	naive := fs.Bool("naive", false, "use the reference pipeline (full-size imaging Lanczos per variant) instead of the engine, for comparison")
 	quiet := fs.Bool("q", false, "print only errors")
+	repeat := fs.Int("repeat", 1, "process each file this many times in this process and print its warm CPU time per run (for imagepipe bench)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: imagepipe resize [-naive] [-q] -o DIR FILE...\n\n"+
 			"Makes every variant of each FILE with the resize function's engine and writes\n"+
@@ -32,6 +33,9 @@ func runResize(ctx context.Context, args []string) error {
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *repeat < 1 {
+		return fmt.Errorf("-repeat must be at least 1, got %d", *repeat)
 	}
 	if *out == "" || fs.NArg() == 0 {
 		fs.Usage()
@@ -64,6 +68,13 @@ func runResize(ctx context.Context, args []string) error {
 		if err := resizeFile(file, *out, process, stdout); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", file, err)
 			failed++
+			continue
+		}
+		if *repeat > 1 {
+			if err := warmRuns(ctx, file, *repeat, process, os.Stdout); err != nil {
+				fmt.Fprintf(os.Stderr, "%s: %v\n", file, err)
+				failed++
+			}
 		}
 	}
 	if failed > 0 {

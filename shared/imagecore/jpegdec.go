@@ -3,6 +3,7 @@ package imagecore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -528,6 +529,18 @@ func (d *jpegDecoder) scan(seg []byte) error {
 // that reads into them is reported as truncated.
 func (d *jpegDecoder) fill() {
 	data := d.data
+	// Fast path: eight bytes with no 0xFF among them (no marker, no stuffed
+	// zero) go in at once, as many as fit.
+	if d.pos+8 <= len(data) {
+		w := binary.BigEndian.Uint64(data[d.pos:])
+		if x := ^w; (x-0x0101010101010101)&^x&0x8080808080808080 == 0 {
+			k := (64 - d.nbits) / 8
+			d.acc |= (w >> (64 - 8*k)) << (64 - d.nbits - 8*k)
+			d.pos += int(k)
+			d.nbits += 8 * k
+			return
+		}
+	}
 	for d.nbits <= 56 {
 		var b byte
 		if d.pos < len(data) {
@@ -812,16 +825,63 @@ func (d *jpegDecoder) refineRun(c *jpegComp, sp *scanParams, i, k, mx int) {
 }
 
 func (d *jpegDecoder) baselineBlock(c *jpegComp, blk *[64]int32) error {
-	s := d.decodeHuff(&d.dc[c.td])
+	// The bit buffer lives in locals for the whole block (registers, not
+	// loads and stores through d); it goes back to d around every call out.
+	acc, nbits := d.acc, d.nbits
+	if nbits < 32 {
+		d.fill()
+		acc, nbits = d.acc, d.nbits
+	}
+	dc := &d.dc[c.td]
+	var s uint
+	if e := dc.lut[acc>>(64-huffLookBits)]; e>>8 != 0 {
+		n := uint(e >> 8)
+		acc <<= n
+		nbits -= n
+		s = uint(uint8(e))
+	} else {
+		d.acc, d.nbits = acc, nbits
+		s = uint(d.decodeHuffSlow(dc))
+		acc, nbits = d.acc, d.nbits
+	}
 	if s > 16 {
+		d.acc, d.nbits = acc, nbits
 		return jpegErr("bad DC size")
 	}
-	c.pred += d.receive(int(s))
+	if s > 0 {
+		if nbits < s {
+			d.acc, d.nbits = acc, nbits
+			d.fill()
+			acc, nbits = d.acc, d.nbits
+		}
+		v := int32(acc >> (64 - s))
+		acc <<= s
+		nbits -= s
+		if v < 1<<s>>1 {
+			v += -1<<s + 1
+		}
+		c.pred += v
+	}
 	blk[0] = c.pred
 	t := &d.ac[c.ta]
 	for k := 1; k < 64; {
-		rs := d.decodeHuff(t)
-		r, s := int(rs>>4), int(rs&15)
+		if nbits < 32 { // room for the longest code and its value bits
+			d.acc, d.nbits = acc, nbits
+			d.fill()
+			acc, nbits = d.acc, d.nbits
+		}
+		var rs uint8
+		if e := t.lut[acc>>(64-huffLookBits)]; e>>8 != 0 {
+			n := uint(e >> 8)
+			acc <<= n
+			nbits -= n
+			rs = uint8(e)
+		} else {
+			d.acc, d.nbits = acc, nbits
+			rs = d.decodeHuffSlow(t)
+			acc, nbits = d.acc, d.nbits
+		}
+		r, s := int(rs>>4), uint(rs&15)
 		if s == 0 {
 			if r != 15 {
 				break
@@ -831,11 +891,19 @@ func (d *jpegDecoder) baselineBlock(c *jpegComp, blk *[64]int32) error {
 		}
 		k += r
 		if k > 63 {
+			d.acc, d.nbits = acc, nbits
 			return jpegErr("too many coefficients")
 		}
-		blk[zigzag[k]] = d.receive(s)
+		v := int32(acc >> (64 - s)) // at least 16 bits remain after a code
+		acc <<= s
+		nbits -= s
+		if v < 1<<s>>1 {
+			v += -1<<s + 1
+		}
+		blk[zigzag[k]] = v
 		k++
 	}
+	d.acc, d.nbits = acc, nbits
 	return nil
 }
 

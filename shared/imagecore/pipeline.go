@@ -191,7 +191,8 @@ func encode(m *image.RGBA, f Format, quality int, opaque bool) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// encodeOpaque writes a YCbCr or Gray output; both are image/jpeg fast paths.
+// encodeOpaque writes a YCbCr or Gray output: JPEG through the planar encoder
+// (jpegenc.go), PNG through image/png.
 func encodeOpaque(m image.Image, f Format, quality int) ([]byte, error) {
 	b := m.Bounds()
 	buf := bytes.NewBuffer(make([]byte, 0, b.Dx()*b.Dy()/2+4096))
@@ -199,6 +200,14 @@ func encodeOpaque(m image.Image, f Format, quality int) ([]byte, error) {
 	case FormatJPEG:
 		if quality == 0 {
 			quality = DefaultQuality
+		}
+		switch m.(type) {
+		case *image.YCbCr, *image.Gray: // the planes the engine makes: its own encoder
+			out, err := encodeJPEGPlanes(m, quality, buf.Bytes())
+			if err != nil {
+				return nil, fmt.Errorf("encode jpeg: %w", err)
+			}
+			return out, nil
 		}
 		if err := jpeg.Encode(buf, m, &jpeg.Options{Quality: quality}); err != nil {
 			return nil, fmt.Errorf("encode jpeg: %w", err)

@@ -325,41 +325,12 @@ func resamplePlane(ctx context.Context, pj planeJob) (plane, error) {
 		*tp = make([]byte, h*cols)
 	}
 	tmp := (*tp)[:h*cols]
-	ap := accBufs.Get().(*[]int32)
-	if cap(*ap) < cols {
-		*ap = make([]int32, cols)
+	if err := verticalSWAR(ctx, src, x0, cols, vw, tmp); err != nil {
+		rowBufs.Put(tp)
+		return plane{}, err
 	}
-	acc := (*ap)[:cols]
-	n := vw.n
-	for y := 0; y < h; y++ {
-		if y%ctxRows == 0 {
-			if err := ctxErr(ctx); err != nil {
-				accBufs.Put(ap)
-				rowBufs.Put(tp)
-				return plane{}, err
-			}
-		}
-		clear(acc)
-		s := vw.start[y]
-		for k, wt := range vw.w[y*n : y*n+n] {
-			if wt == 0 {
-				continue
-			}
-			off := (s+k)*src.stride + x0
-			row := src.pix[off : off+cols]
-			acc := acc[:len(row)]
-			for i, v := range row {
-				acc[i] += int32(v) * wt
-			}
-		}
-		out := tmp[y*cols : (y+1)*cols]
-		for i := range out {
-			out[i] = clamp8(acc[i])
-		}
-	}
-	accBufs.Put(ap)
 	out := plane{pix: make([]byte, w*h), w: w, h: h, stride: w}
-	horizontal(tmp, cols, x0, hw, out.pix, w, 1, h)
+	horizontalSWAR(tmp, cols, x0, hw, out.pix, w, h)
 	rowBufs.Put(tp)
 	return out, nil
 }

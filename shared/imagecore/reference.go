@@ -20,44 +20,13 @@ import (
 // geometry as Process, so the two can be compared pixel for pixel (the quality
 // test) and side by side (the benchmarks). It is not used to serve images.
 func (e *Engine) ProcessReference(data []byte) (*Result, error) {
-	info, cfg, hf, err := e.header(data)
+	info, imgs, opaque, err := e.reference(data)
 	if err != nil {
 		return nil, err
 	}
-	var m image.Image
-	if hf != nil {
-		if m, _, err = e.wasm.decodeHEIF(context.Background(), info.Format, data, hf); err != nil {
-			return nil, err
-		}
-	} else if m, err = decodeImage(info.Format, data); err != nil {
-		return nil, err
-	}
-	opaque := true
-	switch m.(type) {
-	case *image.YCbCr, *image.Gray:
-	default:
-		n := imaging.New(cfg.Width, cfg.Height, color.NRGBA{})
-		draw.Draw(n, m.Bounds(), m, m.Bounds().Min, draw.Src)
-		m = n
-		opaque = alphaOpaque((*image.RGBA)(n))
-	}
 	res := &Result{Source: info}
-	for _, v := range e.variants {
-		bw, bh := v.Width, v.Height
-		if info.Orientation >= 5 {
-			bw, bh = bh, bw
-		}
-		crop, ow, oh := plan(v.Fit, bw, bh, cfg.Width, cfg.Height)
-		sub := m.(interface {
-			SubImage(image.Rectangle) image.Image
-		}).SubImage(crop)
-		var img *image.NRGBA
-		if ow == crop.Dx() && oh == crop.Dy() {
-			img = imaging.Clone(sub)
-		} else {
-			img = imaging.Resize(sub, ow, oh, imaging.Lanczos)
-		}
-		img = orient8(img, info.Orientation)
+	for i, v := range e.variants {
+		img := imgs[i]
 		format := outputFormat(v.Format, opaque)
 		var buf bytes.Buffer
 		switch format {
@@ -79,6 +48,56 @@ func (e *Engine) ProcessReference(data []byte) (*Result, error) {
 		res.Outputs = append(res.Outputs, Output{Name: v.Name, Format: format, Width: img.Rect.Dx(), Height: img.Rect.Dy(), Data: buf.Bytes()})
 	}
 	return res, nil
+}
+
+// ReferenceImages returns the reference pipeline's pixels for every variant,
+// before encoding: what quality is measured against (the bench's RMSE).
+func (e *Engine) ReferenceImages(data []byte) ([]*image.NRGBA, error) {
+	_, imgs, _, err := e.reference(data)
+	return imgs, err
+}
+
+func (e *Engine) reference(data []byte) (SourceInfo, []*image.NRGBA, bool, error) {
+	info, cfg, hf, err := e.header(data)
+	if err != nil {
+		return info, nil, false, err
+	}
+	var m image.Image
+	if hf != nil {
+		if m, _, err = e.wasm.decodeHEIF(context.Background(), info.Format, data, hf); err != nil {
+			return info, nil, false, err
+		}
+	} else if m, err = decodeImage(info.Format, data); err != nil {
+		return info, nil, false, err
+	}
+	opaque := true
+	switch m.(type) {
+	case *image.YCbCr, *image.Gray:
+	default:
+		n := imaging.New(cfg.Width, cfg.Height, color.NRGBA{})
+		draw.Draw(n, m.Bounds(), m, m.Bounds().Min, draw.Src)
+		m = n
+		opaque = alphaOpaque((*image.RGBA)(n))
+	}
+	imgs := make([]*image.NRGBA, 0, len(e.variants))
+	for _, v := range e.variants {
+		bw, bh := v.Width, v.Height
+		if info.Orientation >= 5 {
+			bw, bh = bh, bw
+		}
+		crop, ow, oh := plan(v.Fit, bw, bh, cfg.Width, cfg.Height)
+		sub := m.(interface {
+			SubImage(image.Rectangle) image.Image
+		}).SubImage(crop)
+		var img *image.NRGBA
+		if ow == crop.Dx() && oh == crop.Dy() {
+			img = imaging.Clone(sub)
+		} else {
+			img = imaging.Resize(sub, ow, oh, imaging.Lanczos)
+		}
+		imgs = append(imgs, orient8(img, info.Orientation))
+	}
+	return info, imgs, opaque, nil
 }
 
 // plan computes, for a w x h source and a bw x bh box (0 = unbounded), the

@@ -1,0 +1,165 @@
+package imagecore
+
+import (
+	"bytes"
+	"image"
+	"image/jpeg"
+	"math/rand"
+	"testing"
+)
+
+// The planar encoder against image/jpeg at the same quality: the output must
+// decode (with image/jpeg) to the same picture as image/jpeg's own output, to
+// within a small PSNR margin, at about the same size, for every size class
+// (edges that are not whole blocks or MCUs), layout and quality.
+func TestPlanarJPEGEncoderMatchesStdlib(t *testing.T) {
+	photo := loadTestPhoto(t)
+	tests := []struct {
+		name    string
+		w, h    int
+		layout  string
+		quality int
+	}{
+		{"1x1 gray", 1, 1, "gray", 82},
+		{"7x9 444", 7, 9, "444", 82},
+		{"17x33 420", 17, 33, "420", 82},
+		{"16x16 420", 16, 16, "420", 50},
+		{"200x200 420", 200, 200, "420", 82},
+		{"481x271 420", 481, 271, "420", 82},
+		{"333x211 444", 333, 211, "444", 95},
+		{"640x427 gray", 640, 427, "gray", 30},
+		{"1024x683 420 q100", 1024, 683, "420", 100},
+		{"1024x683 420 q1", 1024, 683, "420", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := cropLayout(photo, tt.w, tt.h, tt.layout)
+			ours, err := encodeJPEGPlanes(src, tt.quality, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var std bytes.Buffer
+			if err := jpeg.Encode(&std, src, &jpeg.Options{Quality: tt.quality}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := jpeg.Decode(bytes.NewReader(ours))
+			if err != nil {
+				t.Fatalf("our output does not decode: %v", err)
+			}
+			want, _ := jpeg.Decode(bytes.NewReader(std.Bytes()))
+			if got.Bounds() != want.Bounds() {
+				t.Fatalf("bounds %v, want %v", got.Bounds(), want.Bounds())
+			}
+			pOurs, pStd := psnr(t, src, got), psnr(t, src, want)
+			if pOurs < pStd-0.3 {
+				t.Errorf("PSNR %.2f dB against the source, image/jpeg gets %.2f", pOurs, pStd)
+			}
+			if r := float64(len(ours)) / float64(std.Len()); std.Len() > 4096 && (r > 1.03 || r < 0.90) {
+				t.Errorf("%d bytes, image/jpeg writes %d (ratio %.3f)", len(ours), std.Len(), r)
+			}
+		})
+	}
+}
+
+// Every byte value and run length through the bit writer: noise makes long
+// codes and 0xFF bytes, flat areas make EOB-only blocks.
+func TestPlanarJPEGEncoderNoiseAndFlat(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	for _, fill := range []string{"noise", "flat", "stripes"} {
+		g := image.NewGray(image.Rect(0, 0, 67, 45))
+		for i := range g.Pix {
+			switch fill {
+			case "noise":
+				g.Pix[i] = byte(rng.Intn(256))
+			case "flat":
+				g.Pix[i] = 200
+			default:
+				g.Pix[i] = byte(255 * (i % 2))
+			}
+		}
+		out, err := encodeJPEGPlanes(g, 90, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := jpeg.Decode(bytes.NewReader(out))
+		if err != nil {
+			t.Fatalf("%s: %v", fill, err)
+		}
+		if p := psnr(t, g, m); p < 20 {
+			t.Errorf("%s: PSNR %.1f dB", fill, p)
+		}
+	}
+}
+
+func cropLayout(photo *image.YCbCr, w, h int, layout string) image.Image {
+	switch layout {
+	case "gray":
+		g := image.NewGray(image.Rect(0, 0, w, h))
+		for y := 0; y < h; y++ {
+			copy(g.Pix[y*g.Stride:y*g.Stride+w], photo.Y[y*photo.YStride:])
+		}
+		return g
+	case "444":
+		m := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio444)
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				c := photo.YCbCrAt(x, y)
+				m.Y[y*m.YStride+x], m.Cb[y*m.CStride+x], m.Cr[y*m.CStride+x] = c.Y, c.Cb, c.Cr
+			}
+		}
+		return m
+	}
+	m := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := photo.YCbCrAt(x, y)
+			m.Y[y*m.YStride+x] = c.Y
+			if x%2 == 0 && y%2 == 0 {
+				m.Cb[y/2*m.CStride+x/2], m.Cr[y/2*m.CStride+x/2] = c.Cb, c.Cr
+			}
+		}
+	}
+	return m
+}
+
+func loadTestPhoto(t *testing.T) *image.YCbCr {
+	t.Helper()
+	data := readTestdata(t, "images", "seeding.jpg")
+	m, err := jpeg.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, ok := m.(*image.YCbCr)
+	if !ok || m.Bounds().Dx() < 1024 || m.Bounds().Dy() < 683 {
+		t.Fatalf("test photo is %T %v, want a YCbCr of at least 1024x683", m, m.Bounds())
+	}
+	return y
+}
+
+// The planar encoder beside image/jpeg on a variant-sized picture.
+func BenchmarkJPEGEncode(b *testing.B) {
+	t := &testing.T{}
+	photo := loadTestPhoto(t)
+	for _, layout := range []string{"420", "444"} {
+		src := cropLayout(photo, 1600, 900, layout)
+		b.Run("planar-"+layout, func(b *testing.B) {
+			var buf []byte
+			loopCPU(b, func() {
+				out, err := encodeJPEGPlanes(src, 82, buf)
+				if err != nil {
+					b.Fatal(err)
+				}
+				buf = out[:0]
+			})
+		})
+		b.Run("stdlib-"+layout, func(b *testing.B) {
+			var buf bytes.Buffer
+			loopCPU(b, func() {
+				buf.Reset()
+				if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: 82}); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+	}
+}
