@@ -142,7 +142,7 @@ func TestUploadPhotosThroughTheLocalCloud(t *testing.T) {
 	for name, want := range map[string][2]string{
 		"notes.txt": {"refused", "Not an accepted image type (text/plain)"},
 		"huge.jpg":  {"refused", "Too big: 26.0 MiB. The limit is 25.0 MiB per image."},
-		"fake.jpg":  {"failed", "This file is not a JPEG, PNG, GIF or WebP image"},
+		"fake.jpg":  {"failed", "This file is not a JPEG, PNG, GIF, WebP, HEIC or AVIF image"},
 	} {
 		it, ok := items[name]
 		if !ok || it.State != want[0] || !strings.Contains(it.Text+" "+it.Detail, want[1]) {
