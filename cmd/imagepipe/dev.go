@@ -27,6 +27,7 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	sqsAddr := fs.String("sqs-addr", envOr("SQS_ADDR", "127.0.0.1:0"), "address of the local SQS (env SQS_ADDR; port 0 picks a free one)")
 	cdnAddr := fs.String("cdn-addr", envOr("CDN_ADDR", "127.0.0.1:0"), "address of the local CDN serving the variants (env CDN_ADDR; port 0 picks a free one)")
 	logLevel := fs.String("log", envOr("LOG_LEVEL", "warn"), "level of the functions' logs: debug, info, warn or error (env LOG_LEVEL)")
+	authMode := fs.String("auth", envOr("AUTH", ""), "auth mode: cognito or jwt (both sign in with the local issuer) or none (open); default from settings (env AUTH)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -38,6 +39,9 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	// main cancels ctx on Ctrl-C or SIGTERM.
 
 	s := settings.Default()
+	if *authMode != "" {
+		s.Auth.Mode = *authMode // validated with the other settings by Start
+	}
 	cloud, err := localcloud.Start(ctx, localcloud.Config{
 		Settings: s,
 		Addr:     *addr,
@@ -78,6 +82,11 @@ func printBanner(w io.Writer, c *localcloud.Cloud, dataDir string) {
 `, c.APIURL, c.APIURL, c.S3URL, c.UploadsBucket, c.OutputBucket, c.SQSURL, c.ResizeQueueURL, c.DLQURL, dataDir)
 	if c.CDNURL != "" {
 		fmt.Fprintf(w, "  CDN           %s  (the variants' URLs)\n", c.CDNURL)
+	}
+	if c.Issuer != nil {
+		fmt.Fprintf(w, "  sign-in       %s (the page's Sign in; any user name)\n  token         TOKEN=$(bin/imagepipe token -user alice -data %s)\n", c.Issuer.URL(), dataDir)
+	} else {
+		fmt.Fprintln(w, "  auth          none: the API is open to anyone who can reach it")
 	}
 	if c.Recovered > 0 {
 		fmt.Fprintf(w, "  recovered     %d uploads without a manifest were queued again\n", c.Recovered)

@@ -31,6 +31,9 @@ type Settings struct {
 	OldestMessageAlarm time.Duration
 	// CDN serves the variants (cdn.go).
 	CDN CDN
+	// Access control (issue 13): who may call the API, and how much one user uploads.
+	Auth  Auth
+	Quota Quota
 }
 
 // ResizeFunction tunes the resize function and the event source that feeds it.
@@ -87,6 +90,8 @@ func Default() Settings {
 		LogRetentionDays:    30,
 		OldestMessageAlarm:  15 * time.Minute,
 		CDN:                 CDN{Enabled: true},
+		Auth:                defaultAuth(),
+		Quota:               defaultQuota(),
 	}
 }
 
@@ -177,6 +182,7 @@ func (s Settings) Validate() error {
 		bad("oldestMessageAlarm", "must be at least 1m, got %s", s.OldestMessageAlarm)
 	}
 	s.CDN.validate(bad)
+	s.validateAuth(bad)
 	return errors.Join(errs...)
 }
 
@@ -202,7 +208,7 @@ func (s Settings) ResizeEnv(uploadsBucket, outputBucket string) map[string]strin
 
 // APIEnv is the environment of the API function, read by api.ConfigFromEnv.
 func (s Settings) APIEnv(uploadsBucket, outputBucket string) map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"UPLOADS_BUCKET":   uploadsBucket,
 		"OUTPUT_BUCKET":    outputBucket,
 		"UPLOAD_PREFIX":    s.UploadPrefix,
@@ -211,4 +217,8 @@ func (s Settings) APIEnv(uploadsBucket, outputBucket string) map[string]string {
 		"DOWNLOAD_URL_TTL": s.DownloadURLTTL.String(),
 		"ALLOWED_ORIGINS":  strings.Join(s.AllowedOrigins, ","),
 	}
+	for k, v := range s.authEnv() {
+		env[k] = v
+	}
+	return env
 }
