@@ -57,7 +57,7 @@ func (c *Cloud) apiHandler() (http.Handler, error) {
 	c.API = a
 	if c.CDN != nil { // deletes invalidate the local CDN's cache, as on CloudFront
 		d := a.Deletions()
-		d.CDN, d.DistributionID = c.CDN, "local"
+		d.CDN, d.DistributionID = c.CDN, localDistributionID
 	}
 	opt, err := web.OptionsFromEnv(getenv(env))
 	if err != nil {
