@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	cdnurl "github.com/imagepipe/imagepipe/shared/delivery"
+	"github.com/imagepipe/imagepipe/shared/imagecore"
 	"github.com/imagepipe/imagepipe/shared/manifest"
 )
 
@@ -236,4 +237,41 @@ func TestNoCDNMeansPresignedURLs(t *testing.T) {
 		}
 	}
 	checkVariants(t, st)
+}
+
+// TestResizedAlternatesThroughTheLocalCDN: with variants that ask for WebP and
+// AVIF, the real resize function writes them beside the primary and the status
+// API's one URL answers AVIF to a browser that accepts it and JPEG to one that
+// does not, both immutable and Vary: Accept.
+func TestResizedAlternatesThroughTheLocalCDN(t *testing.T) {
+	c := startCloud(t, func(cfg *Config) {
+		cfg.Settings.Variants = []imagecore.Variant{{Name: "thumb", Width: 64, Height: 48, Fit: imagecore.FitCover,
+			Formats: []imagecore.Format{imagecore.FormatWebP, imagecore.FormatAVIF}}}
+		cfg.Settings.Resize.Timeout = 60 * time.Second
+		cfg.Settings.Resize.DeadlineMargin = 10 * time.Second
+		// AVIF encoding is slow on a loaded machine; this test is about delivery.
+		cfg.Settings.Resize.ImageTimeout = 40 * time.Second
+		cfg.Settings.Resize.BatchSize = 1
+	})
+	data := pngBytes(t, 160, 120)
+	up := presign(t, c, "alternates.png", "image/png", len(data))
+	if status, _, body := putUpload(t, up, data, nil); status != http.StatusOK {
+		t.Fatalf("PUT upload: %d %s", status, body)
+	}
+	st := waitStatus(t, c, up.ID)
+	if st.Status != "ready" || len(st.Variants) != 1 {
+		t.Fatalf("status %+v", st)
+	}
+	url := st.Variants[0].URL
+	if !strings.HasSuffix(url, ".avif.webp.jpg") {
+		t.Fatalf("variant URL %q does not list AVIF, WebP and the JPEG primary", url)
+	}
+	for accept, want := range map[string]string{chromeAccept: "image/avif", legacyAccept: "image/jpeg", "image/webp,*/*": "image/webp"} {
+		status, hdr, body := get(t, url, map[string]string{"Accept": accept})
+		if status != http.StatusOK || hdr.Get("Content-Type") != want || len(body) == 0 ||
+			hdr.Get("Cache-Control") != manifest.VariantCacheControl || hdr.Get("Vary") != cdnurl.Vary {
+			t.Errorf("Accept %q: %d %s (%d bytes), Cache-Control %q, Vary %q; want %s", accept, status,
+				hdr.Get("Content-Type"), len(body), hdr.Get("Cache-Control"), hdr.Get("Vary"), want)
+		}
+	}
 }

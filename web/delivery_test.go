@@ -150,8 +150,7 @@ func recordResponses(t *testing.T, b *browser) func(url string) (fetched, bool) 
 
 // TestPictureThroughTheLocalCDN: the page shows each variant through <picture>;
 // Chromium, which decodes AVIF and WebP, fetches the AVIF where there is one and
-// the WebP where there is not, from the CDN, with the CDN's headers, and never
-// the fallback; opened directly, the variant's own URL answers AVIF, and the
+// the WebP where there is not, from the CDN, with the CDN's headers; opened directly, the variant's own URL answers AVIF, and the
 // image shows under the CDN's strict CSP.
 func TestPictureThroughTheLocalCDN(t *testing.T) {
 	var ptr atomic.Pointer[localcloud.Cloud]
