@@ -5,16 +5,16 @@
 package schemacheck
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/xeipuuv/gojsonschema"
 
 	"github.com/imagepipe/imagepipe/shared/imageevents"
 )
@@ -28,7 +28,7 @@ var Files = map[string]string{
 
 var (
 	once    sync.Once
-	schemas map[string]*jsonschema.Schema
+	schemas map[string]*gojsonschema.Schema
 	loadErr error
 )
 
@@ -42,14 +42,14 @@ func Dir() (string, error) {
 	return filepath.Join(filepath.Dir(file), "..", "..", "..", "docs", "events"), nil
 }
 
-func load() (map[string]*jsonschema.Schema, error) {
+func load() (map[string]*gojsonschema.Schema, error) {
 	once.Do(func() {
 		dir, err := Dir()
 		if err != nil {
 			loadErr = err
 			return
 		}
-		schemas = map[string]*jsonschema.Schema{}
+		schemas = map[string]*gojsonschema.Schema{}
 		for typ, name := range Files {
 			sch, err := Compile(filepath.Join(dir, name))
 			if err != nil {
@@ -62,22 +62,14 @@ func load() (map[string]*jsonschema.Schema, error) {
 	return schemas, loadErr
 }
 
-// Compile reads and compiles one schema file, asserting formats (date-time, uri).
-func Compile(path string) (*jsonschema.Schema, error) {
+// Compile reads and compiles one schema file (draft-07; formats such as
+// date-time and uri are checked).
+func Compile(path string) (*gojsonschema.Schema, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("schemacheck: %w", err)
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("schemacheck: %s: %w", path, err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource(path, doc); err != nil {
-		return nil, fmt.Errorf("schemacheck: %s: %w", path, err)
-	}
-	sch, err := c.Compile(path)
+	sch, err := gojsonschema.NewSchema(gojsonschema.NewBytesLoader(raw))
 	if err != nil {
 		return nil, fmt.Errorf("schemacheck: compile %s: %w", path, err)
 	}
@@ -101,12 +93,16 @@ func Validate(event []byte) error {
 	if !ok {
 		return fmt.Errorf("schemacheck: no schema for detail-type %q", probe.DetailType)
 	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(event))
+	res, err := sch.Validate(gojsonschema.NewBytesLoader(event))
 	if err != nil {
 		return fmt.Errorf("schemacheck: %w", err)
 	}
-	if err := sch.Validate(inst); err != nil {
-		return fmt.Errorf("schemacheck: %s does not match %s: %w", probe.DetailType, Files[probe.DetailType], err)
+	if !res.Valid() {
+		var msgs []string
+		for _, e := range res.Errors() {
+			msgs = append(msgs, e.String())
+		}
+		return fmt.Errorf("schemacheck: %s does not match %s: %s", probe.DetailType, Files[probe.DetailType], strings.Join(msgs, "; "))
 	}
 	return nil
 }
