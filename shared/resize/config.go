@@ -18,6 +18,9 @@ type Config struct {
 	Limits         imagecore.Limits
 	Variants       []imagecore.Variant
 	DeadlineMargin time.Duration
+	// EventBus is the EventBridge bus for ImageReady and ImageFailed (EVENT_BUS_NAME);
+	// empty publishes none.
+	EventBus string
 }
 
 // ConfigFromEnv reads the variables settings.ResizeEnv writes; getenv is os.Getenv on
@@ -39,6 +42,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if !strings.HasSuffix(cfg.UploadPrefix, "/") {
 		errs = append(errs, fmt.Errorf("UPLOAD_PREFIX: want a folder ending in '/', got %q", cfg.UploadPrefix))
 	}
+	cfg.EventBus = strings.TrimSpace(getenv("EVENT_BUS_NAME"))
 	limits, variants, err := EngineSettingsFromEnv(getenv)
 	cfg.Limits, cfg.Variants = limits, variants
 	errs = append(errs, err)

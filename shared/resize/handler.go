@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/imagepipe/imagepipe/shared/imageevents"
 	"github.com/imagepipe/imagepipe/shared/imagecore"
 	"github.com/imagepipe/imagepipe/shared/manifest"
 	"github.com/imagepipe/imagepipe/shared/metrics"
@@ -44,6 +45,19 @@ type Handler struct {
 	log     *slog.Logger
 	metrics *metrics.Emitter
 	now     func() time.Time
+	// events hears of every committed manifest (nil: no bus configured); urls
+	// gives the variants' public URLs in the events.
+	events imageevents.Publisher
+	urls   imageevents.URLFunc
+}
+
+// WithEvents makes the handler publish ImageReady or ImageFailed once a manifest is
+// committed, and again whenever a delivery finds the manifest already there, so a
+// failed publish is retried with the message. url maps an output key to its public
+// URL ("" or nil without a CDN). It returns h.
+func (h *Handler) WithEvents(p imageevents.Publisher, url imageevents.URLFunc) *Handler {
+	h.events, h.urls = p, url
+	return h
 }
 
 // New builds a Handler; the engine is made from cfg's limits and variants.
@@ -210,7 +224,9 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 		// A duplicate delivery, or the original is gone after it was done: keep the
 		// result that exists rather than redo or overwrite it.
 		log.InfoContext(ctx, "already processed", "status", existing.Status)
-		return nil
+		// The event may be what failed last time: publish it again (duplicates are
+		// identical, and consumers dedupe on id and status).
+		return h.announce(ctx, log, *existing)
 	}
 	if err != nil {
 		return h.settle(ctx, log, id, src, start, fmt.Errorf("head %s: %w", key, err), nil)
@@ -265,6 +281,23 @@ func (h *Handler) settle(ctx context.Context, log *slog.Logger, id string, src m
 		return fmt.Errorf("image %s: %w", id, perr)
 	}
 	h.report(ctx, log, m)
+	return h.announce(ctx, log, m)
+}
+
+// announce publishes the event of a committed manifest. A failure hands the
+// message back: the retry finds the manifest and publishes again.
+func (h *Handler) announce(ctx context.Context, log *slog.Logger, m manifest.Manifest) error {
+	if h.events == nil {
+		return nil
+	}
+	ev, err := imageevents.FromManifest(m, h.urls)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", m.ID, err)
+	}
+	if err := h.events.Publish(ctx, ev); err != nil {
+		return fmt.Errorf("image %s: publish %s: %w", m.ID, ev.DetailType, err)
+	}
+	log.InfoContext(ctx, "event published", "type", ev.DetailType)
 	return nil
 }
 
