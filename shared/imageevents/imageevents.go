@@ -42,8 +42,8 @@ type Detail struct {
 	ID      string `json:"id"`
 	// Owner is the subject of the token that presigned the upload; empty for
 	// uploads made outside the API.
-	Owner  string `json:"owner"`
-	Status string `json:"status"`
+	Owner  string      `json:"owner"`
+	Status string      `json:"status"`
 	Source SourceFacts `json:"source"`
 	// Variants are the finished renditions of a ready image; empty otherwise.
 	Variants []Variant `json:"variants"`

@@ -48,9 +48,9 @@ func readyManifest() manifest.Manifest {
 func failedManifest() manifest.Manifest {
 	return manifest.Manifest{
 		Version: manifest.Version, ID: imageID, Status: manifest.StatusFailed,
-		Source:   manifest.Source{Bucket: "uploads", Key: "uploads/" + imageID, ETag: `"def"`, Bytes: 12, UploadedAt: uploaded},
-		Variants: []manifest.Variant{},
-		Error:    &manifest.Error{Code: "unsupported_format", Message: "the file is a TIFF, which is not supported"},
+		Source:      manifest.Source{Bucket: "uploads", Key: "uploads/" + imageID, ETag: `"def"`, Bytes: 12, UploadedAt: uploaded},
+		Variants:    []manifest.Variant{},
+		Error:       &manifest.Error{Code: "unsupported_format", Message: "the file is a TIFF, which is not supported"},
 		CompletedAt: completed,
 	}
 }
