@@ -24,6 +24,9 @@ var ContextKeys = []string{
 	"resizeMaxConcurrency", "resizeDeadlineMargin",
 	"maxReceiveCount", "queueRetention", "dlqRetention",
 	"originalsExpireDays", "logRetentionDays", "alarmEmail", "oldestMessageAlarm",
+	// events.go
+	"eventArchiveRetention", "webhookUrl", "webhookHeaderName", "webhookSecretArn",
+	"webhookRateLimitPerSecond", "webhookRetryAttempts", "webhookMaxEventAge",
 }
 
 // CheckContextKeys reports keys that look like settings (no "@" prefix, no ":",
@@ -114,6 +117,7 @@ func FromContext(lookup func(key string) any) (Settings, error) {
 	})
 	str("alarmEmail", &s.AlarmEmail)
 	dur("oldestMessageAlarm", &s.OldestMessageAlarm)
+	eventsFromContext(&s, str, integer, dur)
 
 	// AWS takes these in whole seconds; a fraction would only fail at deployment.
 	for key, d := range map[string]time.Duration{
@@ -140,6 +144,9 @@ func FromContext(lookup func(key string) any) (Settings, error) {
 				}
 			}
 		}
+	}
+	if err := deployedEventsErrors(s); err != nil && !failed["webhookUrl"] {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return Settings{}, errors.Join(errs...)

@@ -29,6 +29,8 @@ type Settings struct {
 	AlarmEmail          string
 	// OldestMessageAlarm is the queue age that means processing has fallen behind.
 	OldestMessageAlarm time.Duration
+	// Events: the event bus, its archive and the optional webhook (events.go).
+	Events Events
 }
 
 // ResizeFunction tunes the resize function and the event source that feeds it.
@@ -79,6 +81,7 @@ func Default() Settings {
 		OriginalsExpireDays: 30,
 		LogRetentionDays:    30,
 		OldestMessageAlarm:  15 * time.Minute,
+		Events:              DefaultEvents(),
 	}
 }
 
@@ -158,6 +161,7 @@ func (s Settings) Validate() error {
 	if s.OldestMessageAlarm < time.Minute {
 		bad("oldestMessageAlarm", "must be at least 1m, got %s", s.OldestMessageAlarm)
 	}
+	s.Events.validate(bad)
 	return errors.Join(errs...)
 }
 
