@@ -14,6 +14,7 @@ import (
 
 	"github.com/imagepipe/imagepipe/localcloud/eventsource"
 	"github.com/imagepipe/imagepipe/shared/api"
+	"github.com/imagepipe/imagepipe/shared/imageevents"
 	"github.com/imagepipe/imagepipe/shared/manifest"
 	"github.com/imagepipe/imagepipe/shared/metrics"
 	"github.com/imagepipe/imagepipe/shared/resize"
@@ -22,13 +23,22 @@ import (
 // resizeHandler builds the real resize handler exactly as functions/resize does,
 // from the environment settings.ResizeEnv describes.
 func (c *Cloud) resizeHandler() (eventsource.Handler, error) {
-	rcfg, err := resize.ConfigFromEnv(getenv(c.cfg.Settings.ResizeEnv(c.OutputBucket)))
+	env := c.cfg.Settings.ResizeEnv(c.OutputBucket)
+	env["EVENT_BUS_NAME"] = c.EventBusName // as the CDK app adds it
+	rcfg, err := resize.ConfigFromEnv(getenv(env))
 	if err != nil {
 		return nil, fmt.Errorf("resize configuration: %w", err)
 	}
 	h, err := resize.New(rcfg, c.S3, c.log.With("function", "resize"), c.emitter)
 	if err != nil {
 		return nil, fmt.Errorf("resize handler: %w", err)
+	}
+	if rcfg.EventBus != "" {
+		bus, err := imageevents.NewBus(c.EventBridge, rcfg.EventBus)
+		if err != nil {
+			return nil, fmt.Errorf("resize handler: %w", err)
+		}
+		h.WithEvents(bus, nil) // no local CDN yet: events carry keys, no URLs
 	}
 	return h.Handle, nil
 }

@@ -39,7 +39,10 @@ func TestVerifyBody(t *testing.T) {
 		code string
 	}{
 		{"other body", func() *http.Request { return signed(good) }, `{"Entries":[{}]}`, "SignatureDoesNotMatch"},
-		{"unsigned", func() *http.Request { r, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:9000/", nil); return r }, good, "AccessDenied"},
+		{"unsigned", func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:9000/", nil)
+			return r
+		}, good, "AccessDenied"},
 		{"target changed", func() *http.Request {
 			r := signed(good)
 			r.Header.Set("X-Amz-Target", "AWSEvents.DeleteRule")
