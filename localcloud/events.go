@@ -2,6 +2,7 @@ package localcloud
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/imagepipe/imagepipe/localcloud/eventbridge"
 	"github.com/imagepipe/imagepipe/localcloud/sigv4"
 	"github.com/imagepipe/imagepipe/shared/imageevents"
+	"github.com/imagepipe/imagepipe/web/opsview"
 )
 
 // DefaultWebhookAPIKey is the local webhook's API key when Config sets none.
@@ -86,4 +88,36 @@ func (c *Cloud) startEvents(ctx context.Context, ln net.Listener, creds aws.Cred
 // ImageDeleted, say).
 func (c *Cloud) EventPublisher() (*imageevents.Bus, error) {
 	return imageevents.NewBus(c.EventBridge, c.EventBusName)
+}
+
+// recentEvents is the ops view's list of events and webhook deliveries, newest
+// first.
+func (c *Cloud) recentEvents(context.Context) opsview.EventsReport {
+	report := opsview.EventsReport{Events: []opsview.EventRecord{}, Deliveries: []opsview.DeliveryRecord{}}
+	if c.Events == nil {
+		return report
+	}
+	events := c.Events.Events()
+	for i := len(events) - 1; i >= 0; i-- {
+		e := events[i]
+		var body struct {
+			Detail struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+			} `json:"detail"`
+		}
+		_ = json.Unmarshal(e.Body, &body) // the bus built it: a detail that is not ours shows blank
+		report.Events = append(report.Events, opsview.EventRecord{ID: e.ID, DetailType: e.DetailType,
+			ImageID: body.Detail.ID, Status: body.Detail.Status, Received: e.Received, Rules: e.Rules})
+	}
+	if c.Webhook != nil {
+		report.Webhook = c.cfg.Settings.Events.WebhookURL
+		ds := c.Webhook.Deliveries()
+		for i := len(ds) - 1; i >= 0; i-- {
+			d := ds[i]
+			report.Deliveries = append(report.Deliveries, opsview.DeliveryRecord{EventID: d.EventID, DetailType: d.DetailType,
+				Target: d.Target, State: d.State, Attempts: d.Attempts, LastStatus: d.LastStatus, LastError: d.LastError, Last: d.Last})
+		}
+	}
+	return report
 }

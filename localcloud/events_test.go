@@ -21,6 +21,7 @@ import (
 	"github.com/imagepipe/imagepipe/shared/imageevents"
 	"github.com/imagepipe/imagepipe/shared/imageevents/schemacheck"
 	"github.com/imagepipe/imagepipe/shared/manifest"
+	"github.com/imagepipe/imagepipe/web/opsview"
 )
 
 // appWebhook is the application's endpoint: it fails its first failFirst requests
@@ -155,6 +156,21 @@ func TestWebhookGetsEveryEvent(t *testing.T) {
 	}
 	if !retried {
 		t.Error("no delivery needed a retry, though the webhook failed its first requests")
+	}
+
+	// /ops lists both events and their deliveries.
+	req, _ := http.NewRequest(http.MethodGet, c.APIURL+"/ops/events", nil)
+	status, _, body := do(t, req)
+	var report opsview.EventsReport
+	if err := json.Unmarshal(body, &report); status != http.StatusOK || err != nil {
+		t.Fatalf("GET /ops/events: %d %s", status, body)
+	}
+	listed := map[string]string{}
+	for _, e := range report.Events {
+		listed[e.ImageID] = e.DetailType
+	}
+	if listed[good.ID] != imageevents.TypeReady || listed[broken.ID] != imageevents.TypeFailed || len(report.Deliveries) < 2 || report.Webhook == "" {
+		t.Errorf("/ops/events: %s", body)
 	}
 }
 

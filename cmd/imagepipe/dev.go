@@ -26,6 +26,8 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	s3Addr := fs.String("s3-addr", envOr("S3_ADDR", "127.0.0.1:0"), "address of the local S3 (env S3_ADDR; port 0 picks a free one)")
 	sqsAddr := fs.String("sqs-addr", envOr("SQS_ADDR", "127.0.0.1:0"), "address of the local SQS (env SQS_ADDR; port 0 picks a free one)")
 	logLevel := fs.String("log", envOr("LOG_LEVEL", "warn"), "level of the functions' logs: debug, info, warn or error (env LOG_LEVEL)")
+	webhook := fs.String("webhook", envOr("WEBHOOK_URL", ""), "deliver every ImageReady, ImageFailed and ImageDeleted event to this URL, as an EventBridge API destination would (env WEBHOOK_URL)")
+	webhookKey := fs.String("webhook-key", envOr("WEBHOOK_API_KEY", localcloud.DefaultWebhookAPIKey), "value of the webhook's API key header (env WEBHOOK_API_KEY)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -37,6 +39,7 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	// main cancels ctx on Ctrl-C or SIGTERM.
 
 	s := settings.Default()
+	s.Events.WebhookURL = *webhook
 	cloud, err := localcloud.Start(ctx, localcloud.Config{
 		Settings: s,
 		Addr:     *addr,
@@ -45,6 +48,8 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 		DataDir:  *dataDir,
 		Log:      log,
 		OnImage:  func(r localcloud.ImageResult) { printImage(out, r) },
+		// events
+		WebhookAPIKey: *webhookKey,
 	})
 	if err != nil {
 		return err
@@ -74,11 +79,17 @@ func printBanner(w io.Writer, c *localcloud.Cloud, dataDir string) {
     DLQ         %s
   data          %s
 `, c.APIURL, c.APIURL, c.S3URL, c.UploadsBucket, c.OutputBucket, c.SQSURL, c.ResizeQueueURL, c.DLQURL, dataDir)
+	fmt.Fprintf(w, "  EventBridge   %s  (bus %s, DLQ %s)\n", c.EventsURL, c.EventBusName, c.EventsDLQURL)
+	if c.Webhook != nil {
+		fmt.Fprintf(w, "    webhook     %s  (header %s)\n", c.Settings().Events.WebhookURL, c.Settings().Events.WebhookHeaderName)
+	} else {
+		fmt.Fprintln(w, "    webhook     none (make dev WEBHOOK_URL=http://127.0.0.1:PORT/path delivers every event there)")
+	}
 	if c.Recovered > 0 {
 		fmt.Fprintf(w, "  recovered     %d uploads without a manifest were queued again\n", c.Recovered)
 	}
-	fmt.Fprintf(w, "AWS CLI or SDK: export AWS_ENDPOINT_URL_S3=%s AWS_ENDPOINT_URL_SQS=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s\n",
-		env["AWS_ENDPOINT_URL_S3"], env["AWS_ENDPOINT_URL_SQS"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_REGION"], env["AWS_DEFAULT_REGION"])
+	fmt.Fprintf(w, "AWS CLI or SDK: export AWS_ENDPOINT_URL_S3=%s AWS_ENDPOINT_URL_SQS=%s AWS_ENDPOINT_URL_EVENTBRIDGE=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s\n",
+		env["AWS_ENDPOINT_URL_S3"], env["AWS_ENDPOINT_URL_SQS"], env["AWS_ENDPOINT_URL_EVENTBRIDGE"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_REGION"], env["AWS_DEFAULT_REGION"])
 	fmt.Fprintln(w, "Ctrl-C stops.")
 }
 
