@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -29,6 +30,7 @@ type Stack struct {
 	Functions *Functions
 	Alarms    *Alarms
 	Dashboard *Dashboard
+	Events    *Events
 }
 
 // NewStack wires the constructs together and declares the outputs an operator needs.
@@ -67,6 +69,12 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		HttpApi: api.HttpApi,
 		Alarms:  alarms.All(),
 	})
+	// events.go: the bus, its archive and DLQ, the optional webhook.
+	events := NewEvents(stack, "Events", EventsProps{
+		Settings:   s,
+		Publishers: []awslambda.Function{functions.Resize, functions.API},
+		AlarmTopic: alarms.Topic,
+	})
 	acknowledgeNotificationsHandler(stack)
 
 	output := func(id, description string, value *string) {
@@ -86,5 +94,12 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		"https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards:name=%s",
 		*stack.Region(), *stack.Region(), *dashboard.Dashboard.DashboardName())))
 
-	return &Stack{Stack: stack, API: api, Storage: storage, Queue: queue, Functions: functions, Alarms: alarms, Dashboard: dashboard}
+	output("EventBusName", "EventBridge bus of ImageReady, ImageFailed, ImageDeleted (docs/events.md)", events.Bus.EventBusName())
+	output("EventBusArn", "EventBridge bus ARN; put your own rules on it", events.Bus.EventBusArn())
+	output("EventsDeadLetterQueueUrl", "Events no target could take after every retry", events.DLQ.QueueUrl())
+	if events.WebhookSecret != nil {
+		output("WebhookSecretArn", "Secrets Manager secret holding the webhook's API key", events.WebhookSecret.SecretArn())
+	}
+
+	return &Stack{Stack: stack, API: api, Storage: storage, Queue: queue, Functions: functions, Alarms: alarms, Dashboard: dashboard, Events: events}
 }

@@ -583,6 +583,9 @@ func TestAlarms(t *testing.T) {
 			map[string]any{"Name": "FunctionName", "Value": ref(s.id(s.stack.Functions.Resize))}, 0},
 		{"API 5xx", s.stack.Alarms.APIServerErrors, "AWS/ApiGateway", "5xx",
 			map[string]any{"Name": "ApiId", "Value": ref(s.id(s.stack.API.HttpApi))}, 0},
+		// events.go
+		{"events DLQ has messages", s.stack.Events.DLQAlarm, "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+			map[string]any{"Name": "QueueName", "Value": getAtt(s.id(s.stack.Events.DLQ), "QueueName")}, 0},
 	}
 	if len(s.ofType("AWS::CloudWatch::Alarm")) != len(tests) {
 		t.Errorf("template has %d alarms, the test knows %d", len(s.ofType("AWS::CloudWatch::Alarm")), len(tests))
