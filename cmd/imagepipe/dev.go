@@ -26,6 +26,7 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	s3Addr := fs.String("s3-addr", envOr("S3_ADDR", "127.0.0.1:0"), "address of the local S3 (env S3_ADDR; port 0 picks a free one)")
 	sqsAddr := fs.String("sqs-addr", envOr("SQS_ADDR", "127.0.0.1:0"), "address of the local SQS (env SQS_ADDR; port 0 picks a free one)")
 	logLevel := fs.String("log", envOr("LOG_LEVEL", "warn"), "level of the functions' logs: debug, info, warn or error (env LOG_LEVEL)")
+	eventsAddr := fs.String("events-addr", envOr("EVENTS_ADDR", "127.0.0.1:0"), "address of the local EventBridge (env EVENTS_ADDR; port 0 picks a free one)")
 	webhook := fs.String("webhook", envOr("WEBHOOK_URL", ""), "deliver every ImageReady, ImageFailed and ImageDeleted event to this URL, as an EventBridge API destination would (env WEBHOOK_URL)")
 	webhookKey := fs.String("webhook-key", envOr("WEBHOOK_API_KEY", localcloud.DefaultWebhookAPIKey), "value of the webhook's API key header (env WEBHOOK_API_KEY)")
 	if err := fs.Parse(args); err != nil {
@@ -49,6 +50,7 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 		Log:      log,
 		OnImage:  func(r localcloud.ImageResult) { printImage(out, r) },
 		// events
+		EventsAddr:    *eventsAddr,
 		WebhookAPIKey: *webhookKey,
 	})
 	if err != nil {
