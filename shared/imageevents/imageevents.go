@@ -61,7 +61,7 @@ type SourceFacts struct {
 	Format     string     `json:"format,omitempty"`
 	Width      int        `json:"width,omitempty"`
 	Height     int        `json:"height,omitempty"`
-	Bytes      int64      `json:"bytes"`
+	Bytes      int64      `json:"bytes,omitempty"`
 	UploadedAt *time.Time `json:"uploadedAt,omitempty"`
 }
 

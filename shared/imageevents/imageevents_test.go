@@ -163,6 +163,22 @@ func TestSameManifestSameBytes(t *testing.T) {
 	}
 }
 
+// A delete retried by its owner publishes again, later: same detail, new time.
+func TestDeletedRetrySameDetail(t *testing.T) {
+	src := manifest.Source{Key: "uploads/" + imageID}
+	a, err := imageevents.Deleted(imageID, "user-1", nil, src, completed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := imageevents.Deleted(imageID, "user-1", nil, src, completed.Add(time.Minute))
+	if !bytes.Equal(a.Detail, b.Detail) || a.Time.Equal(b.Time) {
+		t.Errorf("retried delete: %s at %s, %s at %s", a.Detail, a.Time, b.Detail, b.Time)
+	}
+	if want := `{"version":"1","id":"` + imageID + `","owner":"user-1","status":"deleted","source":{"key":"uploads/` + imageID + `"},"variants":[]}`; string(a.Detail) != want {
+		t.Errorf("detail %s, want %s", a.Detail, want)
+	}
+}
+
 func TestRefusals(t *testing.T) {
 	pending := readyManifest()
 	pending.Status = manifest.StatusPending
