@@ -198,3 +198,15 @@ func TestPartialPutEventsFailureIsRetried(t *testing.T) {
 		t.Errorf("calls %d, details %q", eb.calls, eb.details)
 	}
 }
+
+func TestConfigEventBus(t *testing.T) {
+	env := map[string]string{"OUTPUT_BUCKET": "o"}
+	get := func(k string) string { return env[k] }
+	if cfg, err := ConfigFromEnv(get); err != nil || cfg.EventBus != "" {
+		t.Fatalf("no bus: %+v %v", cfg, err)
+	}
+	env["EVENT_BUS_NAME"] = " Imagepipe-EventsBus1234 "
+	if cfg, err := ConfigFromEnv(get); err != nil || cfg.EventBus != "Imagepipe-EventsBus1234" {
+		t.Fatalf("bus: %q %v", cfg.EventBus, err)
+	}
+}
