@@ -39,7 +39,10 @@ type Alarms struct {
 	ResizeErrors    awscloudwatch.Alarm
 	ResizeThrottles awscloudwatch.Alarm
 	APIServerErrors awscloudwatch.Alarm
-	all             []awscloudwatch.Alarm
+	// Rates of the resize function's own metrics (ratealarms.go).
+	ImagesFailedRate    awscloudwatch.Alarm
+	TransientErrorsRate awscloudwatch.Alarm
+	all                 []awscloudwatch.Alarm
 }
 
 // All returns every alarm, in the order the runbook lists them.
@@ -87,7 +90,7 @@ func NewAlarms(scope constructs.Construct, id string, props AlarmsProps) *Alarms
 		EvaluationPeriods:  jsii.Number(1),
 		AlarmDescription: jsii.String(fmt.Sprintf(
 			"Uploads failed %d times in a row with a transient error and are parked in the dead-letter queue; "+
-				"their images stay pending. Find the cause in the resize function's logs, fix it, then redrive the DLQ "+
+				"their images read failed (processing_failed) until a retry succeeds. Find the cause in the resize function's logs, fix it, then redrive the DLQ "+
 				"(imagepipe redrive). See %s#dead-letter-messages.",
 			s.Queue.MaxReceiveCount, runbook)),
 	})
@@ -114,8 +117,11 @@ func NewAlarms(scope constructs.Construct, id string, props AlarmsProps) *Alarms
 		EvaluationPeriods:  jsii.Number(1),
 		AlarmDescription: jsii.String(fmt.Sprintf(
 			"The resize function failed whole invocations (crash, timeout or out of memory), so entire batches go back "+
-				"to the queue. Bad images do not cause this; they are recorded as failed. Read the function's logs for the "+
-				"error; for timeouts or memory raise resizeTimeout or resizeMemoryMb. See %s#resize-errors.", runbook)),
+				"to the queue. An image can cause this: one that exhausts memory, or a decoder that does not stop within the "+
+				"per-image budget (resizeImageTimeout, which normally turns such an image into a too_complex failure). So "+
+				"can S3 stalls. Read the logs for the last image id before the crash or timeout; one upload that keeps doing "+
+				"it reaches the DLQ with a processing_failed manifest. For timeouts or memory raise resizeTimeout or "+
+				"resizeMemoryMb. See %s#resize-errors.", runbook)),
 	})
 
 	a.ResizeThrottles = alarm("ResizeThrottles", &awscloudwatch.AlarmProps{
@@ -139,5 +145,6 @@ func NewAlarms(scope constructs.Construct, id string, props AlarmsProps) *Alarms
 				"(integrationError) and the API function's logs; a missing permission or a throttled function are the usual "+
 				"causes. See %s#api-server-errors.", runbook)),
 	})
+	a.addRateAlarms(alarm)
 	return a
 }

@@ -52,7 +52,7 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 	uploadObjects := s.UploadPrefix + "*"
 	outputObjects := manifest.VariantsPrefix + "*"
 
-	resizeEnv := s.ResizeEnv(*props.Output.BucketName())
+	resizeEnv := s.ResizeEnv(*props.Uploads.BucketName(), *props.Output.BucketName())
 	// Leave the Go runtime headroom under the function's memory so the GC works
 	// harder before Lambda kills the sandbox for running out.
 	resizeEnv["GOMEMLIMIT"] = fmt.Sprintf("%dMiB", s.Resize.MemoryMB*9/10)
@@ -64,10 +64,9 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 		timeout:     duration(s.Resize.Timeout),
 		env:         resizeEnv,
 	})
-	props.Uploads.GrantRead(resize, jsii.String(uploadObjects))
-	props.Output.GrantPut(resize, jsii.String(outputObjects))
+	grantObjects(resize, props.Uploads, uploadObjects, readObjects)
 	// Read back the manifest, so a duplicate event skips finished work.
-	props.Output.GrantRead(resize, jsii.String(outputObjects))
+	grantObjects(resize, props.Output, outputObjects, readObjects|writeObjects)
 	resize.AddEventSource(awslambdaeventsources.NewSqsEventSource(props.Queue, &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(float64(s.Resize.BatchSize)),
 		MaxBatchingWindow:       duration(s.Resize.BatchWindow),
@@ -83,10 +82,9 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 		timeout:     awscdk.Duration_Seconds(jsii.Number(apiTimeout)),
 		env:         s.APIEnv(*props.Uploads.BucketName(), *props.Output.BucketName()),
 	})
-	props.Uploads.GrantPut(api, jsii.String(uploadObjects))
 	// HeadObject on the original tells "pending" from "unknown id".
-	props.Uploads.GrantRead(api, jsii.String(uploadObjects))
-	props.Output.GrantRead(api, jsii.String(outputObjects))
+	grantObjects(api, props.Uploads, uploadObjects, readObjects|writeObjects)
+	grantObjects(api, props.Output, outputObjects, readObjects)
 
 	acknowledgeGrants(resize.Role(), []objectGrant{
 		{props.Uploads, uploadObjects, "read the original it resizes"},
@@ -150,8 +148,8 @@ type objectGrant struct {
 	why     string
 }
 
-// acknowledgeGrants records why the wildcards that Bucket.grantRead and grantPut
-// produce are the least privilege that works, naming each exact finding.
+// acknowledgeGrants records why the key wildcards of grantObjects are the least
+// privilege that works, naming each exact finding.
 func acknowledgeGrants(role awsiam.IRole, grants []objectGrant) {
 	stack := awscdk.Stack_Of(role)
 	for _, g := range grants {
@@ -161,15 +159,4 @@ func acknowledgeGrants(role awsiam.IRole, grants []objectGrant) {
 				"the grant names exactly that prefix of this one bucket.", g.why, g.pattern),
 			fmt.Sprintf("Resource::<%s.Arn>/%s", arn, g.pattern))
 	}
-	acknowledge(role, "AwsSolutions-IAM5",
-		"From Bucket.grantRead: the s3:GetObject* family (object, version, tagging, attributes) on the "+
-			"object prefixes above; s3:GetBucket* and s3:List* on the bucket ARN itself, not a prefix, so "+
-			"this function may list every key of these two buckets (keys are random IDs, and the bucket "+
-			"holds nothing else). s3:ListBucket is what makes HeadObject of a key not yet written answer "+
-			"404 rather than 403, which tells pending from failed.",
-		"Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*")
-	acknowledge(role, "AwsSolutions-IAM5",
-		"From Bucket.grantPut, scoped to the prefixes above: s3:Abort* (AbortMultipartUpload), so an "+
-			"interrupted write can be cleaned up.",
-		"Action::s3:Abort*")
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -42,7 +41,7 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 	storage := NewStorage(stack, "Storage", StorageProps{Settings: s, UploadOrigins: []*string{api.Origin()}})
 	queue := NewQueue(stack, "Queue", QueueProps{Settings: s})
 	storage.Uploads.AddEventNotification(awss3.EventType_OBJECT_CREATED,
-		awss3notifications.NewSqsDestination(queue.Queue),
+		newQueueDestination(queue.Queue),
 		&awss3.NotificationKeyFilter{Prefix: jsii.String(s.UploadPrefix)})
 	functions := NewFunctions(stack, "Functions", FunctionsProps{
 		Settings: s,

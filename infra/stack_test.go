@@ -211,7 +211,8 @@ func TestEventSource(t *testing.T) {
 		batch, window, concurrency float64
 	}{
 		{"cdk.json", nil, 5, 2, 10},
-		{"overridden", map[string]any{"resizeBatchSize": "20", "resizeBatchWindow": "10s", "resizeMaxConcurrency": "40"}, 20, 10, 40},
+		{"overridden", map[string]any{"resizeBatchSize": "20", "resizeBatchWindow": "10s", "resizeMaxConcurrency": "40",
+			"resizeImageTimeout": "2s"}, 20, 10, 40}, // 20 x 2s + the 10s margin fit in 60s
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,7 +249,7 @@ func TestFunctions(t *testing.T) {
 		extraEnv map[string]string
 	}{
 		{"resize", s.stack.Functions.Resize, s.stack.Functions.ResizeLogs, 2048,
-			mapKeys(want.ResizeEnv("b")), map[string]string{"GOMEMLIMIT": "1843MiB"}},
+			mapKeys(want.ResizeEnv("a", "b")), map[string]string{"GOMEMLIMIT": "1843MiB"}},
 		{"api", s.stack.Functions.API, s.stack.Functions.APILogs, apiMemoryMB,
 			mapKeys(want.APIEnv("a", "b")), nil},
 	}
@@ -272,6 +273,15 @@ func TestFunctions(t *testing.T) {
 			for k, v := range tt.extraEnv {
 				if env[k] != v {
 					t.Errorf("%s = %v, want %s", k, env[k], v)
+				}
+			}
+			if tt.name == "resize" {
+				// Events naming any other bucket are ignored: the one it is pinned to.
+				if got, want := fmt.Sprint(env["UPLOADS_BUCKET"]), fmt.Sprint(ref(s.id(s.stack.Storage.Uploads))); got != want {
+					t.Errorf("UPLOADS_BUCKET = %s, want %s", got, want)
+				}
+				if env["IMAGE_TIMEOUT"] != want.Resize.ImageTimeout.String() || env["MAX_RECEIVE_COUNT"] != fmt.Sprint(want.Queue.MaxReceiveCount) {
+					t.Errorf("IMAGE_TIMEOUT %v, MAX_RECEIVE_COUNT %v", env["IMAGE_TIMEOUT"], env["MAX_RECEIVE_COUNT"])
 				}
 			}
 			logs := s.resources[s.id(tt.logs)].Properties
@@ -375,8 +385,11 @@ func TestUploadNotification(t *testing.T) {
 				"Effect":    "Allow",
 				"Principal": map[string]any{"Service": "s3.amazonaws.com"},
 				"Action":    []any{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
-				"Condition": map[string]any{"ArnLike": map[string]any{"aws:SourceArn": getAtt(s.id(s.stack.Storage.Uploads), "Arn")}},
-				"Resource":  getAtt(s.id(s.stack.Queue.Queue), "Arn"),
+				"Condition": map[string]any{
+					"ArnLike":      map[string]any{"aws:SourceArn": getAtt(s.id(s.stack.Storage.Uploads), "Arn")},
+					"StringEquals": map[string]any{"aws:SourceAccount": map[string]any{"Ref": "AWS::AccountId"}},
+				},
+				"Resource": getAtt(s.id(s.stack.Queue.Queue), "Arn"),
 			}}),
 		}),
 	})
@@ -537,6 +550,24 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		{resizeRole, "logs:PutLogEvents", regexp.QuoteMeta(s.id(s.stack.Functions.APILogs)), false},
 		{apiRole, "logs:PutLogEvents", regexp.QuoteMeta(s.id(s.stack.Functions.APILogs)), true},
 		{apiRole, "logs:CreateLogGroup", ".", false},
+		// Nothing sets retention, legal holds, tags or ACLs, reads versions or lists uploads in progress.
+		{resizeRole, "s3:PutObjectRetention", outputObjects, false},
+		{resizeRole, "s3:PutObjectLegalHold", outputObjects, false},
+		{resizeRole, "s3:PutObjectTagging", outputObjects, false},
+		{apiRole, "s3:PutObjectRetention", uploadObjects, false},
+		{apiRole, "s3:PutObjectLegalHold", uploadObjects, false},
+		{apiRole, "s3:PutObjectTagging", uploadObjects, false},
+		{apiRole, "s3:PutObjectAcl", uploadObjects, false},
+		{resizeRole, "s3:GetObjectTagging", uploadObjects, false},
+		{apiRole, "s3:GetObjectVersion", outputObjects, false},
+		{apiRole, "s3:GetBucketPolicy", ".", false},
+		{apiRole, "s3:ListBucketMultipartUploads", ".", false},
+		{resizeRole, "s3:AbortMultipartUpload", ".", false},
+		// ListBucket only on the two buckets, for 404 rather than 403 on a missing key.
+		{apiRole, "s3:ListBucket", bucketArn(uploads), true},
+		{apiRole, "s3:ListBucket", bucketArn(output), true},
+		{resizeRole, "s3:ListBucket", bucketArn(uploads), true},
+		{resizeRole, "s3:ListBucket", bucketArn(output), true},
 	}
 	for _, tt := range tests {
 		name := "API"
@@ -587,8 +618,8 @@ func TestAlarms(t *testing.T) {
 		{"events DLQ has messages", s.stack.Events.DLQAlarm, "AWS/SQS", "ApproximateNumberOfMessagesVisible",
 			map[string]any{"Name": "QueueName", "Value": getAtt(s.id(s.stack.Events.DLQ), "QueueName")}, 0},
 	}
-	if len(s.ofType("AWS::CloudWatch::Alarm")) != len(tests) {
-		t.Errorf("template has %d alarms, the test knows %d", len(s.ofType("AWS::CloudWatch::Alarm")), len(tests))
+	if n := len(tests) + 2; len(s.ofType("AWS::CloudWatch::Alarm")) != n { // + the rate alarms, below
+		t.Errorf("template has %d alarms, the tests know %d", len(s.ofType("AWS::CloudWatch::Alarm")), n)
 	}
 	anchor := regexp.MustCompile(`docs/runbook\.md#([a-z0-9-]+)`)
 	for _, tt := range tests {
@@ -742,5 +773,66 @@ func TestNoDependencyCycle(t *testing.T) {
 	raw, _ := json.Marshal(s.resources[s.id(s.stack.Storage.Uploads)].Properties["CorsConfiguration"])
 	if !strings.Contains(string(raw), s.id(s.stack.API.HttpApi)) {
 		t.Errorf("the uploads bucket's CORS does not name the API's origin: %s", raw)
+	}
+}
+
+// bucketArn matches the rendered ARN of the bucket whose quoted logical id is id.
+func bucketArn(id string) string { return `^\{"Fn::GetAtt":\["` + id + `","Arn"\]\}$` }
+
+// TestRateAlarms: the ImagesFailed and TransientErrors alarms divide the resize
+// function's own EMF metrics (under the emitter's dimension) with a volume floor,
+// and say what to do.
+func TestRateAlarms(t *testing.T) {
+	runbook, err := os.ReadFile("../docs/runbook.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := defaults(t)
+	tests := []struct {
+		name      string
+		alarm     awscdk.IResource
+		metrics   []string
+		threshold float64
+		periods   float64
+		period    float64
+	}{
+		{"images failed", s.stack.Alarms.ImagesFailedRate, []string{metrics.ImagesFailed, metrics.ImagesProcessed}, imagesFailedPercent, 1, 300},
+		{"transient errors", s.stack.Alarms.TransientErrorsRate, []string{metrics.TransientErrors, metrics.ImagesFailed, metrics.ImagesProcessed}, transientPercent, 3, 60},
+	}
+	topic := ref(s.id(s.stack.Alarms.Topic))
+	anchor := regexp.MustCompile(`docs/runbook\.md#([a-z0-9-]+)`)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			props := s.resources[s.id(tt.alarm)].Properties
+			if num(t, props["Threshold"]) != tt.threshold || num(t, props["EvaluationPeriods"]) != tt.periods ||
+				props["ComparisonOperator"] != "GreaterThanThreshold" || props["TreatMissingData"] != "notBreaching" ||
+				fmt.Sprint(props["AlarmActions"]) != fmt.Sprint([]any{topic}) {
+				t.Errorf("alarm %v", props)
+			}
+			raw, _ := json.Marshal(props["Metrics"])
+			text := string(raw)
+			if !strings.Contains(text, `"Expression":"IF(`) {
+				t.Errorf("no rate expression with a floor: %s", text)
+			}
+			for _, m := range tt.metrics {
+				want := fmt.Sprintf(`"Dimensions":[{"Name":"%s","Value":"%s"}],"MetricName":"%s","Namespace":"%s"`,
+					metrics.DimensionService, metrics.ServiceResize, m, metrics.Namespace)
+				if !strings.Contains(text, want) {
+					t.Errorf("metric %s not read under the emitter's dimension: %s", m, text)
+				}
+			}
+			if !strings.Contains(text, fmt.Sprintf(`"Period":%v`, tt.period)) {
+				t.Errorf("period is not %vs: %s", tt.period, text)
+			}
+			desc, _ := props["AlarmDescription"].(string)
+			if m := anchor.FindStringSubmatch(desc); m == nil || !runbookHasAnchor(string(runbook), m[1]) {
+				t.Errorf("description does not link a runbook heading: %q", desc)
+			}
+		})
+	}
+	// The resize errors alarm no longer claims bad images cannot cause it.
+	if desc := s.resources[s.id(s.stack.Alarms.ResizeErrors)].Properties["AlarmDescription"].(string); strings.Contains(desc, "do not cause") ||
+		!strings.Contains(desc, "resizeImageTimeout") {
+		t.Errorf("resize errors alarm text: %q", desc)
 	}
 }

@@ -389,7 +389,7 @@ func (c *Cloud) ensureBucket(ctx context.Context, name string) error {
 // APIEnv) plus the SDK's endpoint and credential variables for this cloud, so a
 // function binary or the AWS CLI can be pointed at it.
 func (c *Cloud) Env() map[string]string {
-	env := c.cfg.Settings.ResizeEnv(c.OutputBucket)
+	env := c.cfg.Settings.ResizeEnv(c.UploadsBucket, c.OutputBucket)
 	for k, v := range c.cfg.Settings.APIEnv(c.UploadsBucket, c.OutputBucket) {
 		env[k] = v
 	}

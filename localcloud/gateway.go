@@ -25,7 +25,8 @@ import (
 )
 
 // S3Gateway stands in front of gofakes3 and adds what gofakes3 does not do but
-// S3 does: SigV4 checks, a strict CORS policy, atomic If-None-Match: *, and bucket
+// S3 does: SigV4 checks, a strict CORS policy, atomic conditional writes
+// (If-None-Match: *, If-Match), and bucket
 // notifications. It also injects faults for tests.
 type S3Gateway struct {
 	Next     http.Handler
@@ -135,8 +136,7 @@ func (g *S3Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		mu := g.stripe(bucket, key)
 		mu.Lock()
 		defer mu.Unlock()
-		if r.Header.Get("If-None-Match") == "*" && g.exists(bucket, key) {
-			writeS3Error(w, r, http.StatusPreconditionFailed, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+		if g.refuseConditionalWrite(w, r, bucket, key) {
 			return
 		}
 	}
@@ -199,15 +199,6 @@ func (g *S3Gateway) notify(r *http.Request, event, bucket, key, requestID string
 	// S3 retries deliveries internally; a restart of the local cloud re-enqueues
 	// uploads that have no manifest (see Cloud.Recover).
 	g.Log.Error("notification not delivered", "bucket", bucket, "key", key, "err", err)
-}
-
-func (g *S3Gateway) exists(bucket, key string) bool {
-	obj, err := g.Backend.HeadObject(bucket, key)
-	if err != nil {
-		return false
-	}
-	_ = obj.Contents.Close()
-	return true
 }
 
 func (g *S3Gateway) stripe(bucket, key string) *sync.Mutex {

@@ -23,7 +23,7 @@ import (
 // resizeHandler builds the real resize handler exactly as functions/resize does,
 // from the environment settings.ResizeEnv describes.
 func (c *Cloud) resizeHandler() (eventsource.Handler, error) {
-	env := c.cfg.Settings.ResizeEnv(c.OutputBucket)
+	env := c.cfg.Settings.ResizeEnv(c.UploadsBucket, c.OutputBucket)
 	env["EVENT_BUS_NAME"] = c.EventBusName // as the CDK app adds it
 	rcfg, err := resize.ConfigFromEnv(getenv(env))
 	if err != nil {

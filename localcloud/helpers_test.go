@@ -31,6 +31,9 @@ func testSettings() settings.Settings {
 	s.Resize.BatchWindow = 100 * time.Millisecond
 	s.Resize.MaxConcurrency = 2
 	s.Queue.MaxReceiveCount = 3
+	// A batch of five within the 5s timeout less the 1s margin; the test images
+	// are small.
+	s.Resize.ImageTimeout = 800 * time.Millisecond
 	return s
 }
 

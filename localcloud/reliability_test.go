@@ -31,7 +31,9 @@ func putUploadDirect(t *testing.T, c *Cloud, name string, data []byte) (id, key 
 }
 
 func TestTransientS3FailuresAreRetriedByTheQueue(t *testing.T) {
-	c := startCloud(t, nil)
+	// Two failures, then success before the last receive: on the last one the
+	// image would read failed (processing_failed) while that attempt runs.
+	c := startCloud(t, func(cfg *Config) { cfg.Settings.Queue.MaxReceiveCount = 4 })
 	id := manifest.NewID()
 	key := manifest.UploadKey(c.Settings().UploadPrefix, id)
 	// The handler's S3 client does not retry (S3RetryMaxAttempts 1), so each failed
@@ -74,9 +76,12 @@ func TestPersistentFailureLandsInTheDLQ(t *testing.T) {
 	if n, max := c.Faults.Count(http.MethodGet, c.UploadsBucket, key), c.Settings().Queue.MaxReceiveCount; n != max {
 		t.Errorf("%d attempts before the DLQ, want maxReceiveCount %d", n, max)
 	}
+	// Nobody works on it in the DLQ, so it does not read pending: it was given up,
+	// with the last error, before it went there.
 	req, _ := http.NewRequest(http.MethodGet, c.APIURL+"/v1/images/"+id, nil)
-	if _, _, body := do(t, req); !bytes.Contains(body, []byte(`"pending"`)) {
-		t.Errorf("image in the DLQ should still read pending: %s", body)
+	if _, _, body := do(t, req); !bytes.Contains(body, []byte(`"failed"`)) || !bytes.Contains(body, []byte(`"processing_failed"`)) ||
+		!bytes.Contains(body, []byte("InternalError")) {
+		t.Errorf("image in the DLQ should read failed, processing_failed, with the last error: %s", body)
 	}
 }
 

@@ -108,6 +108,9 @@ func (f *sqsFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rec.status == http.StatusOK {
 		switch action {
 		case "SendMessage", "SendMessageBatch":
+			if fixed, ok := fixSendBatch(action, body); ok {
+				body = fixed
+			}
 			f.noteSent(body)
 		case "ReceiveMessage":
 			if fixed, ok := f.fixReceive(body); ok {

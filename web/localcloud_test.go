@@ -256,16 +256,16 @@ func TestRedriveFromTheOpsViewInTheLocalCloud(t *testing.T) {
 	if transient != "2" {
 		t.Errorf("transient errors %q, want 2 (one per receive before the DLQ)", transient)
 	}
-	var state string
-	page.run(t, chromedp.Evaluate(`document.querySelector("li.file").getAttribute("data-state")`, &state))
-	if state != "processing" {
-		t.Errorf("upload page shows %q while the image sits in the DLQ, want processing", state)
+	// In the DLQ the image is not pending for ever: it was given up with a reason
+	// (processing_failed), and the page keeps watching for a retry.
+	if it := page.waitState(t, "wine.jpg", "failed", time.Minute); !strings.Contains(it.Text, "set aside") {
+		t.Errorf("upload page shows %+v while the image sits in the DLQ, want failed, set aside for a retry", it)
 	}
 
 	broken.Store(false)
 	ops.run(t, chromedp.WaitEnabled("#redrive", chromedp.ByID), chromedp.Click("#redrive", chromedp.ByID))
 	waitText(t, ops, "redrive-result", "Moved 1 message back to the resize queue.")
-	it := page.waitSettled(t, 1, time.Minute)["wine.jpg"]
+	it := page.waitState(t, "wine.jpg", "ready", time.Minute)
 	if it.State != "ready" || len(it.Variants) != len(imagecore.DefaultVariants()) {
 		t.Errorf("after redrive the page shows %+v, want ready with every variant", it)
 	}
@@ -312,4 +312,28 @@ func TestOfflineThenTryAgainInTheLocalCloud(t *testing.T) {
 		t.Errorf("after reconnecting and trying again: %+v; want ready with every variant", it)
 	}
 	expectNoPageErrors(t, b)
+}
+
+// waitState waits until the page shows the file in state (with its variants
+// loaded, for ready) and returns it.
+func (b *browser) waitState(t *testing.T, name, state string, timeout time.Duration) fileItem {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var items []fileItem
+		b.run(t, chromedp.Evaluate(readItems, &items))
+		for _, it := range items {
+			loaded := true
+			for _, v := range it.Variants {
+				loaded = loaded && v.Loaded
+			}
+			if it.Name == name && it.State == state && loaded {
+				return it
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the page did not show %s as %s in %s; it shows %+v", name, state, timeout, items)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

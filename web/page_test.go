@@ -374,7 +374,8 @@ func TestPageExplainsEveryErrorCode(t *testing.T) {
 	s := newScripted(t, 1<<20)
 	b := newBrowser(t)
 	dir := t.TempDir()
-	codes := []string{"unsupported_format", "corrupt_image", "too_large", "too_many_pixels", "dimensions_too_large", "empty_file", "source_missing", "brand_new_code"}
+	codes := []string{"unsupported_format", "corrupt_image", "too_large", "too_many_pixels", "dimensions_too_large", "empty_file", "source_missing",
+		"too_complex", "processing_failed", "brand_new_code"}
 	var files []string
 	for _, c := range codes {
 		files = append(files, writeFile(t, dir, "code-"+c+".png", []byte{1, 2, 3}, 0))

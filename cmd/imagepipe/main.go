@@ -21,8 +21,10 @@ func main() {
 		"resize":  {runResize, "run the resize function's engine and variants on local files"},
 		"redrive": {runRedrive, "move messages from the dead-letter queue back to the resize queue"},
 		"bench":   {runBench, "compare the engine with the naive pipeline and vipsthumbnail"},
+		// Settling: re-queue originals after a limit, variants or engine change.
+		"reprocess": {runReprocess, "send originals through the resize queue again (all, failed with given codes, or by id)"},
 	}
-	order := []string{"dev", "resize", "redrive", "bench"}
+	order := []string{"dev", "resize", "redrive", "reprocess", "bench"}
 	cmd, ok := command{}, false
 	if len(os.Args) >= 2 {
 		cmd, ok = commands[os.Args[1]]
@@ -30,7 +32,7 @@ func main() {
 	if !ok {
 		fmt.Fprintln(os.Stderr, "usage: imagepipe COMMAND [flags]   (imagepipe COMMAND -h for its flags)")
 		for _, name := range order {
-			fmt.Fprintf(os.Stderr, "  %-8s %s\n", name, commands[name].help)
+			fmt.Fprintf(os.Stderr, "  %-9s %s\n", name, commands[name].help)
 		}
 		os.Exit(2)
 	}

@@ -38,6 +38,8 @@ func chaosSettings() settings.Settings {
 	s.Resize.BatchWindow = 100 * time.Millisecond
 	s.Resize.MaxConcurrency = 2
 	s.Queue.MaxReceiveCount = 5
+	// A batch of five within the 4s timeout less the 1s margin.
+	s.Resize.ImageTimeout = 600 * time.Millisecond
 	return s
 }
 

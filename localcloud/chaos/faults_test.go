@@ -70,6 +70,7 @@ func TestS3FaultsEveryImageReadyOnce(t *testing.T) {
 		// (production has 60s), or handing back the rest of the batch becomes the
 		// norm and healthy images reach the DLQ.
 		cfg.Settings.Resize.Timeout = 15 * time.Second
+		cfg.Settings.Resize.ImageTimeout = 2800 * time.Millisecond // real photos: 5 x 2.8s + 1s fit in 15s
 		cfg.VisibilityTimeout = 16 * time.Second
 	})
 	var mu sync.Mutex
@@ -154,7 +155,7 @@ func TestWorkerKilledMidBatch(t *testing.T) {
 		cfg.NoEventSource = true
 		cfg.Settings.Queue.MaxReceiveCount = 50 // kills must not push work to the DLQ
 	})
-	rcfg, err := resize.ConfigFromEnv(func(k string) string { return c.Settings().ResizeEnv(c.OutputBucket)[k] })
+	rcfg, err := resize.ConfigFromEnv(func(k string) string { return c.Settings().ResizeEnv(c.UploadsBucket, c.OutputBucket)[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,8 +291,13 @@ func TestPoisonImageToDLQThenRedrive(t *testing.T) {
 		}
 		return nil
 	})
-	if st, err := b.status(ctx, poison); err != nil || st.Status != string(manifest.StatusPending) {
-		t.Errorf("poison image status %+v, %v; want pending (no manifest)", st, err)
+	// Nobody works on a message in the DLQ, so its image is not left pending: it
+	// was given up with the last error, and the redrive below replaces that.
+	if st, err := b.status(ctx, poison); err != nil || st.Status != string(manifest.StatusFailed) {
+		t.Errorf("poison image status %+v, %v; want failed (processing_failed)", st, err)
+	} else if m, err := manifest.Read(ctx, c.S3, c.OutputBucket, poison); err != nil || m == nil || m.Error == nil ||
+		m.Error.Code != resize.CodeProcessingFailed || !strings.Contains(m.Error.Message, "InternalError") {
+		t.Errorf("poison manifest %+v, %v; want processing_failed with the last error", m, err)
 	}
 	mu.Lock()
 	attempts := gets
@@ -309,10 +315,13 @@ func TestPoisonImageToDLQThenRedrive(t *testing.T) {
 	if report.Method != redrive.Copy || report.Moved != 1 || len(report.Duplicated) != 0 {
 		t.Errorf("redrive report %+v, want 1 message copied (move tasks are not implemented locally)", report)
 	}
-	st := b.waitAll(ctx, []string{poison}, 60*time.Second)[poison]
-	if st.Status != string(manifest.StatusReady) {
-		t.Fatalf("after redrive the image is %q, want ready", st.Status)
-	}
+	var st imageStatus
+	waitFor(t, 60*time.Second, "the redriven image ready", func() error {
+		if st, err = b.status(ctx, poison); err != nil || st.Status != string(manifest.StatusReady) {
+			return fmt.Errorf("status %q, %v", st.Status, err)
+		}
+		return nil
+	})
 	if err := checkConsistent(ctx, c, poison); err != nil {
 		t.Error(err)
 	}

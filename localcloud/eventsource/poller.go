@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -78,6 +79,8 @@ type Poller struct {
 	queue   Queue
 	handler Handler
 	log     *slog.Logger
+	// abandoned counts invocations ended while their handler still ran (timeout.go).
+	abandoned atomic.Int64
 }
 
 // New checks cfg and returns a poller; Run starts it.
@@ -225,11 +228,7 @@ func (p *Poller) invoke(stop, ctx context.Context, batch []types.Message) {
 		AwsRequestID:       newRequestID(),
 		InvokedFunctionArn: "arn:aws:lambda:" + p.cfg.Region + ":000000000000:function:" + p.cfg.FunctionName,
 	})
-	resp, err := p.call(ictx, ev)
-	if err == nil && ictx.Err() != nil {
-		// A reply after the deadline is a timeout in Lambda, whatever it says.
-		err = fmt.Errorf("invocation timed out after %s: %w", p.cfg.Timeout, ictx.Err())
-	}
+	resp, err := p.callWithin(ictx, ev)
 	inv := Invocation{Records: len(batch), Err: err, Duration: time.Since(start)}
 	var failed map[string]bool
 	if err == nil {

@@ -26,6 +26,7 @@ func queue(t *testing.T) *localcloud.Cloud {
 	t.Helper()
 	s := settings.Default()
 	s.Resize.Timeout, s.Resize.DeadlineMargin = 3*time.Second, time.Second
+	s.Resize.ImageTimeout = 400 * time.Millisecond // 5 x 0.4s + 1s fit in 3s
 	s.Queue.MaxReceiveCount = 100
 	c, err := localcloud.Start(context.Background(), localcloud.Config{
 		Settings: s, Name: fmt.Sprintf("es%d", seq.Add(1)), NoEventSource: true,

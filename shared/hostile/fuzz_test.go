@@ -17,6 +17,7 @@ import (
 var knownCodes = map[string]bool{
 	string(imagecore.CodeEmpty): true, string(imagecore.CodeUnsupportedFormat): true, string(imagecore.CodeCorrupt): true,
 	string(imagecore.CodeTooLarge): true, string(imagecore.CodeTooManyPixels): true, string(imagecore.CodeDimensionsTooLarge): true,
+	string(imagecore.CodeTooComplex): true,
 }
 
 // FuzzHandle sends any upload, under any key, through the resize handler with a
@@ -34,7 +35,7 @@ func FuzzHandle(f *testing.F) {
 			f.Add([]string{"0123456789abcdef0123456789abcdef", "my photo.jpg", "a+b%c.png", "фото/日本.gif"}[i%4], b)
 		}
 	}
-	env := settings.Default().ResizeEnv(outputBucket)
+	env := settings.Default().ResizeEnv(uploadsBucket, outputBucket)
 	env["MAX_PIXELS"] = "1000000" // keep each input cheap; the limits are exercised all the same
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
 		store := &objectStore{}

@@ -143,7 +143,7 @@ func readManifest(t *testing.T, store *objectStore, id string) *manifest.Manifes
 // image core's code, and never a retry (these are all permanent outcomes).
 func TestHandlerOnHostileInput(t *testing.T) {
 	store := &objectStore{}
-	env := settings.Default().ResizeEnv(outputBucket)
+	env := settings.Default().ResizeEnv(uploadsBucket, outputBucket)
 	h := newHandler(t, store, env)
 	for i, tc := range outcomes {
 		t.Run(tc.file, func(t *testing.T) {
@@ -223,7 +223,7 @@ func TestHandlerOnOddKeys(t *testing.T) {
 		"uploads/ leading and trailing .jpg ",
 	}
 	store := &objectStore{}
-	h := newHandler(t, store, settings.Default().ResizeEnv(outputBucket))
+	h := newHandler(t, store, settings.Default().ResizeEnv(uploadsBucket, outputBucket))
 	ids := map[string]string{}
 	for i, key := range keys {
 		store.put(uploadsBucket, key, object{body: photo, contentType: "image/jpeg"})
@@ -267,7 +267,7 @@ func TestHandlerJustOverTheLimit(t *testing.T) {
 		code  string
 	}{{len(data) - 1, string(imagecore.CodeTooLarge)}, {len(data), ""}} {
 		store := &objectStore{}
-		env := settings.Default().ResizeEnv(outputBucket)
+		env := settings.Default().ResizeEnv(uploadsBucket, outputBucket)
 		env["MAX_UPLOAD_BYTES"] = strconv.Itoa(tc.limit)
 		h := newHandler(t, store, env)
 		key := "uploads/" + manifest.NewID()

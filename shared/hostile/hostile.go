@@ -57,6 +57,7 @@ func Files() []File {
 		{"gps-64x48.jpg", "a JPEG whose EXIF carries GPS coordinates that outputs must not leak", withExif(photo, 1, true)},
 		{"tiny-8x8.png", "an 8x8 PNG", pngOf(noise(8, 8, 3))},
 	}
+	fs = append(fs, scanFiles()...)
 	for o := 1; o <= 8; o++ {
 		fs = append(fs, File{
 			Name:  "orientation-" + string(rune('0'+o)) + ".jpg",

@@ -166,3 +166,36 @@ func TestFilesAreWhatTheySay(t *testing.T) {
 func pngConfig(b []byte) (image.Config, error)  { return png.DecodeConfig(bytes.NewReader(b)) }
 func jpegConfig(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) }
 func gifConfig(b []byte) (image.Config, error)  { return gif.DecodeConfig(bytes.NewReader(b)) }
+
+// TestScanFilesAreWhatTheySay checks the scan bombs' frames with image/jpeg
+// and counts their scans (SOS markers: entropy-coded data never holds 0xFFDA).
+func TestScanFilesAreWhatTheySay(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		comps int
+		scans int
+		stray bool
+	}{
+		{"bomb-jpeg-scans-7000x7000.jpg", 1, 1100, false},
+		{"bomb-jpeg-refine-7000x7000.jpg", 1, 401, false},
+		{"bomb-jpeg-cmyk-scans-7000x7000.jpg", 4, 480, false},
+		{"bomb-jpeg-scans-stray-marker-7000x7000.jpg", 1, 1100, true},
+		{"jpeg-eob-scans-16-7000x7000.jpg", 1, 16, false},
+		{"jpeg-eob-scans-stray-marker-7000x7000.jpg", 1, 12, true},
+	} {
+		data := file(t, c.name)
+		cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
+		if err != nil || cfg.Width != 7000 || cfg.Height != 7000 {
+			t.Errorf("%s: config %dx%d, %v; want 7000x7000", c.name, cfg.Width, cfg.Height, err)
+		}
+		if c.comps == 4 && cfg.ColorModel != color.CMYKModel {
+			t.Errorf("%s: colour model %v, want CMYK", c.name, cfg.ColorModel)
+		}
+		if n := bytes.Count(data, []byte{0xFF, 0xDA}); n != c.scans {
+			t.Errorf("%s: %d scans, want %d", c.name, n, c.scans)
+		}
+		if got := bytes.Contains(data, []byte{0xFF, 0x4F}); got != c.stray {
+			t.Errorf("%s: stray marker %v, want %v", c.name, got, c.stray)
+		}
+	}
+}

@@ -8,13 +8,19 @@
 // orientation applied to the outputs, no metadata written, JPEG for opaque
 // images and PNG for transparent ones. Every refusal is an *Error with a Code.
 //
+// Work per file is bounded by its bytes and declared pixels (docs/hostile.md):
+// JPEGs whose scans would cost more are refused as CodeTooComplex from a walk
+// of their markers, and Process stops soon after its context is done, with an
+// error that wraps the context's.
+//
 // Speed (docs/performance.md): opaque JPEG and WebP sources are resampled per
 // Y/Cb/Cr plane and handed to the JPEG encoder as YCbCr, with no RGB image in
 // between; other sources go through premultiplied RGBA. Both shrink with 2x
 // box steps first and finish with a fixed-point Lanczos-3. JPEGs are decoded
 // by the package's own decoder at 1/2, 1/4 or 1/8 scale in the DCT domain
-// when every variant allows it (image/jpeg otherwise, and for any kind or
-// error that decoder does not handle).
+// when every variant allows it (image/jpeg otherwise, and for the kinds that
+// decoder does not handle, known from the headers: an error once its scans
+// are being decoded is a refusal, never a second decode).
 // ProcessReference keeps the straightforward imaging pipeline as the quality
 // and speed baseline.
 package imagecore

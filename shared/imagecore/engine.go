@@ -51,7 +51,7 @@ type Result struct {
 // EngineVersion names the engine's output: bump it whenever the bytes it makes for
 // the same input and settings change (a decoder fix, an encoder change), so
 // manifests and cached URLs made by an older engine are known to be stale.
-const EngineVersion = "3"
+const EngineVersion = "4"
 
 // Engine turns image bytes into the configured variants. It is safe for
 // concurrent use; it holds only immutable configuration.
@@ -80,17 +80,20 @@ func (e *Engine) Variants() []Variant { return append([]Variant(nil), e.variants
 // Process checks data against the limits, decodes it once, applies its EXIF
 // orientation and renders every variant from that one decode. Refusals of the
 // input are *Error values; any other error is a bug or an encoder failure. Work
-// stops when ctx is done, and the error then wraps ctx.Err().
+// stops soon after ctx is done (the engine looks at it between stages, before
+// each JPEG scan and every few dozen rows of its loops; a standard decoder
+// runs to its end, which the limits bound), and the error then wraps ctx.Err(),
+// so errors.Is(err, context.DeadlineExceeded) tells a deadline that ran out.
 func (e *Engine) Process(ctx context.Context, data []byte) (*Result, error) {
 	info, cfg, err := e.header(data)
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("image engine: %w", err)
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
 	}
 	if info.Format == SourceJPEG && !e.stdJPEG {
-		if outs, ok, err := renderJPEG(info, data, cfg.Width, cfg.Height, e.variants); ok {
+		if outs, ok, err := renderJPEG(ctx, info, data, cfg.Width, cfg.Height, e.variants); ok {
 			if err != nil {
 				return nil, err
 			}
@@ -101,15 +104,19 @@ func (e *Engine) Process(ctx context.Context, data []byte) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	outs, err := render(info, m, cfg.Width, cfg.Height, e.variants)
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	outs, err := render(ctx, info, m, cfg.Width, cfg.Height, e.variants)
 	if err != nil {
 		return nil, err
 	}
 	return &Result{Source: info, Outputs: outs}, nil
 }
 
-// CheckHeader applies the byte and dimension limits and reports the source
-// without decoding pixels. Callers use it to refuse early; Process does the same.
+// CheckHeader applies the byte and dimension limits, and for a JPEG the limits
+// on its scans (a walk of its markers), and reports the source without
+// decoding pixels. Callers use it to refuse early; Process does the same.
 func (e *Engine) CheckHeader(data []byte) (SourceInfo, error) {
 	info, _, err := e.header(data)
 	return info, err
@@ -141,6 +148,13 @@ func (e *Engine) header(data []byte) (SourceInfo, image.Config, error) {
 	}
 	if w > e.limits.MaxSide || h > e.limits.MaxSide {
 		return info, cfg, &Error{Code: CodeDimensionsTooLarge, Message: fmt.Sprintf("the image is %dx%d, a side is over the limit of %d pixels", w, h, e.limits.MaxSide)}
+	}
+	if format == SourceJPEG {
+		// Its scans, walked without decoding: a file whose scans would cost
+		// more than its size and pixels justify is refused here.
+		if err := checkJPEGScans(data); err != nil {
+			return info, cfg, err
+		}
 	}
 	info.Orientation = orientationOf(format, data)
 	info.Width, info.Height = w, h
@@ -179,7 +193,7 @@ func decodeImage(format string, data []byte) (image.Image, error) {
 	case SourceGIF:
 		m, err = gif.Decode(r) // the first frame only
 	case SourceWebP:
-		m, err = webp.Decode(r)
+		m, err = webp.Decode(bytes.NewReader(padVP8L(data)))
 	default:
 		return nil, fmt.Errorf("no decoder for %q", format)
 	}
@@ -188,6 +202,17 @@ func decodeImage(format string, data []byte) (image.Image, error) {
 	}
 	return m, nil
 }
+
+// ctxErr is ctx's error, wrapped, once ctx is done.
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("image engine: %w", err)
+	}
+	return nil
+}
+
+// ctxRows is how many rows the engine's loops do between looks at the context.
+const ctxRows = 64
 
 func byteSize(n int64) string {
 	switch {

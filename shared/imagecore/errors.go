@@ -13,6 +13,11 @@ const (
 	CodeTooLarge           Code = "too_large"            // more bytes than Limits.MaxBytes
 	CodeTooManyPixels      Code = "too_many_pixels"      // width*height over Limits.MaxPixels
 	CodeDimensionsTooLarge Code = "dimensions_too_large" // a side over Limits.MaxSide
+	// CodeTooComplex: decoding would cost far more work than the file's size and
+	// pixels justify (a JPEG with thousands of scans, say). The engine refuses
+	// such files itself; a caller that gives each image a deadline of its own
+	// also uses it when that deadline runs out (docs/hostile.md).
+	CodeTooComplex Code = "too_complex"
 )
 
 // Error is a refusal of an input, with a message a person can read.

@@ -1,6 +1,8 @@
 package imagecore
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -13,14 +15,22 @@ import (
 // libjpeg's scaled decoding does. Shrinking this way skips most of the IDCT,
 // the plane memory and the first box steps of the pyramid. It produces only
 // Y/Cb/Cr or gray planes; anything else (CMYK, RGB, arithmetic coding, 12-bit,
-// lossless, unusual sampling) is reported as errJPEGUnsupported and the engine
-// uses image/jpeg. Any decoding error also sends the engine to image/jpeg, so
-// damaged files are judged exactly as before.
+// lossless, unusual sampling) is found in the headers before the first scan,
+// and the engine then uses image/jpeg. An error once scans are being decoded
+// is final: the file is refused, never decoded a second time by image/jpeg.
+//
+// Work is bounded per file (docs/hostile.md): the engine's walk of the
+// markers (jpegwalk.go) refuses files with too many scans first; here an
+// end-of-band run costs one step however many blocks it covers, a refinement
+// run visits only blocks with non-zero coefficients, and d.work counts every
+// step against a budget proportional to the frame's blocks and the file's
+// bytes. The context is checked before each scan and each row of blocks.
 
 var (
 	errJPEGUnsupported = errors.New("jpeg: not handled by the scaled decoder")
 	errJPEGShort       = errors.New("jpeg: entropy-coded data is truncated")
 	errJPEGHuffman     = errors.New("jpeg: bad Huffman code")
+	errJPEGTooComplex  = errors.New("jpeg: decoding would take more work than the file's size justifies")
 )
 
 func jpegErr(format string, args ...any) error {
@@ -100,7 +110,8 @@ type jpegComp struct {
 	pix          []byte
 	stride       int
 	coef         []int16  // progressive: every block's coefficients, natural order
-	nz           []uint64 // progressive: per block, bit k set if zigzag coefficient k may be non-zero
+	nz           []uint64 // progressive: per block, bit k set if zigzag coefficient k is non-zero
+	any          []uint64 // progressive: bit per block (index row*bw+col), set if any AC coefficient is non-zero
 	pred         int32
 	td, ta       int
 }
@@ -128,6 +139,11 @@ type jpegDecoder struct {
 	adobe       bool
 	transform   int
 	err         error // a bad Huffman code in the current block
+
+	ctx context.Context
+	// work counts decoding steps (blocks decoded, runs skipped, bitset words
+	// read); decode refuses the file once it passes budget.
+	work, budget int64
 }
 
 // newJPEGDecoder reads the markers up to the first scan and checks that the
@@ -165,25 +181,29 @@ func newJPEGDecoder(data []byte) (*jpegDecoder, error) {
 // marker reads the next marker and, for markers with a length, its segment.
 func (d *jpegDecoder) marker() (byte, []byte, error) {
 	data := d.data
-	if d.pos+2 > len(data) {
-		return 0, nil, jpegErr("unexpected end of data")
+	var m byte
+	for {
+		// Bytes before a marker, and 0xFF 0x00, are extraneous data that
+		// image/jpeg and libjpeg skip; so does this decoder.
+		i := bytes.IndexByte(data[min(d.pos, len(data)):], 0xFF)
+		if i < 0 {
+			return 0, nil, jpegErr("unexpected end of data")
+		}
+		d.pos += i
+		for d.pos+1 < len(data) && data[d.pos+1] == 0xFF { // fill bytes
+			d.pos++
+		}
+		if d.pos+2 > len(data) {
+			return 0, nil, jpegErr("unexpected end of data")
+		}
+		m = data[d.pos+1]
+		d.pos += 2
+		if m != 0x00 {
+			break
+		}
 	}
-	if data[d.pos] != 0xFF {
-		return 0, nil, jpegErr("expected a marker at offset %d", d.pos)
-	}
-	for d.pos+1 < len(data) && data[d.pos+1] == 0xFF { // fill bytes
-		d.pos++
-	}
-	if d.pos+2 > len(data) {
-		return 0, nil, jpegErr("unexpected end of data")
-	}
-	m := data[d.pos+1]
-	d.pos += 2
-	switch {
-	case m == 0xD8 || m == 0xD9 || (m >= 0xD0 && m <= 0xD7) || m == 0x01:
+	if m == 0xD8 || m == 0xD9 || (m >= 0xD0 && m <= 0xD7) || m == 0x01 {
 		return m, nil, nil
-	case m == 0x00:
-		return 0, nil, jpegErr("bad marker")
 	}
 	if d.pos+2 > len(data) {
 		return 0, nil, jpegErr("unexpected end of data")
@@ -349,8 +369,11 @@ func (d *jpegDecoder) sizeAt(i, n int) (int, int) {
 }
 
 // decode reads every scan, reconstructing component i at scale n[i]/8, and
-// returns the planes.
-func (d *jpegDecoder) decode(n []int) ([]plane, error) {
+// returns the planes. It stops with ctx's error once ctx is done, and with
+// errJPEGTooComplex once its work passes the budget.
+func (d *jpegDecoder) decode(ctx context.Context, n []int) ([]plane, error) {
+	d.ctx = ctx
+	var blocks int64
 	for i := range d.comps {
 		c := &d.comps[i]
 		switch n[i] {
@@ -364,7 +387,14 @@ func (d *jpegDecoder) decode(n []int) ([]plane, error) {
 		if d.progressive {
 			c.coef = make([]int16, c.bw*c.bh*64)
 			c.nz = make([]uint64, c.bw*c.bh)
+			c.any = make([]uint64, (c.bw*c.bh+63)/64)
 		}
+		blocks += int64(c.bw) * int64(c.bh)
+	}
+	if d.budget == 0 { // (tests set their own)
+		// Twice what the engine's walk lets any file's scans cost, plus a
+		// step per bit of input: a sane file never comes near it.
+		d.budget = 2*(maxJPEGPasses*blocks+jpegPassFloor) + 8*int64(len(d.data))
 	}
 	for {
 		m, seg, err := d.marker()
@@ -374,16 +404,24 @@ func (d *jpegDecoder) decode(n []int) ([]plane, error) {
 		if m == 0xD9 {
 			break
 		}
-		if m == 0xDA {
+		switch {
+		case m == 0xDA:
+			if err := d.checkpoint(); err != nil {
+				return nil, err
+			}
 			if err := d.scan(seg); err != nil {
 				return nil, err
 			}
 			continue
-		}
-		if m == 0xC0 || m == 0xC1 || m == 0xC2 {
+		case m >= 0xD0 && m <= 0xD7:
+			continue // a restart marker after a scan's last interval, which image/jpeg also ignores
+		case m == 0xC0 || m == 0xC1 || m == 0xC2:
 			return nil, jpegErr("more than one frame header")
 		}
 		if err := d.segment(m, seg); err != nil {
+			if errors.Is(err, errJPEGUnsupported) { // too late to hand the file over: it is damaged
+				return nil, jpegErr("unexpected marker 0x%02X between scans", m)
+			}
 			return nil, err
 		}
 	}
@@ -398,6 +436,18 @@ func (d *jpegDecoder) decode(n []int) ([]plane, error) {
 		planes[i] = plane{pix: c.pix, w: w, h: h, stride: c.stride}
 	}
 	return planes, nil
+}
+
+// checkpoint stops the decode when its work passes the budget or its
+// context is done; it runs before each scan and each row of blocks.
+func (d *jpegDecoder) checkpoint() error {
+	if d.work > d.budget {
+		return errJPEGTooComplex
+	}
+	if d.ctx != nil {
+		return d.ctx.Err()
+	}
+	return nil
 }
 
 type scanParams struct {
@@ -594,6 +644,9 @@ func (d *jpegDecoder) skipToMarker() {
 func (d *jpegDecoder) entropy(sp *scanParams) error {
 	d.resetBits()
 	d.eobrun = 0
+	if d.progressive && sp.ss > 0 {
+		return d.entropyAC(sp)
+	}
 	single := len(sp.comps) == 1
 	mx, my := d.mcux, d.mcuy
 	if single {
@@ -603,6 +656,9 @@ func (d *jpegDecoder) entropy(sp *scanParams) error {
 	var blk [64]int32
 	mcu, rst := 0, 0
 	for y := 0; y < my; y++ {
+		if err := d.checkpoint(); err != nil {
+			return err
+		}
 		for x := 0; x < mx; x++ {
 			if d.ri > 0 && mcu > 0 && mcu%d.ri == 0 {
 				if err := d.restart(rst); err != nil {
@@ -617,6 +673,7 @@ func (d *jpegDecoder) entropy(sp *scanParams) error {
 				if single {
 					bh, bv = 1, 1
 				}
+				d.work += int64(bh * bv)
 				for by := 0; by < bv; by++ {
 					for bx := 0; bx < bh; bx++ {
 						col, row := x*bh+bx, y*bv+by
@@ -627,17 +684,11 @@ func (d *jpegDecoder) entropy(sp *scanParams) error {
 								idct(&blk, &d.qt[c.tq], c.n, c.pix[row*c.n*c.stride+col*c.n:], c.stride)
 							}
 						} else {
-							bi := row*c.bw + col
-							b := (*[64]int16)(c.coef[bi*64:])
-							switch {
-							case sp.ss == 0 && sp.ah == 0:
+							b := (*[64]int16)(c.coef[(row*c.bw+col)*64:])
+							if sp.ah == 0 {
 								err = d.dcFirst(c, b, sp.al)
-							case sp.ss == 0:
+							} else {
 								b[0] |= int16(d.bits(1) << sp.al)
-							case sp.ah == 0:
-								err = d.acFirst(c, b, &c.nz[bi], sp)
-							default:
-								err = d.acRefine(c, b, &c.nz[bi], sp)
 							}
 						}
 						if err == nil {
@@ -656,6 +707,102 @@ func (d *jpegDecoder) entropy(sp *scanParams) error {
 	}
 	d.skipToMarker()
 	return nil
+}
+
+// entropyAC decodes a progressive AC scan: one component, its blocks in
+// raster order. A block inside an end-of-band run is not visited one by one:
+// the rest of an AC-first run is skipped in one step, and a refinement run
+// visits only the blocks that have a non-zero coefficient (found 64 at a time
+// in c.any), which are the blocks the run has correction bits for. A scan so
+// costs what its bits and its non-zero blocks cost, not what it covers.
+func (d *jpegDecoder) entropyAC(sp *scanParams) error {
+	c := &d.comps[sp.comps[0]]
+	mx := (c.cw + 7) / 8
+	total := mx * ((c.ch + 7) / 8)
+	refine := sp.ah != 0
+	rst, rowEnd := 0, 0
+	for i := 0; i < total; {
+		if i >= rowEnd { // a new row of blocks
+			if d.overran() {
+				return errJPEGShort
+			}
+			if err := d.checkpoint(); err != nil {
+				return err
+			}
+			rowEnd = (i/mx + 1) * mx
+		}
+		if d.ri > 0 && i > 0 && i%d.ri == 0 && rst < i/d.ri {
+			if err := d.restart(rst); err != nil {
+				return err
+			}
+			rst++
+		}
+		d.work++
+		if d.eobrun > 0 {
+			k := min(int(d.eobrun), total-i)
+			if d.ri > 0 {
+				k = min(k, d.ri-i%d.ri) // a run never crosses a restart
+			}
+			if refine {
+				d.refineRun(c, sp, i, k, mx)
+			}
+			d.eobrun -= int32(k)
+			i += k
+			continue
+		}
+		bi := (i/mx)*c.bw + i%mx
+		b := (*[64]int16)(c.coef[bi*64:])
+		var err error
+		if refine {
+			err = d.acRefine(c, b, &c.nz[bi], sp)
+		} else {
+			err = d.acFirst(c, b, &c.nz[bi], sp)
+		}
+		if err == nil {
+			err = d.err
+		}
+		if err != nil {
+			return err
+		}
+		if c.nz[bi] != 0 {
+			c.any[bi>>6] |= 1 << uint(bi&63)
+		}
+		i++
+	}
+	if d.overran() {
+		return errJPEGShort
+	}
+	d.skipToMarker()
+	return nil
+}
+
+// refineRun applies an end-of-band run of a refinement scan to the k blocks
+// from raster position i: each non-zero coefficient in the band takes a
+// correction bit; blocks with none take nothing and are not visited.
+func (d *jpegDecoder) refineRun(c *jpegComp, sp *scanParams, i, k, mx int) {
+	for k > 0 {
+		col := i % mx
+		n := min(k, mx-col)
+		lo := (i/mx)*c.bw + col
+		hi := lo + n // exclusive
+		for w := lo >> 6; w <= (hi-1)>>6; w++ {
+			m := c.any[w]
+			if w == lo>>6 {
+				m &= ^uint64(0) << uint(lo&63)
+			}
+			if w == (hi-1)>>6 && hi&63 != 0 {
+				m &= 1<<uint(hi&63) - 1
+			}
+			d.work++
+			for ; m != 0; m &= m - 1 {
+				bi := w<<6 + bits.TrailingZeros64(m)
+				d.refineNonZero(c.coef[bi*64:bi*64+64:bi*64+64], c.nz[bi], sp.ss, sp)
+				d.work++
+			}
+		}
+		i += n
+		k -= n
+	}
 }
 
 func (d *jpegDecoder) baselineBlock(c *jpegComp, blk *[64]int32) error {
@@ -696,11 +843,9 @@ func (d *jpegDecoder) dcFirst(c *jpegComp, b *[64]int16, al int) error {
 	return nil
 }
 
+// acFirst decodes a block of an AC first scan; it is entered outside a run.
+// An end-of-band ends the block and starts a run of d.eobrun more blocks.
 func (d *jpegDecoder) acFirst(c *jpegComp, b *[64]int16, nz *uint64, sp *scanParams) error {
-	if d.eobrun > 0 {
-		d.eobrun--
-		return nil
-	}
 	t := &d.ac[c.ta]
 	for k := sp.ss; k <= sp.se; {
 		rs := d.decodeHuff(t)
@@ -729,82 +874,86 @@ func (d *jpegDecoder) acFirst(c *jpegComp, b *[64]int16, nz *uint64, sp *scanPar
 
 // acRefine is a successive-approximation AC scan (T.81 G.1.2.3): new
 // coefficients of magnitude 1<<al, and one correction bit for each
-// coefficient that is already non-zero.
+// coefficient that is already non-zero. It is entered outside a run; an
+// end-of-band it decodes starts one (the rest of this block, then d.eobrun
+// more blocks).
 func (d *jpegDecoder) acRefine(c *jpegComp, b *[64]int16, nz *uint64, sp *scanParams) error {
 	p1, m1 := int16(1)<<sp.al, int16(-1)<<sp.al
-	refine := func(z uint8) {
-		if d.nbits == 0 {
-			d.fill()
-		}
-		bit := d.acc>>63 != 0
-		d.acc <<= 1
-		d.nbits--
-		if bit && b[z]&p1 == 0 {
-			if b[z] >= 0 {
-				b[z] += p1
-			} else {
-				b[z] += m1
-			}
-		}
-	}
 	k := sp.ss
-	if d.eobrun == 0 {
-		t := &d.ac[c.ta]
+	t := &d.ac[c.ta]
+	for k <= sp.se {
+		rs := d.decodeHuff(t)
+		r, s := int(rs>>4), int(rs&15)
+		var val int16
+		if s != 0 {
+			if s != 1 {
+				return jpegErr("bad refinement size")
+			}
+			val = m1
+			if d.bit() {
+				val = p1
+			}
+		} else if r != 15 {
+			d.eobrun = 1 << r
+			if r > 0 {
+				d.eobrun += d.bits(r)
+			}
+			d.refineNonZero(b[:], *nz, k, sp)
+			d.eobrun--
+			return nil
+		}
 		for k <= sp.se {
-			rs := d.decodeHuff(t)
-			r, s := int(rs>>4), int(rs&15)
-			var val int16
-			if s != 0 {
-				if s != 1 {
-					return jpegErr("bad refinement size")
+			z := zigzag[k]
+			if b[z] != 0 {
+				d.refineBit(b[:], z, p1, m1)
+			} else {
+				if r == 0 {
+					break
 				}
-				val = m1
-				if d.bit() {
-					val = p1
-				}
-			} else if r != 15 {
-				d.eobrun = 1 << r
-				if r > 0 {
-					d.eobrun += d.bits(r)
-				}
-				break
-			}
-			for k <= sp.se {
-				z := zigzag[k]
-				if b[z] != 0 {
-					refine(z)
-				} else {
-					if r == 0 {
-						break
-					}
-					r--
-				}
-				k++
-			}
-			if val != 0 {
-				if k > sp.se {
-					return jpegErr("too many coefficients")
-				}
-				b[zigzag[k]] = val
-				*nz |= 1 << uint(k)
+				r--
 			}
 			k++
 		}
-	}
-	if d.eobrun > 0 {
-		// Only the non-zero coefficients in k..se take a bit: walk the mask.
-		m := *nz >> uint(k) << uint(k)
-		if sp.se < 63 {
-			m &= 1<<uint(sp.se+1) - 1
-		}
-		for ; m != 0; m &= m - 1 {
-			if z := zigzag[bits.TrailingZeros64(m)]; b[z] != 0 {
-				refine(z)
+		if val != 0 {
+			if k > sp.se {
+				return jpegErr("too many coefficients")
 			}
+			b[zigzag[k]] = val
+			*nz |= 1 << uint(k)
 		}
-		d.eobrun--
+		k++
 	}
 	return nil
+}
+
+// refineNonZero reads a correction bit for each non-zero coefficient of a
+// block in zigzag positions k..se (the block's non-zero mask nz says which).
+func (d *jpegDecoder) refineNonZero(b []int16, nz uint64, k int, sp *scanParams) {
+	p1, m1 := int16(1)<<sp.al, int16(-1)<<sp.al
+	m := nz >> uint(k) << uint(k)
+	if sp.se < 63 {
+		m &= 1<<uint(sp.se+1) - 1
+	}
+	for ; m != 0; m &= m - 1 {
+		d.refineBit(b, zigzag[bits.TrailingZeros64(m)], p1, m1)
+	}
+}
+
+// refineBit applies one correction bit to the non-zero coefficient b[z].
+func (d *jpegDecoder) refineBit(b []int16, z uint8, p1, m1 int16) {
+	if d.nbits == 0 {
+		d.fill()
+	}
+	bit := d.acc>>63 != 0
+	d.acc <<= 1
+	d.nbits--
+	if bit && b[z]&p1 == 0 {
+		if b[z] >= 0 {
+			b[z] += p1
+		} else {
+			b[z] += m1
+		}
+	}
 }
 
 // reconstruct runs the inverse DCT of every block of a progressive image.
@@ -817,6 +966,11 @@ func (d *jpegDecoder) reconstruct() error {
 		}
 		n := c.n
 		for row := 0; row < c.bh; row++ {
+			if d.ctx != nil {
+				if err := d.ctx.Err(); err != nil {
+					return err
+				}
+			}
 			for col := 0; col < c.bw; col++ {
 				src := c.coef[(row*c.bw+col)*64:][:64]
 				for v := 0; v < n; v++ {
@@ -827,7 +981,7 @@ func (d *jpegDecoder) reconstruct() error {
 				idct(&blk, &d.qt[c.tq], n, c.pix[row*n*c.stride+col*n:], c.stride)
 			}
 		}
-		c.coef, c.nz = nil, nil
+		c.coef, c.nz, c.any = nil, nil, nil
 	}
 	return nil
 }

@@ -51,7 +51,7 @@ func decodeScaled(t *testing.T, data []byte, n int) []plane {
 	for i := range ns {
 		ns[i] = n
 	}
-	planes, err := d.decode(ns)
+	planes, err := d.decode(context.Background(), ns)
 	if err != nil {
 		t.Fatalf("decode at %d/8: %v", n, err)
 	}
@@ -240,7 +240,7 @@ func TestJPEGDecoderTruncated(t *testing.T) {
 					for i := range ns {
 						ns[i] = 2
 					}
-					if _, err := d.decode(ns); err == nil {
+					if _, err := d.decode(context.Background(), ns); err == nil {
 						t.Errorf("%.0f%% of the file decoded without error", frac*100)
 					}
 				}

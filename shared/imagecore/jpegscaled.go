@@ -1,5 +1,11 @@
 package imagecore
 
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
 // maxJPEGShrink is the deepest DCT-domain reduction: 1/8, a block's DC alone.
 const maxJPEGShrink = 3
 
@@ -28,10 +34,13 @@ func jpegScales(info SourceInfo, d *jpegDecoder, variants []Variant) []int {
 }
 
 // renderJPEG decodes a JPEG at the reduced scale its variants allow and
-// renders them. ok is false when the scaled decoder does not apply (a kind of
-// JPEG it does not handle, no reduction possible, or any decoding error) and
-// the caller must take the image/jpeg path, which also judges damaged files.
-func renderJPEG(info SourceInfo, data []byte, w, h int, variants []Variant) (outs []Output, ok bool, err error) {
+// renders them. ok is false only when the scaled decoder does not apply, which
+// is known from the headers before the first scan, before any pixel work: a
+// kind of JPEG it does not handle, a header it cannot read (image/jpeg then
+// judges it), or no reduction possible. The caller then takes the image/jpeg
+// path. Once scans are being decoded every error is final (ok is true): a
+// damaged file is refused as corrupt, not decoded a second time.
+func renderJPEG(ctx context.Context, info SourceInfo, data []byte, w, h int, variants []Variant) (outs []Output, ok bool, err error) {
 	d, err := newJPEGDecoder(data)
 	if err != nil || d.w != w || d.h != h {
 		return nil, false, nil
@@ -44,9 +53,9 @@ func renderJPEG(info SourceInfo, data []byte, w, h int, variants []Variant) (out
 	for i, k := range ks {
 		n[i] = 8 >> k
 	}
-	planes, err := d.decode(n)
+	planes, err := d.decode(ctx, n)
 	if err != nil {
-		return nil, false, nil
+		return nil, true, jpegRefusal(err)
 	}
 	chains := make([]*chain, len(planes))
 	for i, p := range planes {
@@ -54,6 +63,18 @@ func renderJPEG(info SourceInfo, data []byte, w, h int, variants []Variant) (out
 		s := float64(c.n) / 8
 		chains[i] = newChain(p, float64(c.cw)/float64(w)*s, float64(c.ch)/float64(h)*s)
 	}
-	outs, err = renderPlanar(info, chains, w, h, variants)
+	outs, err = renderPlanar(ctx, info, chains, w, h, variants)
 	return outs, true, err
+}
+
+// jpegRefusal turns a decoding error into what Process returns: the context's
+// error (wrapped) when it stopped the work, else a refusal of the file.
+func jpegRefusal(err error) error {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("image engine: %w", err)
+	case errors.Is(err, errJPEGTooComplex):
+		return &Error{Code: CodeTooComplex, Message: "decoding the JPEG would take far more work than its size and pixels justify", Err: err}
+	}
+	return &Error{Code: CodeCorrupt, Message: "the jpeg data is damaged or truncated", Err: err}
 }

@@ -2,6 +2,7 @@ package imagecore
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -22,11 +23,14 @@ type job struct {
 // render makes every variant from one decode. Levels are built first, in
 // order (each from the one above); then the variants, which only read them,
 // run on up to GOMAXPROCS goroutines.
-func render(info SourceInfo, m image.Image, w, h int, variants []Variant) ([]Output, error) {
+func render(ctx context.Context, info SourceInfo, m image.Image, w, h int, variants []Variant) ([]Output, error) {
 	if chains, ok := planarChains(m, w, h); ok {
-		return renderPlanar(info, chains, w, h, variants)
+		return renderPlanar(ctx, info, chains, w, h, variants)
 	}
-	p := newPyramid(m, w, h)
+	p, err := newPyramid(ctx, m, w, h)
+	if err != nil {
+		return nil, err
+	}
 	jobs := make([]job, len(variants))
 	for i, v := range variants {
 		bw, bh := v.Width, v.Height
@@ -38,13 +42,17 @@ func render(info SourceInfo, m image.Image, w, h int, variants []Variant) ([]Out
 		if ow != crop.Dx() || oh != crop.Dy() {
 			n = p.levelFor(min(float64(crop.Dx())/float64(ow), float64(crop.Dy())/float64(oh)), lanczosRatioFor(ow, oh))
 		}
-		jobs[i] = job{v: v, level: p.level(n), scale: float64(int(1) << n), crop: crop, ow: ow, oh: oh}
+		level, err := p.level(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		jobs[i] = job{v: v, level: level, scale: float64(int(1) << n), crop: crop, ow: ow, oh: oh}
 	}
 
 	outs := make([]Output, len(jobs))
-	err := parallel(len(jobs), func(i int) error {
+	err = parallel(ctx, len(jobs), func(i int) error {
 		var err error
-		outs[i], err = jobs[i].run(info.Orientation, p.opaque)
+		outs[i], err = jobs[i].run(ctx, info.Orientation, p.opaque)
 		if err != nil {
 			return fmt.Errorf("variant %s: %w", jobs[i].v.Name, err)
 		}
@@ -54,8 +62,8 @@ func render(info SourceInfo, m image.Image, w, h int, variants []Variant) ([]Out
 }
 
 // parallel runs f(0..n-1) on up to GOMAXPROCS goroutines and returns the
-// first error by index.
-func parallel(n int, f func(i int) error) error {
+// first error by index. Once ctx is done no further f starts.
+func parallel(ctx context.Context, n int, f func(i int) error) error {
 	errs := make([]error, n)
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -64,7 +72,9 @@ func parallel(n int, f func(i int) error) error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				errs[i] = f(i)
+				if errs[i] = ctxErr(ctx); errs[i] == nil {
+					errs[i] = f(i)
+				}
 			}
 		}()
 	}
@@ -73,6 +83,9 @@ func parallel(n int, f func(i int) error) error {
 	}
 	close(next)
 	wg.Wait()
+	if err := ctxErr(ctx); err != nil {
+		return err // not "variant x: context deadline exceeded"
+	}
 	for _, err := range errs {
 		if err != nil {
 			return err
@@ -81,14 +94,21 @@ func parallel(n int, f func(i int) error) error {
 	return nil
 }
 
-func (j job) run(orientation int, opaque bool) (Output, error) {
+func (j job) run(ctx context.Context, orientation int, opaque bool) (Output, error) {
 	var img *image.RGBA
 	if j.ow == j.crop.Dx() && j.oh == j.crop.Dy() { // level 0, no resampling
 		img = copyRect(j.level, j.crop)
 	} else {
 		s := j.scale
-		img = resample(j.level, float64(j.crop.Min.X)/s, float64(j.crop.Min.Y)/s,
+		var err error
+		img, err = resample(ctx, j.level, float64(j.crop.Min.X)/s, float64(j.crop.Min.Y)/s,
 			float64(j.crop.Dx())/s, float64(j.crop.Dy())/s, j.ow, j.oh, opaque)
+		if err != nil {
+			return Output{}, err
+		}
+	}
+	if err := ctxErr(ctx); err != nil { // before the encode
+		return Output{}, err
 	}
 	img = orientRGBA(img, orientation)
 	format := outputFormat(j.v.Format, opaque)

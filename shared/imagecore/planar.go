@@ -1,6 +1,7 @@
 package imagecore
 
 import (
+	"context"
 	"fmt"
 	"image"
 )
@@ -81,22 +82,36 @@ func newChain(p plane, sx, sy float64) *chain {
 	return &chain{levels: map[[2]int]plane{{0, 0}: p}, sx: sx, sy: sy}
 }
 
-func (c *chain) level(kx, ky int) plane {
+// level builds what it needs; it looks at ctx before each halving.
+func (c *chain) level(ctx context.Context, kx, ky int) (plane, error) {
 	k := [2]int{kx, ky}
 	if p, ok := c.levels[k]; ok {
-		return p
+		return p, nil
+	}
+	if err := ctxErr(ctx); err != nil {
+		return plane{}, err
 	}
 	var p plane
+	var err error
 	switch {
 	case kx > 0 && ky > 0:
-		p = c.level(kx-1, ky-1).halve()
+		if p, err = c.level(ctx, kx-1, ky-1); err == nil {
+			p = p.halve()
+		}
 	case kx > 0:
-		p = c.level(kx-1, ky).halveX()
+		if p, err = c.level(ctx, kx-1, ky); err == nil {
+			p = p.halveX()
+		}
 	default:
-		p = c.level(kx, ky-1).halveY()
+		if p, err = c.level(ctx, kx, ky-1); err == nil {
+			p = p.halveY()
+		}
+	}
+	if err != nil {
+		return plane{}, err
 	}
 	c.levels[k] = p
-	return p
+	return p, nil
 }
 
 // planarChains splits an origin-based YCbCr or Gray image into chains, or
@@ -219,10 +234,10 @@ func planVariants(info SourceInfo, geoms []chainGeom, w, h int, variants []Varia
 	return plans
 }
 
-func renderPlanar(info SourceInfo, chains []*chain, w, h int, variants []Variant) ([]Output, error) {
+func renderPlanar(ctx context.Context, info SourceInfo, chains []*chain, w, h int, variants []Variant) ([]Output, error) {
 	geoms := make([]chainGeom, len(chains))
 	for i, c := range chains {
-		base := c.level(0, 0)
+		base := c.levels[[2]int{0, 0}]
 		geoms[i] = chainGeom{w: base.w, h: base.h, sx: c.sx, sy: c.sy}
 	}
 	plans := planVariants(info, geoms, w, h, variants)
@@ -231,14 +246,18 @@ func renderPlanar(info SourceInfo, chains []*chain, w, h int, variants []Variant
 		j := planarJob{v: p.v, ow: p.ow, oh: p.oh, subsampled: p.subsampled}
 		// Only the chosen levels are built.
 		for ci, r := range p.planes {
-			j.planes = append(j.planes, planeJob{src: chains[ci].level(r.kx, r.ky), ox: r.ox, oy: r.oy, lw: r.lw, lh: r.lh, w: r.w, h: r.h})
+			src, err := chains[ci].level(ctx, r.kx, r.ky)
+			if err != nil {
+				return nil, err
+			}
+			j.planes = append(j.planes, planeJob{src: src, ox: r.ox, oy: r.oy, lw: r.lw, lh: r.lh, w: r.w, h: r.h})
 		}
 		jobs[i] = j
 	}
 	outs := make([]Output, len(jobs))
-	err := parallel(len(jobs), func(i int) error {
+	err := parallel(ctx, len(jobs), func(i int) error {
 		var err error
-		outs[i], err = jobs[i].run(info.Orientation)
+		outs[i], err = jobs[i].run(ctx, info.Orientation)
 		if err != nil {
 			return fmt.Errorf("variant %s: %w", jobs[i].v.Name, err)
 		}
@@ -247,10 +266,17 @@ func renderPlanar(info SourceInfo, chains []*chain, w, h int, variants []Variant
 	return outs, err
 }
 
-func (j planarJob) run(orientation int) (Output, error) {
+func (j planarJob) run(ctx context.Context, orientation int) (Output, error) {
 	planes := make([]plane, len(j.planes))
 	for i, pj := range j.planes {
-		planes[i] = orientPlane(resamplePlane(pj), orientation)
+		p, err := resamplePlane(ctx, pj)
+		if err != nil {
+			return Output{}, err
+		}
+		planes[i] = orientPlane(p, orientation)
+	}
+	if err := ctxErr(ctx); err != nil { // before the encode
+		return Output{}, err
 	}
 	w, h := planes[0].w, planes[0].h
 	var img image.Image
@@ -275,7 +301,7 @@ func (j planarJob) run(orientation int) (Output, error) {
 // resamplePlane makes the w x h version of a channel's region: a copy when
 // the region is already that size on whole pixels, else Lanczos (which also
 // upsamples subsampled chroma to the output size).
-func resamplePlane(pj planeJob) plane {
+func resamplePlane(ctx context.Context, pj planeJob) (plane, error) {
 	src, w, h := pj.src, pj.w, pj.h
 	if pj.lw == float64(w) && pj.lh == float64(h) && pj.ox == float64(int(pj.ox)) && pj.oy == float64(int(pj.oy)) {
 		out := plane{pix: make([]byte, w*h), w: w, h: h, stride: w}
@@ -283,7 +309,7 @@ func resamplePlane(pj planeJob) plane {
 		for y := 0; y < h; y++ {
 			copy(out.row(y), src.pix[(y0+y)*src.stride+x0:])
 		}
-		return out
+		return out, nil
 	}
 	hw := weightsFor(w, pj.ox, pj.lw, src.w)
 	vw := weightsFor(h, pj.oy, pj.lh, src.h)
@@ -302,6 +328,13 @@ func resamplePlane(pj planeJob) plane {
 	acc := (*ap)[:cols]
 	n := vw.n
 	for y := 0; y < h; y++ {
+		if y%ctxRows == 0 {
+			if err := ctxErr(ctx); err != nil {
+				accBufs.Put(ap)
+				rowBufs.Put(tp)
+				return plane{}, err
+			}
+		}
 		clear(acc)
 		s := vw.start[y]
 		for k, wt := range vw.w[y*n : y*n+n] {
@@ -324,7 +357,7 @@ func resamplePlane(pj planeJob) plane {
 	out := plane{pix: make([]byte, w*h), w: w, h: h, stride: w}
 	horizontal(tmp, cols, x0, hw, out.pix, w, 1, h)
 	rowBufs.Put(tp)
-	return out
+	return out, nil
 }
 
 // orientPlane applies EXIF orientation 1-8 to one output channel.

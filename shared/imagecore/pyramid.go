@@ -1,6 +1,7 @@
 package imagecore
 
 import (
+	"context"
 	"image"
 	"image/draw"
 )
@@ -39,17 +40,24 @@ type pyramid struct {
 
 // newPyramid prepares levels for a decoded image of the header's size, which
 // may differ from the decoded bounds for a GIF frame on a larger screen.
-func newPyramid(m image.Image, w, h int) *pyramid {
-	l0 := toRGBA(m, w, h)
-	return &pyramid{w: w, h: h, levels: []*image.RGBA{l0}, opaque: alphaOpaque(l0)}
+func newPyramid(ctx context.Context, m image.Image, w, h int) (*pyramid, error) {
+	l0, err := toRGBA(ctx, m, w, h)
+	if err != nil {
+		return nil, err
+	}
+	return &pyramid{w: w, h: h, levels: []*image.RGBA{l0}, opaque: alphaOpaque(l0)}, nil
 }
 
-// level returns level n (n >= 0), building it and the ones it needs.
-func (p *pyramid) level(n int) *image.RGBA {
+// level returns level n (n >= 0), building it and the ones it needs; it
+// looks at ctx before each halving.
+func (p *pyramid) level(ctx context.Context, n int) (*image.RGBA, error) {
 	for len(p.levels) <= n {
+		if err := ctxErr(ctx); err != nil {
+			return nil, err
+		}
 		p.levels = append(p.levels, halve(p.levels[len(p.levels)-1]))
 	}
-	return p.levels[n]
+	return p.levels[n], nil
 }
 
 // levelFor is the deepest level that still leaves Lanczos a ratio of at least
@@ -65,26 +73,34 @@ func (p *pyramid) levelFor(ratio, g float64) int {
 	return n
 }
 
-func toRGBA(m image.Image, w, h int) *image.RGBA {
+// toRGBA is level 0. The general conversion (16-bit, paletted, CMYK...) is
+// the slowest per pixel, so it runs in bands with a look at ctx between them.
+func toRGBA(ctx context.Context, m image.Image, w, h int) (*image.RGBA, error) {
 	b := m.Bounds()
 	switch m := m.(type) {
 	case *image.RGBA:
 		if b == image.Rect(0, 0, w, h) {
-			return m
+			return m, nil
 		}
 	case *image.NRGBA:
 		// An opaque NRGBA is already premultiplied: share its pixels.
 		if b == image.Rect(0, 0, w, h) && alphaOpaque((*image.RGBA)(m)) {
-			return (*image.RGBA)(m)
+			return (*image.RGBA)(m), nil
 		}
 	case *image.YCbCr:
 		if b == image.Rect(0, 0, w, h) {
-			return ycbcrToRGBA(m)
+			return ycbcrToRGBA(m), nil
 		}
 	}
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.Draw(dst, b, m, b.Min, draw.Src)
-	return dst
+	for y := b.Min.Y; y < b.Max.Y; y += ctxRows {
+		if err := ctxErr(ctx); err != nil {
+			return nil, err
+		}
+		r := image.Rect(b.Min.X, y, b.Max.X, min(y+ctxRows, b.Max.Y))
+		draw.Draw(dst, r, m, r.Min, draw.Src)
+	}
+	return dst, nil
 }
 
 func alphaOpaque(m *image.RGBA) bool {

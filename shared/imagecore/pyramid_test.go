@@ -1,6 +1,7 @@
 package imagecore
 
 import (
+	"context"
 	"fmt"
 	"image"
 	"image/color"
@@ -60,7 +61,7 @@ func TestEverySubsampleRatio(t *testing.T) {
 			if _, ok := planarChains(m, 37, 23); !ok {
 				t.Fatal("planar path refused the image")
 			}
-			outs, err := render(SourceInfo{Format: SourceJPEG, Width: 37, Height: 23, Orientation: 1}, m, 37, 23,
+			outs, err := render(context.Background(), SourceInfo{Format: SourceJPEG, Width: 37, Height: 23, Orientation: 1}, m, 37, 23,
 				[]Variant{{Name: "full", Width: 100, Format: FormatPNG}, {Name: "small", Width: 9, Format: FormatPNG}})
 			if err != nil {
 				t.Fatal(err)
@@ -111,7 +112,7 @@ func TestResampleKeepsFlatAreasAndAlphaEdges(t *testing.T) {
 	for i := 0; i < len(flat.Pix); i += 4 {
 		flat.Pix[i], flat.Pix[i+1], flat.Pix[i+2], flat.Pix[i+3] = 10, 128, 250, 255
 	}
-	out := resample(flat, 0, 0, 97, 61, 31, 17, true)
+	out := mustResample(t, flat, 0, 0, 97, 61, 31, 17, true)
 	for i := 0; i < len(out.Pix); i += 4 {
 		if c := out.Pix[i : i+4]; c[0] != 10 || c[1] != 128 || c[2] != 250 || c[3] != 255 {
 			t.Fatalf("flat area became %v", c)
@@ -125,7 +126,7 @@ func TestResampleKeepsFlatAreasAndAlphaEdges(t *testing.T) {
 			edge.SetRGBA(x, y, color.RGBA{255, 255, 255, 255})
 		}
 	}
-	n := unpremultiply(resample(edge, 0, 0, 64, 8, 13, 3, false))
+	n := unpremultiply(mustResample(t, edge, 0, 0, 64, 8, 13, 3, false))
 	for x := 0; x < 13; x++ {
 		c := n.NRGBAAt(x, 1)
 		if c.A > 8 && (c.R < 245 || c.G < 245 || c.B < 245) {
@@ -142,7 +143,16 @@ func BenchmarkResample(b *testing.B) {
 	for _, w := range []int{2048, 1024, 480} {
 		h := w * 1696 / 3014
 		b.Run(fmt.Sprint(w), func(b *testing.B) {
-			loopCPU(b, func() { resample(src, 0, 0, 3014, 1696, w, h, true) })
+			loopCPU(b, func() { mustResample(b, src, 0, 0, 3014, 1696, w, h, true) })
 		})
 	}
+}
+
+func mustResample(t testing.TB, src *image.RGBA, ox, oy, lw, lh float64, w, h int, opaque bool) *image.RGBA {
+	t.Helper()
+	m, err := resample(context.Background(), src, ox, oy, lw, lh, w, h, opaque)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -1,6 +1,7 @@
 package imagecore
 
 import (
+	"context"
 	"image"
 	"math"
 	"sync"
@@ -101,7 +102,7 @@ var accBufs = sync.Pool{New: func() any { return new([]int32) }}
 // read: its inner loop is a plain multiply-add along a row of bytes, the
 // cheapest pass to run on the larger image. It writes one plane per channel,
 // so the horizontal pass is also a run of simple one-channel dot products.
-func resample(src *image.RGBA, ox, oy, lw, lh float64, w, h int, opaque bool) *image.RGBA {
+func resample(ctx context.Context, src *image.RGBA, ox, oy, lw, lh float64, w, h int, opaque bool) (*image.RGBA, error) {
 	sw, sh := src.Rect.Dx(), src.Rect.Dy()
 	hw := weightsFor(w, ox, lw, sw)
 	vw := weightsFor(h, oy, lh, sh)
@@ -124,8 +125,12 @@ func resample(src *image.RGBA, ox, oy, lw, lh float64, w, h int, opaque bool) *i
 	if cap(*ap) < cols*4 {
 		*ap = make([]int32, cols*4)
 	}
-	vertical(src, x0, x1, vw, planes, (*ap)[:cols*4])
+	err := vertical(ctx, src, x0, x1, vw, planes, (*ap)[:cols*4])
 	accBufs.Put(ap)
+	if err != nil {
+		rowBufs.Put(tp)
+		return nil, err
+	}
 
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	for c, plane := range planes {
@@ -143,7 +148,7 @@ func resample(src *image.RGBA, ox, oy, lw, lh float64, w, h int, opaque bool) *i
 			p[0], p[1], p[2] = min(p[0], p[3]), min(p[1], p[3]), min(p[2], p[3])
 		}
 	}
-	return dst
+	return dst, nil
 }
 
 func clamp8(v int32) uint8 {
@@ -158,12 +163,17 @@ func clamp8(v int32) uint8 {
 }
 
 // vertical filters columns [x0, x1) of src into len(aw.start) rows, one plane
-// per channel (3 planes drop alpha).
-func vertical(src *image.RGBA, x0, x1 int, aw axisWeights, planes [][]byte, acc []int32) {
+// per channel (3 planes drop alpha). It stops when ctx is done.
+func vertical(ctx context.Context, src *image.RGBA, x0, x1 int, aw axisWeights, planes [][]byte, acc []int32) error {
 	n := aw.n
 	cols := x1 - x0
 	rowLen := cols * 4
 	for y := range aw.start {
+		if y%ctxRows == 0 {
+			if err := ctxErr(ctx); err != nil {
+				return err
+			}
+		}
 		clear(acc)
 		s := aw.start[y]
 		for k, wt := range aw.w[y*n : y*n+n] {
@@ -184,6 +194,7 @@ func vertical(src *image.RGBA, x0, x1 int, aw axisWeights, planes [][]byte, acc 
 			}
 		}
 	}
+	return nil
 }
 
 // horizontal filters src (h rows of cols samples, from source column x0)

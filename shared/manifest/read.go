@@ -25,20 +25,42 @@ const maxBytes = 1 << 20
 // Read returns the manifest of image id from bucket, or nil and no error when there
 // is none yet.
 func Read(ctx context.Context, s3c Getter, bucket, id string) (*Manifest, error) {
+	m, _, err := ReadVersion(ctx, s3c, bucket, id)
+	return m, err
+}
+
+// ReadVersion is Read that also returns the ETag of the manifest object, which a
+// writer passes as If-Match to replace exactly the version it read. A manifest
+// that exists but does not decode is an error wrapping ErrUnreadable, returned
+// with its ETag so it can be replaced; a failed read (network, throttling, a body
+// cut short) is any other error, and means nothing about the manifest.
+func ReadVersion(ctx context.Context, s3c Getter, bucket, id string) (*Manifest, string, error) {
 	key := Key(id)
 	out, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
 	if IsNotFound(err) {
-		return nil, nil
+		return nil, "", nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", key, err)
+		return nil, "", fmt.Errorf("get %s: %w", key, err)
 	}
 	defer out.Body.Close()
-	var m Manifest
-	if err := json.NewDecoder(io.LimitReader(out.Body, maxBytes)).Decode(&m); err != nil {
-		return nil, fmt.Errorf("decode %s: %w: %w", key, ErrUnreadable, err)
+	var etag string
+	if out.ETag != nil {
+		etag = *out.ETag
 	}
-	return &m, nil
+	// Read the body first, so an I/O error is not mistaken for bad JSON.
+	raw, err := io.ReadAll(io.LimitReader(out.Body, maxBytes+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("read %s: %w", key, err)
+	}
+	if len(raw) > maxBytes {
+		return nil, etag, fmt.Errorf("decode %s: %w: over %d bytes", key, ErrUnreadable, maxBytes)
+	}
+	var m Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, etag, fmt.Errorf("decode %s: %w: %w", key, ErrUnreadable, err)
+	}
+	return &m, etag, nil
 }
 
 // IsNotFound reports S3's two spellings of a missing object: NoSuchKey from GET,

@@ -21,6 +21,16 @@ type Config struct {
 	// EventBus is the EventBridge bus for ImageReady and ImageFailed (EVENT_BUS_NAME);
 	// empty publishes none.
 	EventBus string
+	// UploadsBucket is the only bucket whose events are processed; events naming
+	// any other bucket are logged and dropped.
+	UploadsBucket string
+	// ImageTimeout bounds the engine's work on one image: running out of it is a
+	// permanent too_complex failure, not a timeout of the whole batch.
+	ImageTimeout time.Duration
+	// MaxReceiveCount is the queue's redrive maxReceiveCount: a message received
+	// that many times goes to the DLQ if it fails again, so its images get a
+	// terminal manifest first.
+	MaxReceiveCount int
 }
 
 // ConfigFromEnv reads the variables settings.ResizeEnv writes; getenv is os.Getenv on
@@ -53,7 +63,35 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		cfg.DeadlineMargin = d
 	}
+	errs = append(errs, settleFromEnv(getenv, &cfg))
 	return cfg, errors.Join(errs...)
+}
+
+// settleFromEnv reads what makes every upload settle: the uploads bucket events
+// must name, the per-image budget and the queue's maxReceiveCount. The last two
+// are required because a wrong guess would silently give up the guarantees.
+func settleFromEnv(getenv func(string) string, cfg *Config) error {
+	var errs []error
+	cfg.UploadsBucket = strings.TrimSpace(getenv("UPLOADS_BUCKET"))
+	if cfg.UploadsBucket == "" {
+		errs = append(errs, errors.New("UPLOADS_BUCKET is required: events from any other bucket are ignored"))
+	}
+	cfg.ImageTimeout = 10 * time.Second
+	if v := strings.TrimSpace(getenv("IMAGE_TIMEOUT")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("IMAGE_TIMEOUT: want a positive duration like 10s, got %q", v))
+		} else {
+			cfg.ImageTimeout = d
+		}
+	}
+	v := strings.TrimSpace(getenv("MAX_RECEIVE_COUNT"))
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		errs = append(errs, fmt.Errorf("MAX_RECEIVE_COUNT: want the queue's maxReceiveCount, a whole number of at least 1, got %q", v))
+	}
+	cfg.MaxReceiveCount = n
+	return errors.Join(errs...)
 }
 
 // EngineSettingsFromEnv reads what the image engine needs (MAX_UPLOAD_BYTES,

@@ -44,7 +44,8 @@ func TestAnswersBeforeTheDeadlineWhenS3Stalls(t *testing.T) {
 		store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
 	}
 	cfg := Config{OutputBucket: output, UploadPrefix: "uploads/", Limits: imagecore.DefaultLimits(),
-		Variants: imagecore.DefaultVariants(), DeadlineMargin: 400 * time.Millisecond}
+		Variants: imagecore.DefaultVariants(), DeadlineMargin: 400 * time.Millisecond,
+		UploadsBucket: uploads, ImageTimeout: time.Minute, MaxReceiveCount: 5}
 	h, err := NewWithProcessor(cfg, store, &fakeEngine{}, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewEmitter(io.Discard))
 	if err != nil {
 		t.Fatal(err)

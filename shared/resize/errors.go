@@ -14,6 +14,12 @@ var errMalformed = errors.New("malformed message")
 // CodeSourceMissing is recorded when the original is gone before it could be read.
 const CodeSourceMissing = "source_missing"
 
+// CodeProcessingFailed is recorded when a message is on its last receive and
+// fails transiently again (or its worker dies): it is on its way to the DLQ, and
+// the manifest says so instead of leaving the image pending for ever. A redrive or
+// `imagepipe reprocess` that later succeeds replaces it.
+const CodeProcessingFailed = "processing_failed"
+
 // outcome is the one classification of an error, made at the edge of the handler.
 type outcome int
 

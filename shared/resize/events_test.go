@@ -200,7 +200,7 @@ func TestPartialPutEventsFailureIsRetried(t *testing.T) {
 }
 
 func TestConfigEventBus(t *testing.T) {
-	env := map[string]string{"OUTPUT_BUCKET": "o"}
+	env := map[string]string{"OUTPUT_BUCKET": "o", "UPLOADS_BUCKET": "u", "MAX_RECEIVE_COUNT": "5"}
 	get := func(k string) string { return env[k] }
 	if cfg, err := ConfigFromEnv(get); err != nil || cfg.EventBus != "" {
 		t.Fatalf("no bus: %+v %v", cfg, err)
@@ -208,5 +208,32 @@ func TestConfigEventBus(t *testing.T) {
 	env["EVENT_BUS_NAME"] = " Imagepipe-EventsBus1234 "
 	if cfg, err := ConfigFromEnv(get); err != nil || cfg.EventBus != "Imagepipe-EventsBus1234" {
 		t.Fatalf("bus: %q %v", cfg.EventBus, err)
+	}
+}
+
+// TestGivingUpTellsTheApplication: a message on its last receive that fails
+// again gets a processing_failed manifest, and the application hears ImageFailed;
+// the redrive that later succeeds publishes ImageReady.
+func TestGivingUpTellsTheApplication(t *testing.T) {
+	h := newHarness(t)
+	id := manifest.NewID()
+	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
+	log := &eventLog{t: t, store: h.store}
+	h.handler.WithEvents(log, nil)
+	h.failOn("get", "uploads/"+id, slowDown)
+	msg := s3Message("m1", uploads, "uploads/"+id)
+	if failed := h.run(t, context.Background(), onReceive(msg, 5)); len(failed) != 1 {
+		t.Fatalf("failed %v, want the message handed back to go to the DLQ", failed)
+	}
+	if len(log.published) != 1 || log.published[0].DetailType != imageevents.TypeFailed ||
+		!strings.Contains(string(log.published[0].Detail), `"code":"`+CodeProcessingFailed+`"`) {
+		t.Fatalf("published %+v", log.published)
+	}
+	h.store.fail = nil // the cause is fixed; the DLQ is redriven
+	if failed := h.run(t, context.Background(), onReceive(msg, 1)); len(failed) != 0 {
+		t.Fatalf("redrive failed: %v\n%s", failed, h.logs)
+	}
+	if len(log.published) != 2 || log.published[1].DetailType != imageevents.TypeReady {
+		t.Fatalf("after the redrive: %+v", log.published)
 	}
 }

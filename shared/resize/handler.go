@@ -22,6 +22,7 @@ import (
 	"github.com/imagepipe/imagepipe/shared/imageevents"
 	"github.com/imagepipe/imagepipe/shared/manifest"
 	"github.com/imagepipe/imagepipe/shared/metrics"
+	"github.com/imagepipe/imagepipe/shared/settings"
 )
 
 // ObjectStore is the part of *s3.Client the resize function uses.
@@ -45,6 +46,8 @@ type Handler struct {
 	log     *slog.Logger
 	metrics *metrics.Emitter
 	now     func() time.Time
+	// settingsHash is what this configuration records in manifests.
+	settingsHash string
 	// events hears of every committed manifest (nil: no bus configured); urls
 	// gives the variants' public URLs in the events.
 	events imageevents.Publisher
@@ -74,10 +77,14 @@ func NewWithProcessor(cfg Config, store ObjectStore, engine Processor, log *slog
 	if store == nil || engine == nil || log == nil {
 		return nil, errors.New("resize: store, engine and log are required")
 	}
-	if cfg.OutputBucket == "" || cfg.UploadPrefix == "" {
-		return nil, errors.New("resize: output bucket and upload prefix are required")
+	if cfg.OutputBucket == "" || cfg.UploadPrefix == "" || cfg.UploadsBucket == "" {
+		return nil, errors.New("resize: uploads bucket, output bucket and upload prefix are required")
 	}
-	return &Handler{cfg: cfg, store: store, engine: engine, log: log, metrics: emitter, now: time.Now}, nil
+	if cfg.ImageTimeout <= 0 {
+		return nil, errors.New("resize: the per-image timeout must be positive")
+	}
+	return &Handler{cfg: cfg, store: store, engine: engine, log: log, metrics: emitter, now: time.Now,
+		settingsHash: settings.OutputHash(cfg.Limits, cfg.Variants, cfg.ImageTimeout)}, nil
 }
 
 // Handle processes a batch and reports the messages to retry. Images are processed
@@ -87,25 +94,33 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	// Work on an image is cut off half a margin before the invocation deadline, so
 	// the answer always arrives in time even when S3 stalls: an invocation that
 	// times out fails its whole batch, redoing finished images and pushing healthy
-	// messages toward maxReceiveCount and the DLQ.
-	work := ctx
+	// messages toward maxReceiveCount and the DLQ. Terminal manifests of messages
+	// on their last receive are written in the quarter margin after that.
+	work, final := ctx, ctx
 	if deadline, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
 		work, cancel = context.WithDeadline(ctx, deadline.Add(-h.cfg.DeadlineMargin/2))
+		defer cancel()
+		final, cancel = context.WithDeadline(ctx, deadline.Add(-h.cfg.DeadlineMargin/4))
 		defer cancel()
 	}
 	var resp events.SQSEventResponse
 	for i, msg := range ev.Records {
 		if h.deadlineNear(ctx) {
 			for _, rest := range ev.Records[i:] {
+				// A hand-back still counts a receive: on the last one it would reach
+				// the DLQ untried, so its images get their terminal manifest now.
+				if h.lastReceive(rest) {
+					h.giveUpMessage(final, rest, errNotStarted)
+				}
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rest.MessageId})
 			}
 			h.log.WarnContext(ctx, "deadline near: handing messages back", "messages", len(ev.Records)-i)
 			break
 		}
-		if err := h.handleMessageSafely(work, msg); err != nil {
+		if err := h.handleMessageSafely(work, final, msg); err != nil {
 			h.log.ErrorContext(ctx, "message will be retried", "messageId", msg.MessageId,
-				"receiveCount", msg.Attributes["ApproximateReceiveCount"], "error", err)
+				"receiveCount", msg.Attributes["ApproximateReceiveCount"], "lastReceive", h.lastReceive(msg), "error", err)
 			_ = h.metrics.Emit(metrics.ServiceResize, "", metrics.Value{Name: metrics.TransientErrors, Unit: metrics.Count, Value: 1})
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
 		}
@@ -121,17 +136,18 @@ func (h *Handler) deadlineNear(ctx context.Context) bool {
 	return ok && h.now().Add(h.cfg.DeadlineMargin).After(deadline)
 }
 
-// handleMessageSafely confines a panic (a decoder bug on a hostile file, say) to its
-// own message: it is retried and, if it keeps panicking, waits in the DLQ, while the
-// rest of the batch goes on instead of failing with the whole invocation.
-func (h *Handler) handleMessageSafely(ctx context.Context, msg events.SQSMessage) (err error) {
+// handleMessageSafely confines a panic to its own message: it is retried and, if
+// it keeps panicking, waits in the DLQ, while the rest of the batch goes on instead
+// of failing with the whole invocation. (Panics while processing an image are
+// caught closer, per image, so that image can get its terminal manifest.)
+func (h *Handler) handleMessageSafely(ctx, final context.Context, msg events.SQSMessage) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			h.log.ErrorContext(ctx, "panic while processing", "messageId", msg.MessageId, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			err = fmt.Errorf("message %s: panic: %v", msg.MessageId, p)
 		}
 	}()
-	return h.handleMessage(ctx, msg)
+	return h.handleMessage(ctx, final, msg)
 }
 
 // testEvent is what S3 sends once when a notification is configured.
@@ -139,34 +155,78 @@ type testEvent struct {
 	Event string `json:"Event"`
 }
 
-// handleMessage returns nil when the message is done with (processed, recorded as
-// failed, or deliberately ignored) and an error when it must be retried.
-func (h *Handler) handleMessage(ctx context.Context, msg events.SQSMessage) error {
+// upload is one image an event names.
+type upload struct{ bucket, key, id string }
+
+// uploads returns the images a message's records name, skipping (with a log line)
+// what is deliberately ignored; an error means the body is not an S3 event.
+func (h *Handler) uploads(ctx context.Context, msg events.SQSMessage) ([]upload, error) {
 	records, err := ParseBody(msg.Body)
 	if errors.Is(err, ErrTestEvent) {
 		h.log.InfoContext(ctx, "s3 test event ignored", "messageId", msg.MessageId)
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("message %s: %w", msg.MessageId, err)
+		return nil, fmt.Errorf("message %s: %w", msg.MessageId, err)
 	}
-	var errs []error
+	var out []upload
 	for _, rec := range records {
 		if !strings.HasPrefix(rec.EventName, "ObjectCreated:") {
 			h.log.InfoContext(ctx, "event ignored", "event", rec.EventName, "key", rec.S3.Object.URLDecodedKey)
 			continue
 		}
 		key := rec.S3.Object.URLDecodedKey
+		if rec.S3.Bucket.Name != h.cfg.UploadsBucket {
+			// Only the configured bucket's uploads are ours; anything else on the
+			// queue was sent by someone else and is never read.
+			h.log.WarnContext(ctx, "event from another bucket ignored", "bucket", rec.S3.Bucket.Name, "key", key, "uploadsBucket", h.cfg.UploadsBucket)
+			continue
+		}
 		id, ok := manifest.IDForUploadKey(h.cfg.UploadPrefix, key)
 		if !ok {
 			h.log.InfoContext(ctx, "key outside the uploads prefix ignored", "bucket", rec.S3.Bucket.Name, "key", key, "prefix", h.cfg.UploadPrefix)
 			continue
 		}
-		if err := h.processObject(ctx, rec.S3.Bucket.Name, key, id); err != nil {
+		out = append(out, upload{bucket: rec.S3.Bucket.Name, key: key, id: id})
+	}
+	return out, nil
+}
+
+// handleMessage returns nil when the message is done with (processed, recorded as
+// failed, or deliberately ignored) and an error when it must be retried. On the
+// last receive each image gets a terminal manifest before its work starts (so a
+// worker that dies still leaves one) and again, with the error, if the work fails.
+func (h *Handler) handleMessage(ctx, final context.Context, msg events.SQSMessage) error {
+	ups, err := h.uploads(ctx, msg)
+	if err != nil {
+		return err
+	}
+	last := h.lastReceive(msg)
+	var errs []error
+	for _, up := range ups {
+		if last {
+			h.markLastAttempt(ctx, up)
+		}
+		if err := h.processObjectSafely(ctx, up); err != nil {
+			if last {
+				h.giveUp(final, up, err)
+			}
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// processObjectSafely turns a panic on one image (a decoder bug on a hostile file,
+// say) into a retryable error for that image.
+func (h *Handler) processObjectSafely(ctx context.Context, up upload) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.ErrorContext(ctx, "panic while processing", "id", up.id, "key", up.key, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("image %s: panic: %v", up.id, p)
+		}
+	}()
+	return h.processObject(ctx, up.bucket, up.key, up.id)
 }
 
 // ErrTestEvent is returned by ParseBody for S3's s3:TestEvent.
@@ -205,83 +265,113 @@ func ParseBody(body string) ([]events.S3EventRecord, error) {
 // processObject makes the variants and manifest of one upload. It returns an error
 // only when the work should be retried; permanent failures are recorded.
 func (h *Handler) processObject(ctx context.Context, bucket, key, id string) error {
-	start := h.now()
-	log := h.log.With("id", id, "bucket", bucket, "key", key)
-	src := manifest.Source{Bucket: bucket, Key: key}
+	j := &job{id: id, start: h.now(), log: h.log.With("id", id, "bucket", bucket, "key", key)}
+	j.src = manifest.Source{Bucket: bucket, Key: key}
 
 	head, err := h.store.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
 	if err == nil {
-		src.ETag = deref(head.ETag)
-		src.Bytes = deref(head.ContentLength)
-		src.UploadedAt = deref(head.LastModified)
-		src.Filename = filenameOf(head.Metadata)
+		j.src.ETag = deref(head.ETag)
+		j.src.Bytes = deref(head.ContentLength)
+		j.src.UploadedAt = deref(head.LastModified)
+		j.src.Filename = filenameOf(head.Metadata)
 	}
-	existing, mErr := h.readManifest(ctx, id)
-	if mErr != nil {
+	var mErr error
+	if j.prev, mErr = h.readManifest(ctx, id); mErr != nil {
 		return mErr
 	}
-	if existing != nil && (manifest.IsNotFound(err) || existing.Source.ETag == src.ETag && src.ETag != "") {
-		// A duplicate delivery, or the original is gone after it was done: keep the
-		// result that exists rather than redo or overwrite it.
-		log.InfoContext(ctx, "already processed", "status", existing.Status)
-		// The event may be what failed last time: publish it again (duplicates are
-		// identical, and consumers dedupe on id and status).
-		return h.announce(ctx, log, *existing)
+	if existing := j.prev.m; existing != nil {
+		// A duplicate delivery of finished work, or the original is gone after it
+		// was done: keep the result that exists rather than redo or overwrite it.
+		// A provisional or given-up manifest (processing_failed) settles nothing.
+		gone := manifest.IsNotFound(err) && !givenUp(existing)
+		if gone || h.settledFor(existing, j.src) {
+			j.log.InfoContext(ctx, "already processed", "status", existing.Status,
+				"engineVersion", existing.EngineVersion, "settingsHash", existing.SettingsHash)
+			// The event may be what failed last time: publish it again (duplicates
+			// are identical, and consumers dedupe on id and status).
+			return h.announce(ctx, j.log, *existing)
+		}
 	}
 	if err != nil {
-		return h.settle(ctx, log, id, src, start, fmt.Errorf("head %s: %w", key, err), nil)
+		return h.settle(ctx, j, fmt.Errorf("head %s: %w", key, err), nil)
 	}
-	if src.Bytes > h.cfg.Limits.MaxBytes {
-		return h.settle(ctx, log, id, src, start, &imagecore.Error{Code: imagecore.CodeTooLarge,
-			Message: fmt.Sprintf("the file is %d bytes; the limit is %d", src.Bytes, h.cfg.Limits.MaxBytes)}, nil)
+	if j.src.Bytes > h.cfg.Limits.MaxBytes {
+		return h.settle(ctx, j, &imagecore.Error{Code: imagecore.CodeTooLarge,
+			Message: fmt.Sprintf("the file is %d bytes; the limit is %d", j.src.Bytes, h.cfg.Limits.MaxBytes)}, nil)
 	}
-	data, err := h.download(ctx, bucket, key, src.ETag)
+	data, err := h.download(ctx, bucket, key, j.src.ETag)
 	if err != nil {
-		return h.settle(ctx, log, id, src, start, err, nil)
+		return h.settle(ctx, j, err, nil)
 	}
-	result, err := h.engine.Process(ctx, data)
+	result, err := h.process(ctx, data)
 	if err != nil {
-		return h.settle(ctx, log, id, src, start, fmt.Errorf("process %s: %w", key, err), nil)
+		return h.settle(ctx, j, fmt.Errorf("process %s: %w", key, err), nil)
 	}
-	src.Format, src.Width, src.Height = result.Source.Format, result.Source.Width, result.Source.Height
+	j.src.Format, j.src.Width, j.src.Height = result.Source.Format, result.Source.Width, result.Source.Height
 
 	var variants []manifest.Variant
 	for _, out := range result.Outputs {
 		vkey := manifest.VariantKey(id, out.Name, out.Format.Ext())
 		if err := h.put(ctx, vkey, out.Format.ContentType(), out.Data); err != nil {
-			return h.settle(ctx, log, id, src, start, err, nil)
+			return h.settle(ctx, j, err, nil)
 		}
 		variants = append(variants, manifest.Variant{Name: out.Name, Format: string(out.Format),
 			Width: out.Width, Height: out.Height, Bytes: int64(len(out.Data)), Key: vkey})
 	}
-	return h.settle(ctx, log, id, src, start, nil, variants)
+	return h.settle(ctx, j, nil, variants)
+}
+
+// process runs the engine under the per-image deadline. Running out of that budget
+// while the invocation still has time is the image's fault (too much work for its
+// bytes), so it is a permanent too_complex refusal; running out of the
+// invocation's time is not, and is retried.
+func (h *Handler) process(ctx context.Context, data []byte) (*imagecore.Result, error) {
+	pctx, cancel := context.WithTimeout(ctx, h.cfg.ImageTimeout)
+	defer cancel()
+	result, err := h.engine.Process(pctx, data)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return nil, &imagecore.Error{Code: imagecore.CodeTooComplex, Err: err, Message: fmt.Sprintf(
+			"the image needs more work than the %s allowed for one image, though its size is within the limits "+
+				"(for example a JPEG with an unusual number of scans); it was not processed", h.cfg.ImageTimeout)}
+	}
+	return result, err
+}
+
+// job is the state of one image while it is processed.
+type job struct {
+	id    string
+	start time.Time
+	log   *slog.Logger
+	src   manifest.Source
+	// prev is the manifest as last read, which a write must replace exactly.
+	prev stored
 }
 
 // settle is the edge where an outcome is decided once: write the manifest for a
 // finished or permanently failed image, or return the error so the message is retried.
-func (h *Handler) settle(ctx context.Context, log *slog.Logger, id string, src manifest.Source, start time.Time, err error, variants []manifest.Variant) error {
+func (h *Handler) settle(ctx context.Context, j *job, err error, variants []manifest.Variant) error {
 	kind, code, message := classify(err)
 	if kind == retry {
-		return fmt.Errorf("image %s: %w", id, err)
+		return fmt.Errorf("image %s: %w", j.id, err)
 	}
-	m := manifest.Manifest{Version: manifest.Version, ID: id, Status: manifest.StatusReady, Source: src, Variants: variants}
+	m := h.newManifest(j, manifest.StatusReady, nil)
+	m.Variants = variants
 	if kind == permanent {
-		m.Status = manifest.StatusFailed
-		m.Variants = []manifest.Variant{}
-		m.Error = &manifest.Error{Code: code, Message: message}
+		m = h.newManifest(j, manifest.StatusFailed, &manifest.Error{Code: code, Message: message})
 	}
-	m.CompletedAt = h.now().UTC()
-	m.ProcessingMS = m.CompletedAt.Sub(start).Milliseconds()
-	body, jerr := json.Marshal(m)
-	if jerr != nil {
-		return fmt.Errorf("encode manifest %s: %w", id, jerr)
+	written, err := h.commit(ctx, j, m)
+	if err != nil {
+		return err
 	}
-	// The manifest is written last: its presence means every variant is in place.
-	if perr := h.put(ctx, manifest.Key(id), "application/json", body); perr != nil {
-		return fmt.Errorf("image %s: %w", id, perr)
+	if written {
+		h.report(ctx, j.log, m)
 	}
-	h.report(ctx, log, m)
-	return h.announce(ctx, log, m)
+	// The event tells what the bucket now holds: this outcome, or the one kept.
+	committed := m
+	if !written && j.prev.m != nil {
+		committed = *j.prev.m
+	}
+	return h.announce(ctx, j.log, committed)
 }
 
 // announce publishes the event of a committed manifest. A failure hands the
@@ -299,6 +389,15 @@ func (h *Handler) announce(ctx context.Context, log *slog.Logger, m manifest.Man
 	}
 	log.InfoContext(ctx, "event published", "type", ev.DetailType)
 	return nil
+}
+
+// newManifest is the manifest of j with what made it: the engine and settings.
+func (h *Handler) newManifest(j *job, status manifest.Status, e *manifest.Error) manifest.Manifest {
+	m := manifest.Manifest{Version: manifest.Version, ID: j.id, Status: status, Source: j.src, Variants: []manifest.Variant{},
+		Error: e, EngineVersion: imagecore.EngineVersion, SettingsHash: h.settingsHash}
+	m.CompletedAt = h.now().UTC()
+	m.ProcessingMS = m.CompletedAt.Sub(j.start).Milliseconds()
+	return m
 }
 
 func (h *Handler) report(ctx context.Context, log *slog.Logger, m manifest.Manifest) {
@@ -366,15 +465,19 @@ func (h *Handler) put(ctx context.Context, key, contentType string, body []byte)
 	return nil
 }
 
-// readManifest returns the existing manifest, or nil when there is none.
-func (h *Handler) readManifest(ctx context.Context, id string) (*manifest.Manifest, error) {
-	m, err := manifest.Read(ctx, h.store, h.cfg.OutputBucket, id)
+// readManifest returns the existing manifest and its ETag. An unreadable one is
+// redone (its ETag is kept so the rewrite replaces exactly it); a failed read is
+// an error, retried, never taken for "no manifest".
+func (h *Handler) readManifest(ctx context.Context, id string) (stored, error) {
+	m, etag, err := manifest.ReadVersion(ctx, h.store, h.cfg.OutputBucket, id)
 	if errors.Is(err, manifest.ErrUnreadable) {
-		// An unreadable manifest is redone, not trusted.
-		h.log.WarnContext(ctx, "existing manifest unreadable; redoing", "error", err)
-		return nil, nil
+		h.log.WarnContext(ctx, "existing manifest unreadable; redoing", "id", id, "error", err)
+		return stored{etag: etag}, nil
 	}
-	return m, err
+	if err != nil {
+		return stored{}, fmt.Errorf("image %s: read manifest: %w", id, err)
+	}
+	return stored{m: m, etag: etag}, nil
 }
 
 func filenameOf(meta map[string]string) string {

@@ -36,6 +36,7 @@ type fakeStore struct {
 	// fail returns an error for an operation ("head", "get", "put") on a key, or nil.
 	fail  func(op, key string) error
 	calls []string // "op bucket/key", in order
+	seq   int      // makes every write's ETag new, as S3's MD5 of new bytes would be
 }
 
 type storedObject struct {
@@ -51,7 +52,12 @@ func newFakeStore() *fakeStore { return &fakeStore{objects: map[string]storedObj
 func (f *fakeStore) add(bucket, key string, body []byte, meta map[string]string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.objects[bucket+"/"+key] = storedObject{body: body, etag: fmt.Sprintf(`"%x"`, len(body)*7919+len(f.objects)),
+	f.addLocked(bucket, key, body, meta)
+}
+
+func (f *fakeStore) addLocked(bucket, key string, body []byte, meta map[string]string) {
+	f.seq++
+	f.objects[bucket+"/"+key] = storedObject{body: body, etag: fmt.Sprintf(`"%x-%d"`, len(body), f.seq),
 		meta: meta, modified: time.Now().Add(-time.Second)}
 }
 
@@ -105,13 +111,23 @@ func (f *fakeStore) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...fun
 	if err != nil {
 		return nil, err
 	}
-	f.add(*in.Bucket, *in.Key, body, in.Metadata)
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	// S3's conditional writes, checked and applied atomically.
+	cur, exists := f.objects[*in.Bucket+"/"+*in.Key]
+	switch {
+	case aws.ToString(in.IfNoneMatch) == "*" && exists:
+		return nil, &smithy.GenericAPIError{Code: "PreconditionFailed", Message: "At least one of the pre-conditions you specified did not hold"}
+	case in.IfMatch != nil && !exists:
+		return nil, &smithy.GenericAPIError{Code: "NoSuchKey", Message: "The specified key does not exist."}
+	case in.IfMatch != nil && *in.IfMatch != cur.etag:
+		return nil, &smithy.GenericAPIError{Code: "PreconditionFailed", Message: "At least one of the pre-conditions you specified did not hold"}
+	}
+	f.addLocked(*in.Bucket, *in.Key, body, in.Metadata)
 	o := f.objects[*in.Bucket+"/"+*in.Key]
 	o.ctype = aws.ToString(in.ContentType)
 	f.objects[*in.Bucket+"/"+*in.Key] = o
-	f.mu.Unlock()
-	return &s3.PutObjectOutput{}, nil
+	return &s3.PutObjectOutput{ETag: &o.etag}, nil
 }
 
 func (f *fakeStore) count(op string) int {
@@ -168,7 +184,8 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{store: newFakeStore(), engine: &fakeEngine{}, logs: &bytes.Buffer{}, emf: &bytes.Buffer{}}
 	cfg := Config{OutputBucket: output, UploadPrefix: "uploads/", Limits: imagecore.DefaultLimits(),
-		Variants: imagecore.DefaultVariants(), DeadlineMargin: 5 * time.Second}
+		Variants: imagecore.DefaultVariants(), DeadlineMargin: 5 * time.Second,
+		UploadsBucket: uploads, ImageTimeout: time.Minute, MaxReceiveCount: 5}
 	handler, err := NewWithProcessor(cfg, h.store, h.engine, slog.New(slog.NewJSONHandler(h.logs, nil)), metrics.NewEmitter(h.emf))
 	if err != nil {
 		t.Fatal(err)
@@ -514,7 +531,9 @@ func TestLogsAndMetrics(t *testing.T) {
 
 func TestRealEngine(t *testing.T) {
 	store := newFakeStore()
-	cfg, err := ConfigFromEnv(func(k string) string { return map[string]string{"OUTPUT_BUCKET": output}[k] })
+	cfg, err := ConfigFromEnv(func(k string) string {
+		return map[string]string{"OUTPUT_BUCKET": output, "UPLOADS_BUCKET": uploads, "MAX_RECEIVE_COUNT": "5"}[k]
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -570,22 +589,34 @@ func gradient(w, h int, alpha uint8) image.Image {
 
 func TestConfigFromEnv(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	cfg, err := ConfigFromEnv(env(map[string]string{"OUTPUT_BUCKET": "o"}))
-	if err != nil || cfg.Limits != imagecore.DefaultLimits() || len(cfg.Variants) != 4 || cfg.DeadlineMargin != 10*time.Second {
+	// with returns the minimal valid environment with vars added or replaced.
+	with := func(vars map[string]string) map[string]string {
+		m := map[string]string{"OUTPUT_BUCKET": "o", "UPLOADS_BUCKET": "u", "MAX_RECEIVE_COUNT": "5"}
+		for k, v := range vars {
+			m[k] = v
+		}
+		return m
+	}
+	cfg, err := ConfigFromEnv(env(with(nil)))
+	if err != nil || cfg.Limits != imagecore.DefaultLimits() || len(cfg.Variants) != 4 || cfg.DeadlineMargin != 10*time.Second ||
+		cfg.ImageTimeout != 10*time.Second || cfg.MaxReceiveCount != 5 || cfg.UploadsBucket != "u" {
 		t.Fatalf("defaults %+v %v", cfg, err)
 	}
-	cfg, err = ConfigFromEnv(env(map[string]string{"OUTPUT_BUCKET": "o", "MAX_PIXELS": "100", "VARIANTS": `[{"name":"x","width":10}]`}))
-	if err != nil || cfg.Limits.MaxPixels != 100 || len(cfg.Variants) != 1 {
+	cfg, err = ConfigFromEnv(env(with(map[string]string{"MAX_PIXELS": "100", "VARIANTS": `[{"name":"x","width":10}]`, "IMAGE_TIMEOUT": "3s"})))
+	if err != nil || cfg.Limits.MaxPixels != 100 || len(cfg.Variants) != 1 || cfg.ImageTimeout != 3*time.Second {
 		t.Fatalf("overrides %+v %v", cfg, err)
 	}
 	tests := map[string]map[string]string{
-		"OUTPUT_BUCKET":    {},
-		"MAX_UPLOAD_BYTES": {"OUTPUT_BUCKET": "o", "MAX_UPLOAD_BYTES": "-1"},
-		"MAX_SIDE":         {"OUTPUT_BUCKET": "o", "MAX_SIDE": "big"},
-		"DEADLINE_MARGIN":  {"OUTPUT_BUCKET": "o", "DEADLINE_MARGIN": "0"},
-		"VARIANTS":         {"OUTPUT_BUCKET": "o", "VARIANTS": `[{"name":"x","width":10,"colour":"red"}]`},
-		`"Bad"`:            {"OUTPUT_BUCKET": "o", "VARIANTS": `[{"name":"Bad","width":10}]`},
-		"UPLOAD_PREFIX":    {"OUTPUT_BUCKET": "o", "UPLOAD_PREFIX": "uploads"},
+		"OUTPUT_BUCKET":     with(map[string]string{"OUTPUT_BUCKET": ""}),
+		"UPLOADS_BUCKET":    with(map[string]string{"UPLOADS_BUCKET": " "}),
+		"MAX_RECEIVE_COUNT": with(map[string]string{"MAX_RECEIVE_COUNT": ""}),
+		"IMAGE_TIMEOUT":     with(map[string]string{"IMAGE_TIMEOUT": "-1s"}),
+		"MAX_UPLOAD_BYTES":  with(map[string]string{"MAX_UPLOAD_BYTES": "-1"}),
+		"MAX_SIDE":          with(map[string]string{"MAX_SIDE": "big"}),
+		"DEADLINE_MARGIN":   with(map[string]string{"DEADLINE_MARGIN": "0"}),
+		"VARIANTS":          with(map[string]string{"VARIANTS": `[{"name":"x","width":10,"colour":"red"}]`}),
+		`"Bad"`:             with(map[string]string{"VARIANTS": `[{"name":"Bad","width":10}]`}),
+		"UPLOAD_PREFIX":     with(map[string]string{"UPLOAD_PREFIX": "uploads"}),
 	}
 	for want, vars := range tests {
 		if _, err := ConfigFromEnv(env(vars)); err == nil || !strings.Contains(err.Error(), want) {

@@ -22,6 +22,7 @@ var ContextKeys = []string{
 	"uploadUrlTtl", "downloadUrlTtl",
 	"resizeMemoryMb", "resizeTimeout", "resizeBatchSize", "resizeBatchWindow",
 	"resizeMaxConcurrency", "resizeDeadlineMargin",
+	"resizeImageTimeout",
 	"maxReceiveCount", "queueRetention", "dlqRetention",
 	"originalsExpireDays", "logRetentionDays", "alarmEmail", "oldestMessageAlarm",
 	// events.go
@@ -100,6 +101,7 @@ func FromContext(lookup func(key string) any) (Settings, error) {
 	dur("resizeBatchWindow", &s.Resize.BatchWindow)
 	integer("resizeMaxConcurrency", &s.Resize.MaxConcurrency)
 	dur("resizeDeadlineMargin", &s.Resize.DeadlineMargin)
+	dur("resizeImageTimeout", &s.Resize.ImageTimeout)
 	integer("maxReceiveCount", &s.Queue.MaxReceiveCount)
 	dur("queueRetention", &s.Queue.Retention)
 	dur("dlqRetention", &s.Queue.DLQRetention)

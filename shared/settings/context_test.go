@@ -98,9 +98,11 @@ func TestFromContextValues(t *testing.T) {
 			func(s Settings) bool {
 				return s.Queue.Retention == 48*time.Hour && s.Queue.DLQRetention == 14*24*time.Hour
 			}},
-		{"event source", map[string]any{"resizeBatchSize": 20.0, "resizeBatchWindow": "5s", "resizeMaxConcurrency": "50", "maxReceiveCount": "3"},
+		{"event source", map[string]any{"resizeBatchSize": 20.0, "resizeBatchWindow": "5s", "resizeMaxConcurrency": "50", "maxReceiveCount": "3",
+			"resizeImageTimeout": "2s"}, // 20 x 2s + the 10s margin fit in 60s
 			func(s Settings) bool {
-				return s.Resize.BatchSize == 20 && s.Resize.BatchWindow == 5*time.Second && s.Resize.MaxConcurrency == 50 && s.Queue.MaxReceiveCount == 3
+				return s.Resize.BatchSize == 20 && s.Resize.BatchWindow == 5*time.Second && s.Resize.MaxConcurrency == 50 && s.Queue.MaxReceiveCount == 3 &&
+					s.Resize.ImageTimeout == 2*time.Second
 			}},
 		{"retention and e-mail", map[string]any{"originalsExpireDays": "7", "logRetentionDays": 90.0, "alarmEmail": " ops@example.com "},
 			func(s Settings) bool {

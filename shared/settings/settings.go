@@ -43,6 +43,9 @@ type ResizeFunction struct {
 	// DeadlineMargin is how long before the invocation deadline the function stops
 	// starting new images and hands the rest back to the queue.
 	DeadlineMargin time.Duration
+	// ImageTimeout bounds the engine's work on one image; an image that needs more
+	// is refused as too_complex instead of timing out its whole batch.
+	ImageTimeout time.Duration
 }
 
 // Queue tunes the resize queue and its dead-letter queue.
@@ -72,6 +75,8 @@ func Default() Settings {
 			BatchWindow:    2 * time.Second,
 			MaxConcurrency: 10,
 			DeadlineMargin: 10 * time.Second,
+			// 5 images x 10s + the 10s margin fit in the 60s timeout (see Validate).
+			ImageTimeout: 10 * time.Second,
 		},
 		Queue: Queue{
 			MaxReceiveCount: 5,
@@ -136,6 +141,16 @@ func (s Settings) Validate() error {
 	if r.DeadlineMargin <= 0 || r.DeadlineMargin >= r.Timeout {
 		bad("resizeDeadlineMargin", "must be positive and less than the timeout %s, got %s", r.Timeout, r.DeadlineMargin)
 	}
+	// Per-image deadline: a full batch of images that each use their whole budget
+	// must still fit before the margin, or the last messages of a batch would be
+	// handed back untried (they still count a receive) instead of attempted.
+	if r.ImageTimeout < 100*time.Millisecond {
+		bad("resizeImageTimeout", "must be at least 100ms, got %s", r.ImageTimeout)
+	} else if r.BatchSize >= 1 && r.DeadlineMargin > 0 &&
+		time.Duration(r.BatchSize)*r.ImageTimeout+r.DeadlineMargin > r.Timeout {
+		bad("resizeImageTimeout", "resizeBatchSize (%d) x resizeImageTimeout (%s) + resizeDeadlineMargin (%s) must fit in resizeTimeout (%s), so every message of a batch is attempted; lower resizeImageTimeout or resizeBatchSize, or raise resizeTimeout",
+			r.BatchSize, r.ImageTimeout, r.DeadlineMargin, r.Timeout)
+	}
 	q := s.Queue
 	if q.MaxReceiveCount < 1 || q.MaxReceiveCount > 1000 {
 		bad("maxReceiveCount", "must be between 1 and 1000, got %d", q.MaxReceiveCount)
@@ -166,9 +181,9 @@ func (s Settings) Validate() error {
 }
 
 // ResizeEnv is the environment of the resize function, read by resize.ConfigFromEnv.
-func (s Settings) ResizeEnv(outputBucket string) map[string]string {
+func (s Settings) ResizeEnv(uploadsBucket, outputBucket string) map[string]string {
 	variants, _ := json.Marshal(s.Variants) // plain structs: cannot fail
-	return map[string]string{
+	env := map[string]string{
 		"OUTPUT_BUCKET":    outputBucket,
 		"UPLOAD_PREFIX":    s.UploadPrefix,
 		"MAX_UPLOAD_BYTES": strconv.FormatInt(s.Limits.MaxBytes, 10),
@@ -177,6 +192,12 @@ func (s Settings) ResizeEnv(outputBucket string) map[string]string {
 		"VARIANTS":         string(variants),
 		"DEADLINE_MARGIN":  s.Resize.DeadlineMargin.String(),
 	}
+	// Settling: the bucket events must name, the per-image budget, and the receive
+	// count at which a failure is final.
+	env["UPLOADS_BUCKET"] = uploadsBucket
+	env["IMAGE_TIMEOUT"] = s.Resize.ImageTimeout.String()
+	env["MAX_RECEIVE_COUNT"] = strconv.Itoa(s.Queue.MaxReceiveCount)
+	return env
 }
 
 // APIEnv is the environment of the API function, read by api.ConfigFromEnv.

@@ -42,6 +42,9 @@ func TestValidateNamesEachMistake(t *testing.T) {
 		{"resizeBatchWindow", func(s *settings.Settings) { s.Resize.BatchSize, s.Resize.BatchWindow = 20, 0 }},
 		{"resizeMaxConcurrency", func(s *settings.Settings) { s.Resize.MaxConcurrency = 1 }},
 		{"resizeDeadlineMargin", func(s *settings.Settings) { s.Resize.DeadlineMargin = s.Resize.Timeout }},
+		{"resizeImageTimeout", func(s *settings.Settings) { s.Resize.ImageTimeout = 0 }},
+		{"resizeImageTimeout", func(s *settings.Settings) { s.Resize.ImageTimeout = 11 * time.Second }}, // 5 x 11s + 10s > 60s
+		{"resizeImageTimeout", func(s *settings.Settings) { s.Resize.BatchSize, s.Resize.BatchWindow = 10, time.Second }},
 		{"maxReceiveCount", func(s *settings.Settings) { s.Queue.MaxReceiveCount = 0 }},
 		{"dlqRetention", func(s *settings.Settings) { s.Queue.DLQRetention = s.Queue.Retention }},
 		{"originalsExpireDays", func(s *settings.Settings) { s.OriginalsExpireDays = 0 }},
@@ -67,13 +70,16 @@ func TestEnvironmentReadsBackThroughTheFunctions(t *testing.T) {
 	s.AllowedOrigins = []string{"https://a.example", "https://b.example"}
 	lookup := func(env map[string]string) func(string) string { return func(k string) string { return env[k] } }
 
-	rc, err := resize.ConfigFromEnv(lookup(s.ResizeEnv("out")))
+	rc, err := resize.ConfigFromEnv(lookup(s.ResizeEnv("up", "out")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rc.OutputBucket != "out" || rc.Limits != s.Limits || len(rc.Variants) != 1 || !reflect.DeepEqual(rc.Variants[0], s.Variants[0]) ||
 		rc.UploadPrefix != s.UploadPrefix || rc.DeadlineMargin != s.Resize.DeadlineMargin {
 		t.Errorf("resize config %+v from %+v", rc, s)
+	}
+	if rc.UploadsBucket != "up" || rc.ImageTimeout != s.Resize.ImageTimeout || rc.MaxReceiveCount != s.Queue.MaxReceiveCount {
+		t.Errorf("resize settling config %+v from %+v", rc, s)
 	}
 	ac, err := api.ConfigFromEnv(lookup(s.APIEnv("up", "out")))
 	if err != nil {

@@ -22,8 +22,10 @@
     too_large: "The file is bigger than the upload limit of " + formatBytes(maxBytes) + ".",
     too_many_pixels: "The picture has too many pixels to resize. Try a smaller version of it.",
     dimensions_too_large: "The picture is too wide or too tall to resize. Try a smaller version of it.",
+    too_complex: "The picture is coded in a way that would take far too long to decode. Try saving it again with another program.",
     empty_file: "The file is empty.",
-    source_missing: "The uploaded file was gone before it could be resized. Please upload it again."
+    source_missing: "The uploaded file was gone before it could be resized. Please upload it again.",
+    processing_failed: "The image could not be resized because of a problem on our side. It has been set aside to be retried; this page will update if it succeeds."
   };
 
   var input = document.getElementById("files");
@@ -257,7 +259,13 @@
               ready(item, body);
             } else if (res.status === 200 && body && body.status === "failed") {
               var e = body.error || {};
-              fail(item, REASONS[e.code] || "The image could not be resized.", e.message || "", false);
+              if (item.lastFailure !== e.code + e.message) {
+                item.lastFailure = e.code + e.message;
+                fail(item, REASONS[e.code] || "The image could not be resized.", e.message || "", false);
+              }
+              // Set aside for an operator to retry (redrive, reprocess): keep
+              // watching, slowly, so a later success shows up.
+              if (e.code === "processing_failed") poll(item, POLL_MAX, Date.now());
             } else if (res.status === 200 || res.status >= 500 || res.status === 429) {
               again(item, delay, started, res.status === 200 ? "" : "The server is busy (HTTP " + res.status + "); still checking…");
             } else {
