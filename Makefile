@@ -167,7 +167,7 @@ dev:
 
 ## ---- reliability (issue 6), continued: fuzzing ----
 # Each fuzz target with its package; their seed corpora already run in `make test`.
-FUZZ_TARGETS := FuzzProcess:./shared/imagecore FuzzHandle:./shared/hostile FuzzParseBody:./shared/resize FuzzEventKey:./shared/resize FuzzKeys:./shared/manifest
+FUZZ_TARGETS := FuzzProcess:./shared/imagecore FuzzICC:./shared/imagecore FuzzParseHEIF:./shared/imagecore FuzzHandle:./shared/hostile FuzzParseBody:./shared/resize FuzzEventKey:./shared/resize FuzzKeys:./shared/manifest
 
 .PHONY: fuzz
 ## fuzz: run every fuzz target for FUZZTIME (default 30s) each

@@ -93,6 +93,13 @@ func resizeFile(file, dir string, process func([]byte) (*imagecore.Result, error
 			return err
 		}
 		fmt.Fprintf(w, "  %-8s %4dx%-4d %-4s %8d bytes  %s\n", o.Name, o.Width, o.Height, o.Format, len(o.Data), name)
+		for _, a := range o.Alternates {
+			name := filepath.Join(dir, fmt.Sprintf("%s_%s.%s", base, o.Name, a.Format.Ext()))
+			if err := os.WriteFile(name, a.Data, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "  %-8s %4dx%-4d %-4s %8d bytes  %s\n", o.Name, o.Width, o.Height, a.Format, len(a.Data), name)
+		}
 	}
 	return nil
 }

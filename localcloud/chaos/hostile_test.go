@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imagepipe/imagepipe/localcloud"
 	"github.com/imagepipe/imagepipe/shared/imagecore"
 )
 
@@ -18,7 +19,16 @@ import (
 // core's verdict on the same bytes (shared/hostile pins those verdicts): ready,
 // or failed with the same code. An empty file is refused at the API already.
 func TestHostileFilesEndToEnd(t *testing.T) {
-	c := startCloud(t, nil)
+	// Verdicts, not speed: the largest files the limits accept (a 49 MP
+	// lossless WebP, a 7000x7000 JPEG of 16 scans) and the WASM decoders' first
+	// compilation take seconds, so this cloud gets the deployment's budgets
+	// rather than the other chaos tests' cut-down ones.
+	c := startCloud(t, func(cfg *localcloud.Config) {
+		cfg.Settings.Resize.Timeout = 60 * time.Second
+		cfg.Settings.Resize.ImageTimeout = 25 * time.Second
+		cfg.Settings.Resize.BatchSize = 2
+		cfg.VisibilityTimeout = 65 * time.Second
+	})
 	b := newBrowser(c)
 	engine, err := imagecore.NewEngine(c.Settings().Limits, c.Settings().Variants)
 	if err != nil {
@@ -62,7 +72,7 @@ func TestHostileFilesEndToEnd(t *testing.T) {
 		want[id], names[id] = verdict, e.Name()
 		ids = append(ids, id)
 	}
-	statuses := b.waitAll(ctx, ids, 60*time.Second)
+	statuses := b.waitAll(ctx, ids, 4*time.Minute)
 	for _, id := range ids {
 		st := statuses[id]
 		got := st.Status

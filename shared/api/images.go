@@ -35,6 +35,14 @@ type variantInfo struct {
 	Height int    `json:"height"`
 	Bytes  int64  `json:"bytes"`
 	URL    string `json:"url"`
+	// Alternates: the same picture as WebP or AVIF, when the variant lists formats.
+	Alternates []alternateInfo `json:"alternates,omitempty"`
+}
+
+type alternateInfo struct {
+	Format string `json:"format"`
+	Bytes  int64  `json:"bytes"`
+	URL    string `json:"url"`
 }
 
 func (a *API) imageStatus(w http.ResponseWriter, r *http.Request) {
@@ -63,7 +71,18 @@ func (a *API) imageStatus(w http.ResponseWriter, r *http.Request) {
 				writeError(w, http.StatusInternalServerError, "internal_error", "could not prepare the variant links; try again")
 				return
 			}
-			resp.Variants = append(resp.Variants, variantInfo{Name: v.Name, Format: v.Format, Width: v.Width, Height: v.Height, Bytes: v.Bytes, URL: signed.URL})
+			vi := variantInfo{Name: v.Name, Format: v.Format, Width: v.Width, Height: v.Height, Bytes: v.Bytes, URL: signed.URL}
+			for _, alt := range v.Alternates {
+				as, err := a.presigner.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &a.cfg.OutputBucket, Key: &alt.Key},
+					s3.WithPresignExpires(a.cfg.DownloadURLTTL))
+				if err != nil {
+					a.log.ErrorContext(ctx, "presign alternate", "id", id, "key", alt.Key, "error", err)
+					writeError(w, http.StatusInternalServerError, "internal_error", "could not prepare the variant links; try again")
+					return
+				}
+				vi.Alternates = append(vi.Alternates, alternateInfo{Format: alt.Format, Bytes: alt.Bytes, URL: as.URL})
+			}
+			resp.Variants = append(resp.Variants, vi)
 		}
 		writeJSON(w, http.StatusOK, resp)
 		return

@@ -19,7 +19,7 @@ import (
 
 // AllowedTypes are the Content-Types an upload may declare. The resize function
 // sniffs the real format from the bytes; this only turns away obvious mistakes early.
-var AllowedTypes = []string{"image/jpeg", "image/png", "image/gif", "image/webp"}
+var AllowedTypes = []string{"image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/heif", "image/avif"}
 
 const maxFilenameBytes = 255
 

@@ -3,6 +3,7 @@ package hostile
 import (
 	"bytes"
 	"encoding/binary"
+	"image/color"
 )
 
 // tiffGray1x1 is a minimal baseline TIFF: one uncompressed 8-bit gray pixel.
@@ -122,8 +123,21 @@ func withExif(j []byte, orientation int, gps bool) []byte {
 // subsampling and an Adobe APP14 marker, as Photoshop does; the standard
 // library can decode such files but not make them. Every block is flat, so each
 // carries only a DC coefficient, which keeps the encoder small.
-func cmykJPEG(w, h int, ink [4]byte) []byte {
+func cmykJPEG(w, h int, ink [4]byte) []byte { return adobeJPEG(w, h, ink, false) }
+
+// ycckJPEG is cmykJPEG stored as YCCK (Adobe transform 2), as libjpeg makes
+// it from Adobe's inverted CMYK: R, G, B = 255 - (255 - ink), so the ink of
+// C, M, Y is coded as if it were R, G, B in Y'CbCr; K stays inverted.
+func ycckJPEG(w, h int, ink [4]byte) []byte { return adobeJPEG(w, h, ink, true) }
+
+func adobeJPEG(w, h int, ink [4]byte, ycck bool) []byte {
 	be := binary.BigEndian
+	stored := [4]byte{255 - ink[0], 255 - ink[1], 255 - ink[2], 255 - ink[3]}
+	transform := byte(0)
+	if ycck {
+		stored[0], stored[1], stored[2] = color.RGBToYCbCr(ink[0], ink[1], ink[2])
+		transform = 2
+	}
 	var b bytes.Buffer
 	seg := func(marker byte, body []byte) {
 		b.Write([]byte{0xFF, marker})
@@ -131,8 +145,9 @@ func cmykJPEG(w, h int, ink [4]byte) []byte {
 		b.Write(body)
 	}
 	b.Write([]byte{0xFF, 0xD8})
-	// Adobe APP14: version 100, flags 0, 0, transform 0 (CMYK, stored inverted).
-	seg(0xEE, []byte{'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, 0})
+	// Adobe APP14: version 100, flags 0, 0, transform 0 (CMYK, stored
+	// inverted) or 2 (YCCK).
+	seg(0xEE, []byte{'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, transform})
 	// One quantisation table of ones, so a DC coefficient is stored as is.
 	dqt := append([]byte{0}, bytes.Repeat([]byte{1}, 64)...)
 	seg(0xDB, dqt)
@@ -161,8 +176,8 @@ func cmykJPEG(w, h int, ink [4]byte) []byte {
 	prev := [4]int{}
 	for mcu := 0; mcu < ((w+7)/8)*((h+7)/8); mcu++ {
 		for c := 0; c < 4; c++ {
-			// Adobe CMYK stores 255-ink; the level shift makes the DC 8*(v-128).
-			dc := 8 * (int(255-ink[c]) - 128)
+			// The level shift makes the DC 8*(v-128).
+			dc := 8 * (int(stored[c]) - 128)
 			diff := dc - prev[c]
 			prev[c] = dc
 			cat, bits := magnitude(diff)

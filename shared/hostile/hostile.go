@@ -50,6 +50,7 @@ func Files() []File {
 		{"rgb-2x2.bmp", "a 24-bit 2x2 BMP", bmp2x2()},
 		{"animated-40x30.gif", "a 3-frame animated GIF, 40x30", animatedGIF()},
 		{"cmyk-16x16.jpg", "a 4-component Adobe CMYK JPEG, 16x16", cmykJPEG(16, 16, [4]byte{0, 200, 200, 0})},
+		{"ycck-64x64.jpg", "a 4-component Adobe YCCK JPEG (transform 2), 64x64, the same ink as cmyk-16x16.jpg", ycckJPEG(64, 64, [4]byte{0, 200, 200, 0})},
 		{"rgba16-24x20.png", "a 16-bit RGBA PNG with a transparent half", pngOf(rgba16(24, 20))},
 		{"palette-trns-24x20.png", "a palette PNG with a tRNS transparent entry", pngOf(paletted(24, 20))},
 		{"gray-40x30.png", "an 8-bit grayscale PNG", pngOf(grayRamp(40, 30))},
@@ -58,6 +59,8 @@ func Files() []File {
 		{"tiny-8x8.png", "an 8x8 PNG", pngOf(noise(8, 8, 3))},
 	}
 	fs = append(fs, scanFiles()...)
+	fs = append(fs, iccFiles()...) // embedded colour profiles
+	fs = append(fs, heifFiles()...)
 	for o := 1; o <= 8; o++ {
 		fs = append(fs, File{
 			Name:  "orientation-" + string(rune('0'+o)) + ".jpg",

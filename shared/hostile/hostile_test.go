@@ -105,6 +105,15 @@ func TestFilesAreWhatTheySay(t *testing.T) {
 	if got, want := cmyk.CMYKAt(9, 9), (color.CMYK{0, 200, 200, 0}); got != want {
 		t.Errorf("cmyk-16x16.jpg pixel = %v, want %v", got, want)
 	}
+	m, err = jpeg.Decode(bytes.NewReader(file(t, "ycck-64x64.jpg")))
+	if err != nil {
+		t.Fatalf("ycck-64x64.jpg: %v", err)
+	}
+	if c, ok := m.(*image.CMYK); !ok {
+		t.Errorf("ycck-64x64.jpg decodes as %T, want *image.CMYK", m)
+	} else if got := c.CMYKAt(9, 9); got.C > 2 || got.M < 198 || got.M > 202 || got.Y < 198 || got.Y > 202 || got.K != 0 {
+		t.Errorf("ycck-64x64.jpg pixel = %v, want about {0 200 200 0}", got)
+	}
 
 	g, err := gif.DecodeAll(bytes.NewReader(file(t, "animated-40x30.gif")))
 	if err != nil || len(g.Image) != 3 {

@@ -16,7 +16,7 @@ import (
 // SourceInfo describes the decoded input. Width and Height are after the EXIF
 // orientation has been applied, i.e. as a person sees the picture.
 type SourceInfo struct {
-	Format      string `json:"format"` // "jpeg", "png", "gif" or "webp"
+	Format      string `json:"format"` // "jpeg", "png", "gif", "webp", "heic" or "avif"
 	Width       int    `json:"width"`
 	Height      int    `json:"height"`
 	Orientation int    `json:"orientation"` // EXIF orientation 1-8 that was applied
@@ -60,6 +60,7 @@ type Engine struct {
 	variants []Variant
 	// stdJPEG turns the scaled JPEG decoder off (benchmarks compare the two).
 	stdJPEG bool
+	wasm    *wasmDecoders // HEIC and AVIF, compiled on first use
 }
 
 // NewEngine validates the limits and the variant set and reports every mistake
@@ -68,7 +69,7 @@ func NewEngine(limits Limits, variants []Variant) (*Engine, error) {
 	if err := errors.Join(limits.Validate(), ValidateVariants(variants)); err != nil {
 		return nil, fmt.Errorf("image engine configuration: %w", err)
 	}
-	return &Engine{limits: limits, variants: append([]Variant(nil), variants...)}, nil
+	return &Engine{limits: limits, variants: append([]Variant(nil), variants...), wasm: newWASMDecoders(limits)}, nil
 }
 
 // Limits returns the limits the engine enforces.
@@ -85,83 +86,109 @@ func (e *Engine) Variants() []Variant { return append([]Variant(nil), e.variants
 // runs to its end, which the limits bound), and the error then wraps ctx.Err(),
 // so errors.Is(err, context.DeadlineExceeded) tells a deadline that ran out.
 func (e *Engine) Process(ctx context.Context, data []byte) (*Result, error) {
-	info, cfg, err := e.header(data)
+	info, cfg, hf, err := e.header(data)
 	if err != nil {
 		return nil, err
 	}
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
+	src, notes := embeddedColour(info.Format, data)
 	if info.Format == SourceJPEG && !e.stdJPEG {
-		if outs, ok, err := renderJPEG(ctx, info, data, cfg.Width, cfg.Height, e.variants); ok {
+		var jn []string
+		if outs, ok, err := renderJPEG(ctx, info, data, cfg.Width, cfg.Height, e.variants, src, &jn); ok {
 			if err != nil {
 				return nil, err
 			}
-			return &Result{Source: info, Outputs: outs}, nil
+			return &Result{Source: info, Outputs: outs, Notes: append(notes, jn...)}, nil
 		}
 	}
-	m, err := decodeImage(info.Format, data)
-	if err != nil {
-		return nil, err
-	}
-	if err := ctxErr(ctx); err != nil {
-		return nil, err
+	var m image.Image
+	if hf != nil {
+		var hn []string
+		m, hn, err = e.wasm.decodeHEIF(ctx, info.Format, data, hf) // converts to sRGB itself
+		if err != nil {
+			return nil, err
+		}
+		notes = append(notes, hn...)
+	} else {
+		if m, err = decodeImage(info.Format, data); err != nil {
+			return nil, err
+		}
+		if err := ctxErr(ctx); err != nil {
+			return nil, err
+		}
+		// Every output is sRGB: convert before any resampling.
+		var cn []string
+		m, cn = toSRGB(m, src)
+		notes = append(notes, cn...)
 	}
 	outs, err := render(ctx, info, m, cfg.Width, cfg.Height, e.variants)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Source: info, Outputs: outs}, nil
+	return &Result{Source: info, Outputs: outs, Notes: notes}, nil
 }
 
 // CheckHeader applies the byte and dimension limits, and for a JPEG the limits
 // on its scans (a walk of its markers), and reports the source without
 // decoding pixels. Callers use it to refuse early; Process does the same.
 func (e *Engine) CheckHeader(data []byte) (SourceInfo, error) {
-	info, _, err := e.header(data)
+	info, _, _, err := e.header(data)
 	return info, err
 }
 
-func (e *Engine) header(data []byte) (SourceInfo, image.Config, error) {
-	var info SourceInfo
+// header checks data up to its dimensions. For HEIC and AVIF it also returns
+// the parsed item structure the decoder needs (nil for other formats).
+func (e *Engine) header(data []byte) (info SourceInfo, cfg image.Config, hf *heifFile, err error) {
 	if len(data) == 0 {
-		return info, image.Config{}, &Error{Code: CodeEmpty, Message: "the file is empty"}
+		return info, image.Config{}, nil, &Error{Code: CodeEmpty, Message: "the file is empty"}
 	}
 	if int64(len(data)) > e.limits.MaxBytes {
-		return info, image.Config{}, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("the file is %s, over the limit of %s", byteSize(int64(len(data))), byteSize(e.limits.MaxBytes))}
+		return info, image.Config{}, nil, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("the file is %s, over the limit of %s", byteSize(int64(len(data))), byteSize(e.limits.MaxBytes))}
 	}
 	format, err := Sniff(data[:min(len(data), sniffLen)])
 	if err != nil {
-		return info, image.Config{}, err
+		return info, image.Config{}, nil, err
 	}
 	info.Format = format
-	cfg, err := decodeConfig(format, data)
-	if err != nil {
-		return info, cfg, &Error{Code: CodeCorrupt, Message: fmt.Sprintf("the %s header is damaged or truncated", format), Err: err}
+	orientation := 0
+	if format == SourceHEIC || format == SourceAVIF {
+		// HEIF's irot and imir are the orientation; EXIF's is not applied again.
+		hf, info.Format, cfg, orientation, err = heifHeader(data)
+		if err != nil {
+			return info, cfg, nil, &Error{Code: CodeCorrupt, Message: fmt.Sprintf("the %s structure is damaged, truncated or over a bound", format), Err: err}
+		}
+		format = info.Format
+	} else if cfg, err = decodeConfig(format, data); err != nil {
+		return info, cfg, nil, &Error{Code: CodeCorrupt, Message: fmt.Sprintf("the %s header is damaged or truncated", format), Err: err}
 	}
 	w, h := cfg.Width, cfg.Height
 	if w <= 0 || h <= 0 {
-		return info, cfg, &Error{Code: CodeCorrupt, Message: fmt.Sprintf("the %s header declares an empty %dx%d image", format, w, h)}
+		return info, cfg, nil, &Error{Code: CodeCorrupt, Message: fmt.Sprintf("the %s header declares an empty %dx%d image", format, w, h)}
 	}
 	if px := int64(w) * int64(h); px > e.limits.MaxPixels {
-		return info, cfg, &Error{Code: CodeTooManyPixels, Message: fmt.Sprintf("the image is %dx%d (%.1f megapixels), over the limit of %.1f megapixels", w, h, float64(px)/1e6, float64(e.limits.MaxPixels)/1e6)}
+		return info, cfg, nil, &Error{Code: CodeTooManyPixels, Message: fmt.Sprintf("the image is %dx%d (%.1f megapixels), over the limit of %.1f megapixels", w, h, float64(px)/1e6, float64(e.limits.MaxPixels)/1e6)}
 	}
 	if w > e.limits.MaxSide || h > e.limits.MaxSide {
-		return info, cfg, &Error{Code: CodeDimensionsTooLarge, Message: fmt.Sprintf("the image is %dx%d, a side is over the limit of %d pixels", w, h, e.limits.MaxSide)}
+		return info, cfg, nil, &Error{Code: CodeDimensionsTooLarge, Message: fmt.Sprintf("the image is %dx%d, a side is over the limit of %d pixels", w, h, e.limits.MaxSide)}
+	}
+	info.Orientation = orientation
+	if hf == nil {
+		info.Orientation = orientationOf(format, data)
 	}
 	if format == SourceJPEG {
 		// Its scans, walked without decoding: a file whose scans would cost
 		// more than its size and pixels justify is refused here.
 		if err := checkJPEGScans(data); err != nil {
-			return info, cfg, err
+			return info, cfg, nil, err
 		}
 	}
-	info.Orientation = orientationOf(format, data)
 	info.Width, info.Height = w, h
 	if info.Orientation >= 5 {
 		info.Width, info.Height = h, w
 	}
-	return info, cfg, nil
+	return info, cfg, hf, nil
 }
 
 func decodeConfig(format string, data []byte) (image.Config, error) {

@@ -12,6 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gen2brain/avif"
+	xwebp "golang.org/x/image/webp"
 )
 
 func newEngine(t *testing.T, variants ...Variant) *Engine {
@@ -60,6 +63,10 @@ func decodeOutput(t *testing.T, o Output) image.Image {
 		m, err = jpeg.Decode(bytes.NewReader(o.Data))
 	case FormatPNG:
 		m, err = png.Decode(bytes.NewReader(o.Data))
+	case FormatWebP:
+		m, err = xwebp.Decode(bytes.NewReader(o.Data))
+	case FormatAVIF:
+		m, err = avif.Decode(bytes.NewReader(o.Data))
 	default:
 		t.Fatalf("output %s: unexpected format %q", o.Name, o.Format)
 	}

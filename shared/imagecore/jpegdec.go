@@ -18,6 +18,9 @@ import (
 // lossless, unusual sampling) is found in the headers before the first scan,
 // and the engine then uses image/jpeg. An error once scans are being decoded
 // is final: the file is refused, never decoded a second time by image/jpeg.
+// Four-component (Adobe CMYK and YCCK) files are decoded to their four
+// planes; the engine's colour conversion turns them into Y'CbCr at the
+// reduced size.
 //
 // Work is bounded per file (docs/hostile.md): the engine's walk of the
 // markers (jpegwalk.go) refuses files with too many scans first; here an
@@ -175,6 +178,9 @@ func newJPEGDecoder(data []byte) (*jpegDecoder, error) {
 	if len(d.comps) == 3 && d.comps[0].id == 'R' && d.comps[1].id == 'G' && d.comps[2].id == 'B' {
 		return nil, errJPEGUnsupported
 	}
+	if len(d.comps) == 4 && !d.adobe {
+		return nil, errJPEGUnsupported // CMYK or YCCK cannot be told apart; image/jpeg refuses it too
+	}
 	return d, nil
 }
 
@@ -265,7 +271,7 @@ func (d *jpegDecoder) frame(progressive bool, seg []byte) error {
 	if d.w == 0 || d.h == 0 {
 		return errJPEGUnsupported // height from DNL
 	}
-	if nf != 1 && nf != 3 {
+	if nf != 1 && nf != 3 && nf != 4 { // 4: Adobe CMYK or YCCK, colour-converted by the engine
 		return errJPEGUnsupported
 	}
 	if len(seg) != 6+3*nf {

@@ -198,7 +198,6 @@ func TestJPEGDecoderProgressiveRestart(t *testing.T) {
 func TestJPEGDecoderUnsupported(t *testing.T) {
 	cases := map[string][]byte{
 		"arithmetic": readTestdata(t, "jpeg", "arithmetic.jpg"),
-		"cmyk":       readTestdata(t, "formats", "video-001.cmyk.jpeg"),
 	}
 	// 12-bit and lossless frames, made by patching a baseline file's SOF0.
 	base := readTestdata(t, "jpeg", "baseline-420-odd.jpg")
@@ -218,7 +217,7 @@ func TestJPEGDecoderUnsupported(t *testing.T) {
 			if _, err := newJPEGDecoder(data); !errors.Is(err, errJPEGUnsupported) {
 				t.Fatalf("newJPEGDecoder: %v, want errJPEGUnsupported", err)
 			}
-			// The engine gives image/jpeg's verdict (it serves the CMYK file).
+			// The engine gives image/jpeg's verdict.
 			_, stdErr := jpeg.Decode(bytes.NewReader(data))
 			if _, err := e.Process(context.Background(), data); (err == nil) != (stdErr == nil) {
 				t.Fatalf("engine error %v, image/jpeg error %v", err, stdErr)

@@ -40,7 +40,7 @@ func jpegScales(info SourceInfo, d *jpegDecoder, variants []Variant) []int {
 // judges it), or no reduction possible. The caller then takes the image/jpeg
 // path. Once scans are being decoded every error is final (ok is true): a
 // damaged file is refused as corrupt, not decoded a second time.
-func renderJPEG(ctx context.Context, info SourceInfo, data []byte, w, h int, variants []Variant) (outs []Output, ok bool, err error) {
+func renderJPEG(ctx context.Context, info SourceInfo, data []byte, w, h int, variants []Variant, src colourSource, notes *[]string) (outs []Output, ok bool, err error) {
 	d, err := newJPEGDecoder(data)
 	if err != nil || d.w != w || d.h != h {
 		return nil, false, nil
@@ -57,9 +57,21 @@ func renderJPEG(ctx context.Context, info SourceInfo, data []byte, w, h int, var
 	if err != nil {
 		return nil, true, jpegRefusal(err)
 	}
+	// Colour conversion runs here, at the reduced scale: converted chroma
+	// comes out at luma's size, so every plane then has luma's geometry.
+	geom := make([]int, len(planes))
+	cp, converted, cn := planesToSRGB(d, planes, src)
+	*notes = append(*notes, cn...)
+	if converted {
+		planes = cp
+	} else {
+		for i := range geom {
+			geom[i] = i
+		}
+	}
 	chains := make([]*chain, len(planes))
 	for i, p := range planes {
-		c := d.comps[i]
+		c := d.comps[geom[i]]
 		s := float64(c.n) / 8
 		chains[i] = newChain(p, float64(c.cw)/float64(w)*s, float64(c.ch)/float64(h)*s)
 	}

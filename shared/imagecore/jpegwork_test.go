@@ -101,8 +101,12 @@ func TestJPEGDecoderWorkOnScanBombs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d.budget = 1 << 62 // the budget is tested on its own
-			_, err = d.decode(context.Background(), []int{1})
+			d.budget = 1 << 62                  // the budget is tested on its own
+			scales := make([]int, len(d.comps)) // one eighth: the bomb is in the scans, not the pixels
+			for i := range scales {
+				scales[i] = 1
+			}
+			_, err = d.decode(context.Background(), scales)
 			if (err != nil) != tc.decodeFailed {
 				t.Fatalf("decode: %v", err)
 			}
@@ -153,11 +157,11 @@ func TestJPEGLateErrorIsFinal(t *testing.T) {
 	for name, data := range cases {
 		t.Run(name, func(t *testing.T) {
 			e := newEngine(t, variants...)
-			info, cfg, err := e.header(data)
+			info, cfg, _, err := e.header(data)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, ok, err := renderJPEG(context.Background(), info, data, cfg.Width, cfg.Height, variants)
+			_, ok, err := renderJPEG(context.Background(), info, data, cfg.Width, cfg.Height, variants, colourSource{}, new([]string))
 			if !ok {
 				t.Fatal("renderJPEG handed a late error to image/jpeg")
 			}

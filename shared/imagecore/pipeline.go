@@ -111,12 +111,17 @@ func (j job) run(ctx context.Context, orientation int, opaque bool) (Output, err
 		return Output{}, err
 	}
 	img = orientRGBA(img, orientation)
+	// Alternates first: a JPEG primary of a transparent image flattens img.
+	alts, err := encodeAlternates(ctx, img, j.v, opaque)
+	if err != nil {
+		return Output{}, err
+	}
 	format := outputFormat(j.v.Format, opaque)
 	data, err := encode(img, format, j.v.Quality, opaque)
 	if err != nil {
 		return Output{}, err
 	}
-	return Output{Name: j.v.Name, Format: format, Width: img.Rect.Dx(), Height: img.Rect.Dy(), Data: data}, nil
+	return Output{Name: j.v.Name, Format: format, Width: img.Rect.Dx(), Height: img.Rect.Dy(), Data: data, Alternates: alts}, nil
 }
 
 func copyRect(m *image.RGBA, r image.Rectangle) *image.RGBA {

@@ -290,12 +290,16 @@ func (j planarJob) run(ctx context.Context, orientation int) (Output, error) {
 		img = &image.YCbCr{Y: planes[0].pix, Cb: planes[1].pix, Cr: planes[2].pix, YStride: w, CStride: planes[1].stride,
 			SubsampleRatio: ratio, Rect: image.Rect(0, 0, w, h)}
 	}
+	alts, err := encodeAlternates(ctx, img, j.v, true)
+	if err != nil {
+		return Output{}, err
+	}
 	format := outputFormat(j.v.Format, true)
 	data, err := encodeOpaque(img, format, j.v.Quality)
 	if err != nil {
 		return Output{}, err
 	}
-	return Output{Name: j.v.Name, Format: format, Width: w, Height: h, Data: data}, nil
+	return Output{Name: j.v.Name, Format: format, Width: w, Height: h, Data: data, Alternates: alts}, nil
 }
 
 // resamplePlane makes the w x h version of a channel's region: a copy when

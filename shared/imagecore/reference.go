@@ -2,6 +2,7 @@ package imagecore
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/color"
@@ -19,12 +20,16 @@ import (
 // geometry as Process, so the two can be compared pixel for pixel (the quality
 // test) and side by side (the benchmarks). It is not used to serve images.
 func (e *Engine) ProcessReference(data []byte) (*Result, error) {
-	info, cfg, err := e.header(data)
+	info, cfg, hf, err := e.header(data)
 	if err != nil {
 		return nil, err
 	}
-	m, err := decodeImage(info.Format, data)
-	if err != nil {
+	var m image.Image
+	if hf != nil {
+		if m, _, err = e.wasm.decodeHEIF(context.Background(), info.Format, data, hf); err != nil {
+			return nil, err
+		}
+	} else if m, err = decodeImage(info.Format, data); err != nil {
 		return nil, err
 	}
 	opaque := true

@@ -12,14 +12,19 @@ const (
 	SourcePNG  = "png"
 	SourceGIF  = "gif"
 	SourceWebP = "webp"
+	SourceHEIC = "heic" // HEIF with HEVC-coded images
+	SourceAVIF = "avif" // HEIF with AV1-coded images
 )
 
-// sniffLen is how many leading bytes Sniff needs to decide.
-const sniffLen = 16
+// sniffLen is how many leading bytes Sniff needs to decide: an ftyp box's
+// compatible brands may come after a dozen others.
+const sniffLen = 64
 
 // Sniff names the format of an image from its first bytes only; the file name and
-// Content-Type are never trusted. It refuses anything but JPEG, PNG, GIF and WebP
-// with an *Error whose message says what the bytes look like.
+// Content-Type are never trusted. It refuses anything but JPEG, PNG, GIF, WebP,
+// HEIC and AVIF with an *Error whose message says what the bytes look like.
+// A file with only generic HEIF brands (mif1) is reported as HEIC; the engine
+// decides by the primary image's codec once it has read the item boxes.
 func Sniff(head []byte) (string, error) {
 	switch {
 	case len(head) == 0:
@@ -33,7 +38,13 @@ func Sniff(head []byte) (string, error) {
 	case len(head) >= 12 && bytes.HasPrefix(head, []byte("RIFF")) && bytes.Equal(head[8:12], []byte("WEBP")):
 		return SourceWebP, nil
 	}
-	return "", &Error{Code: CodeUnsupportedFormat, Message: fmt.Sprintf("%s; send JPEG, PNG, GIF or WebP", describe(head))}
+	switch ftypFormat(head) {
+	case SourceAVIF:
+		return SourceAVIF, nil
+	case SourceHEIC, "heif":
+		return SourceHEIC, nil
+	}
+	return "", &Error{Code: CodeUnsupportedFormat, Message: fmt.Sprintf("%s; send JPEG, PNG, GIF, WebP, HEIC or AVIF", describe(head))}
 }
 
 // describe says what unsupported bytes look like, so a refusal is actionable.
@@ -45,12 +56,6 @@ func describe(head []byte) string {
 	case has("BM"):
 		return "BMP images are not supported"
 	case len(head) >= 12 && bytes.Equal(head[4:8], []byte("ftyp")):
-		switch string(head[8:12]) {
-		case "avif", "avis":
-			return "AVIF images are not supported"
-		case "heic", "heix", "mif1", "msf1", "hevc":
-			return "HEIC/HEIF images are not supported"
-		}
 		return "video and ISO media files are not supported"
 	case has("%PDF"):
 		return "PDF documents are not supported"

@@ -24,6 +24,10 @@ const (
 	FormatAuto Format = ""
 	FormatJPEG Format = "jpeg"
 	FormatPNG  Format = "png"
+	// WebP and AVIF are written only as alternates (Variant.Formats), beside
+	// a JPEG or PNG primary every client can read.
+	FormatWebP Format = "webp"
+	FormatAVIF Format = "avif"
 )
 
 // Ext is the file extension used in output keys.
@@ -41,6 +45,10 @@ func (f Format) ContentType() string {
 		return "image/jpeg"
 	case FormatPNG:
 		return "image/png"
+	case FormatWebP:
+		return "image/webp"
+	case FormatAVIF:
+		return "image/avif"
 	}
 	return "application/octet-stream"
 }
@@ -151,6 +159,30 @@ func ValidateVariants(vs []Variant) error {
 		if v.Quality < 0 || v.Quality > 100 {
 			errs = append(errs, fmt.Errorf("%s: quality must be 1-100 (0 means the default %d), got %d", where, DefaultQuality, v.Quality))
 		}
+		errs = append(errs, validateFormats(where, v)...)
 	}
 	return errors.Join(errs...)
+}
+
+// validateFormats checks a variant's alternates: webp or avif, each once, and
+// never the primary's own format.
+func validateFormats(where string, v Variant) []error {
+	var errs []error
+	seen := map[Format]bool{}
+	for _, f := range v.Formats {
+		switch f {
+		case FormatWebP, FormatAVIF:
+		default:
+			errs = append(errs, fmt.Errorf("%s: formats may list %q and %q, got %q", where, FormatWebP, FormatAVIF, f))
+			continue
+		}
+		if seen[f] {
+			errs = append(errs, fmt.Errorf("%s: formats lists %q twice", where, f))
+		}
+		seen[f] = true
+		if f == v.Format {
+			errs = append(errs, fmt.Errorf("%s: formats lists %q, the primary format", where, f))
+		}
+	}
+	return errs
 }

@@ -315,9 +315,23 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 		if err := h.put(ctx, vkey, out.Format.ContentType(), out.Data); err != nil {
 			return h.settle(ctx, j, err, nil)
 		}
-		variants = append(variants, manifest.Variant{Name: out.Name, Format: string(out.Format),
-			Width: out.Width, Height: out.Height, Bytes: int64(len(out.Data)), Key: vkey})
+		mv := manifest.Variant{Name: out.Name, Format: string(out.Format),
+			Width: out.Width, Height: out.Height, Bytes: int64(len(out.Data)), Key: vkey}
+		// Alternates (WebP, AVIF) sit beside the primary, keyed by their extension.
+		for _, alt := range out.Alternates {
+			akey := manifest.VariantKey(id, out.Name, alt.Format.Ext())
+			if err := h.put(ctx, akey, alt.Format.ContentType(), alt.Data); err != nil {
+				return h.settle(ctx, j, err, nil)
+			}
+			mv.Alternates = append(mv.Alternates, manifest.Alternate{Format: string(alt.Format), Key: akey, Bytes: int64(len(alt.Data))})
+		}
+		variants = append(variants, mv)
 	}
+	// Engine notes (an unusable colour profile, say) go to the log and the manifest.
+	for _, n := range result.Notes {
+		j.log.WarnContext(ctx, "image note", "note", n)
+	}
+	j.notes = result.Notes
 	return h.settle(ctx, j, nil, variants)
 }
 
@@ -345,6 +359,8 @@ type job struct {
 	src   manifest.Source
 	// prev is the manifest as last read, which a write must replace exactly.
 	prev stored
+	// notes are the engine's notes for the manifest.
+	notes []string
 }
 
 // settle is the edge where an outcome is decided once: write the manifest for a
@@ -394,7 +410,7 @@ func (h *Handler) announce(ctx context.Context, log *slog.Logger, m manifest.Man
 // newManifest is the manifest of j with what made it: the engine and settings.
 func (h *Handler) newManifest(j *job, status manifest.Status, e *manifest.Error) manifest.Manifest {
 	m := manifest.Manifest{Version: manifest.Version, ID: j.id, Status: status, Source: j.src, Variants: []manifest.Variant{},
-		Error: e, EngineVersion: imagecore.EngineVersion, SettingsHash: h.settingsHash}
+		Error: e, EngineVersion: imagecore.EngineVersion, SettingsHash: h.settingsHash, Notes: j.notes}
 	m.CompletedAt = h.now().UTC()
 	m.ProcessingMS = m.CompletedAt.Sub(j.start).Milliseconds()
 	return m

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -148,6 +149,8 @@ type fakeEngine struct {
 	err     error
 	panicOn string
 	calls   int
+	notes   []string
+	alts    []imagecore.Alternate // given to every output
 }
 
 func (e *fakeEngine) Process(ctx context.Context, data []byte) (*imagecore.Result, error) {
@@ -161,10 +164,43 @@ func (e *fakeEngine) Process(ctx context.Context, data []byte) (*imagecore.Resul
 	return &imagecore.Result{
 		Source: imagecore.SourceInfo{Format: "jpeg", Width: 4000, Height: 3000},
 		Outputs: []imagecore.Output{
-			{Name: "thumb", Format: imagecore.FormatJPEG, Width: 200, Height: 200, Data: []byte("thumb-bytes")},
-			{Name: "small", Format: imagecore.FormatJPEG, Width: 480, Height: 360, Data: []byte("small-bytes!")},
+			{Name: "thumb", Format: imagecore.FormatJPEG, Width: 200, Height: 200, Data: []byte("thumb-bytes"), Alternates: e.alts},
+			{Name: "small", Format: imagecore.FormatJPEG, Width: 480, Height: 360, Data: []byte("small-bytes!"), Alternates: e.alts},
 		},
+		Notes: e.notes,
 	}, nil
+}
+
+// TestAlternatesWrittenAndListed: each alternate is stored under the variant's
+// key with its own extension and type, before the manifest, which lists it.
+func TestAlternatesWrittenAndListed(t *testing.T) {
+	h := newHarness(t)
+	h.engine.alts = []imagecore.Alternate{{Format: imagecore.FormatAVIF, Data: []byte("avif!")}, {Format: imagecore.FormatWebP, Data: []byte("webp!!")}}
+	id := manifest.NewID()
+	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
+	if failed := h.run(t, context.Background(), s3Message("m1", uploads, "uploads/"+id)); len(failed) != 0 {
+		t.Fatalf("failed %v", failed)
+	}
+	m := h.manifest(t, id)
+	if m == nil || m.Status != manifest.StatusReady || len(m.Variants) != 2 {
+		t.Fatalf("manifest %+v", m)
+	}
+	for _, v := range m.Variants {
+		if len(v.Alternates) != 2 {
+			t.Fatalf("%s: alternates %+v", v.Name, v.Alternates)
+		}
+		for i, want := range []struct{ format, ext, ctype, body string }{{"avif", "avif", "image/avif", "avif!"}, {"webp", "webp", "image/webp", "webp!!"}} {
+			a := v.Alternates[i]
+			key := manifest.VariantKey(id, v.Name, want.ext)
+			if a.Format != want.format || a.Key != key || a.Bytes != int64(len(want.body)) {
+				t.Errorf("%s alternate %d: %+v", v.Name, i, a)
+			}
+			o, ok := h.store.get(output, key)
+			if !ok || string(o.body) != want.body || o.ctype != want.ctype {
+				t.Errorf("%s: stored %q as %q (%v)", key, o.body, o.ctype, ok)
+			}
+		}
+	}
 }
 
 const (
@@ -387,6 +423,23 @@ func TestFilenameAndSourceFactsRecorded(t *testing.T) {
 	}
 }
 
+// The engine's notes (an unusable colour profile, say) reach the manifest and the log.
+func TestEngineNotesRecorded(t *testing.T) {
+	h := newHarness(t)
+	note := "the embedded colour profile was ignored and the image treated as sRGB: a reason"
+	h.engine.notes = []string{note}
+	id := manifest.NewID()
+	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
+	h.run(t, context.Background(), s3Message("m", uploads, "uploads/"+id))
+	m := h.manifest(t, id)
+	if m == nil || m.Status != manifest.StatusReady || len(m.Notes) != 1 || m.Notes[0] != note {
+		t.Fatalf("manifest %+v, want ready with note %q", m, note)
+	}
+	if !strings.Contains(h.logs.String(), `"msg":"image note"`) || !strings.Contains(h.logs.String(), "a reason") {
+		t.Errorf("log has no line for the note:\n%s", h.logs)
+	}
+}
+
 func TestPartialBatch(t *testing.T) {
 	h := newHarness(t)
 	ok1, bad, ok2 := manifest.NewID(), manifest.NewID(), manifest.NewID()
@@ -606,6 +659,10 @@ func TestConfigFromEnv(t *testing.T) {
 	if err != nil || cfg.Limits.MaxPixels != 100 || len(cfg.Variants) != 1 || cfg.ImageTimeout != 3*time.Second {
 		t.Fatalf("overrides %+v %v", cfg, err)
 	}
+	cfg, err = ConfigFromEnv(env(with(map[string]string{"VARIANTS": `[{"name":"x","width":10,"formats":["avif","webp"]},{"name":"y","width":20}]`})))
+	if err != nil || len(cfg.Variants) != 2 || !slices.Equal(cfg.Variants[0].Formats, []imagecore.Format{imagecore.FormatAVIF, imagecore.FormatWebP}) || cfg.Variants[1].Formats != nil {
+		t.Fatalf("formats %+v %v", cfg.Variants, err)
+	}
 	tests := map[string]map[string]string{
 		"OUTPUT_BUCKET":     with(map[string]string{"OUTPUT_BUCKET": ""}),
 		"UPLOADS_BUCKET":    with(map[string]string{"UPLOADS_BUCKET": " "}),
@@ -616,6 +673,7 @@ func TestConfigFromEnv(t *testing.T) {
 		"DEADLINE_MARGIN":   with(map[string]string{"DEADLINE_MARGIN": "0"}),
 		"VARIANTS":          with(map[string]string{"VARIANTS": `[{"name":"x","width":10,"colour":"red"}]`}),
 		`"Bad"`:             with(map[string]string{"VARIANTS": `[{"name":"Bad","width":10}]`}),
+		`"gif"`:             with(map[string]string{"VARIANTS": `[{"name":"x","width":10,"formats":["gif"]}]`}),
 		"UPLOAD_PREFIX":     with(map[string]string{"UPLOAD_PREFIX": "uploads"}),
 	}
 	for want, vars := range tests {

@@ -68,6 +68,10 @@ func TestFromContextValues(t *testing.T) {
 			func(s Settings) bool {
 				return reflect.DeepEqual(s.Variants, []imagecore.Variant{{Name: "thumb", Width: 100, Height: 100, Fit: imagecore.FitCover, Format: imagecore.FormatPNG}})
 			}},
+		{"variants with formats from cdk.json", map[string]any{"variants": fromJSON(t, `[{"name":"m","width":100,"formats":["avif","webp"]}]`)},
+			func(s Settings) bool {
+				return reflect.DeepEqual(s.Variants, []imagecore.Variant{{Name: "m", Width: 100, Formats: []imagecore.Format{imagecore.FormatAVIF, imagecore.FormatWebP}}})
+			}},
 		{"variants from -c", map[string]any{"variants": `[{"name":"w300","width":300}]`},
 			func(s Settings) bool {
 				return reflect.DeepEqual(s.Variants, []imagecore.Variant{{Name: "w300", Width: 300}})

@@ -6,10 +6,12 @@
 (function () {
   var MiB = 1024 * 1024;
   var maxBytes = Number(document.body.getAttribute("data-max-bytes")) || 25 * MiB;
-  var ACCEPTED = { "image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true };
+  var ACCEPTED = { "image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true,
+    "image/heic": true, "image/heif": true, "image/avif": true };
   // Some systems give no type (or an old alias); the extension is only a hint for
   // the Content-Type we declare: the resize function sniffs the real format.
-  var BY_EXT = { jpg: "image/jpeg", jpeg: "image/jpeg", jfif: "image/jpeg", png: "image/png", gif: "image/gif", webp: "image/webp" };
+  var BY_EXT = { jpg: "image/jpeg", jpeg: "image/jpeg", jfif: "image/jpeg", png: "image/png", gif: "image/gif", webp: "image/webp",
+    heic: "image/heic", heif: "image/heif", avif: "image/avif" };
   var ALIASES = { "image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg" };
   // Browsers refuse to let scripts set these; they send Content-Length from the body.
   var BROWSER_SET = { "content-length": true, "host": true, "connection": true };
@@ -17,7 +19,7 @@
   var POLL_FIRST = 400, POLL_MAX = 5000, POLL_GIVE_UP = 3 * 60 * 1000;
 
   var REASONS = {
-    unsupported_format: "This file is not a JPEG, PNG, GIF or WebP image, so it cannot be resized.",
+    unsupported_format: "This file is not a JPEG, PNG, GIF, WebP, HEIC or AVIF image, so it cannot be resized.",
     corrupt_image: "The file looks like an image but is damaged or incomplete, so it could not be read.",
     too_large: "The file is bigger than the upload limit of " + formatBytes(maxBytes) + ".",
     too_many_pixels: "The picture has too many pixels to resize. Try a smaller version of it.",

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"log"
@@ -14,8 +15,18 @@ import (
 )
 
 func main() {
-	out := flag.String("out", "testdata/hostile", "directory to write")
+	out := flag.String("out", "testdata/hostile", "directory to write (a file with -grid or -irot/-imir)")
+	grid := flag.String("grid", "", "COLSxROWS: write a grid HEIF of the single-image files given as arguments (heif-enc output)")
+	size := flag.String("size", "", "WxH: the grid's output size (default: all of the tiles)")
+	irot := flag.Int("irot", -1, "0-3: write the single-image file given with this irot added")
+	imir := flag.Int("imir", -1, "0-1: write the single-image file given with this imir added (after irot)")
 	flag.Parse()
+	if *grid != "" || *irot >= 0 || *imir >= 0 {
+		if err := writeHEIF(*out, *grid, *size, *irot, *imir, flag.Args()); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		log.Fatal(err)
 	}
@@ -31,4 +42,77 @@ func main() {
 	if err := os.WriteFile(filepath.Join(*out, "README.md"), []byte(index.String()), 0o644); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// writeHEIF makes the HEIF samples heif-enc cannot: grids and transforms.
+func writeHEIF(out, grid, size string, irot, imir int, files []string) error {
+	type src struct {
+		typ   string
+		props [][]byte
+		data  []byte
+	}
+	var srcs []src
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		typ, props, data, err := hostile.ReadSimpleHEIF(b)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		srcs = append(srcs, src{typ, props, data})
+	}
+	if len(srcs) == 0 {
+		return fmt.Errorf("no input files")
+	}
+	h := hostile.HEIF{Brand: "heic", Compat: []string{"mif1", "heic", "miaf"}, Primary: 1}
+	if srcs[0].typ == "av01" {
+		h.Brand, h.Compat = "avif", []string{"mif1", "avif", "miaf"}
+	}
+	if grid == "" {
+		if len(srcs) != 1 {
+			return fmt.Errorf("-irot/-imir take one file")
+		}
+		props := srcs[0].props
+		if irot >= 0 {
+			props = append(props, hostile.Irot(irot))
+		}
+		if imir >= 0 {
+			props = append(props, hostile.Imir(imir))
+		}
+		h.Items = []hostile.HEIFItem{{ID: 1, Type: srcs[0].typ, Data: srcs[0].data, Props: props}}
+		return os.WriteFile(out, h.Build(), 0o644)
+	}
+	var cols, rows int
+	if _, err := fmt.Sscanf(grid, "%dx%d", &cols, &rows); err != nil || cols*rows != len(srcs) {
+		return fmt.Errorf("-grid %q for %d files", grid, len(srcs))
+	}
+	var tw, th int
+	for _, p := range srcs[0].props {
+		if string(p[4:8]) == "ispe" {
+			tw, th = int(binary.BigEndian.Uint32(p[12:])), int(binary.BigEndian.Uint32(p[16:]))
+		}
+	}
+	w, ht := cols*tw, rows*th
+	if size != "" {
+		if _, err := fmt.Sscanf(size, "%dx%d", &w, &ht); err != nil {
+			return fmt.Errorf("-size %q: %w", size, err)
+		}
+	}
+	gridProps := [][]byte{hostile.Ispe(uint32(w), uint32(ht))}
+	for _, p := range srcs[0].props {
+		if t := string(p[4:8]); t == "colr" || t == "pixi" {
+			gridProps = append(gridProps, p)
+		}
+	}
+	h.Items = []hostile.HEIFItem{{ID: 1, Type: "grid", Data: hostile.GridData(rows, cols, w, ht), Props: gridProps}}
+	ref := hostile.HEIFRef{Type: "dimg", From: 1}
+	for i, s := range srcs {
+		id := uint32(i + 2)
+		h.Items = append(h.Items, hostile.HEIFItem{ID: id, Type: s.typ, Hidden: true, Data: s.data, Props: s.props})
+		ref.To = append(ref.To, id)
+	}
+	h.Refs = []hostile.HEIFRef{ref}
+	return os.WriteFile(out, h.Build(), 0o644)
 }

@@ -1,0 +1,69 @@
+package imagecore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+
+	"github.com/gen2brain/avif"
+	"github.com/gen2brain/webp"
+)
+
+// WebP and AVIF alternates are encoded by libwebp and libaom (through libavif),
+// compiled to WASM (gen2brain/webp, gen2brain/avif). Their settings were chosen
+// on the bench corpus (docs/performance.md, "formats"): the least quality that
+// keeps SSIM against the Lanczos reference at or above the JPEG primary's, and
+// the fastest speed that does so.
+const (
+	WebPQuality = 80 // libwebp 0-100
+	WebPMethod  = 4  // libwebp 0 (fast) - 6 (small)
+	AVIFQuality = 60 // libavif 0-100
+	AVIFSpeed   = 8  // libavif 0 (small) - 10 (fast)
+)
+
+// encodeAlternates writes a variant's extra encodings of img (premultiplied
+// RGBA, YCbCr or Gray); transparency is kept in both formats. ctx is checked
+// before each: an encode is one WASM call that cannot be interrupted.
+func encodeAlternates(ctx context.Context, img image.Image, v Variant, opaque bool) ([]Alternate, error) {
+	if len(v.Formats) == 0 {
+		return nil, nil
+	}
+	alts := make([]Alternate, 0, len(v.Formats))
+	for _, f := range v.Formats {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("image engine: %w", err)
+		}
+		data, err := encodeAlternate(img, f, opaque)
+		if err != nil {
+			return nil, err
+		}
+		alts = append(alts, Alternate{Format: f, Data: data})
+	}
+	return alts, nil
+}
+
+func encodeAlternate(img image.Image, f Format, opaque bool) ([]byte, error) {
+	b := img.Bounds()
+	buf := bytes.NewBuffer(make([]byte, 0, b.Dx()*b.Dy()/4+1024))
+	switch f {
+	case FormatWebP:
+		src := img
+		if m, ok := img.(*image.RGBA); ok && !opaque {
+			src = unpremultiply(m) // libwebp imports straight RGBA
+		}
+		if err := webp.Encode(buf, src, webp.Options{Quality: WebPQuality, Method: WebPMethod}); err != nil {
+			return nil, fmt.Errorf("encode webp: %w", err)
+		}
+	case FormatAVIF:
+		// The encoder reads premultiplied RGBA (image.RGBA) and writes no
+		// alpha plane for an opaque image.
+		if err := avif.Encode(buf, img, avif.Options{Quality: AVIFQuality, QualityAlpha: AVIFQuality, Speed: AVIFSpeed,
+			ChromaSubsampling: image.YCbCrSubsampleRatio420}); err != nil {
+			return nil, fmt.Errorf("encode avif: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("unknown alternate format %q", f)
+	}
+	return buf.Bytes(), nil
+}
