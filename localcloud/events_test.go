@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/imagepipe/imagepipe/localcloud/eventbridge"
+	"github.com/imagepipe/imagepipe/shared/imagecore"
 	"github.com/imagepipe/imagepipe/shared/imageevents"
 	"github.com/imagepipe/imagepipe/shared/imageevents/schemacheck"
 	"github.com/imagepipe/imagepipe/shared/manifest"
@@ -247,5 +248,52 @@ func TestDeadWebhookDeadLetters(t *testing.T) {
 	})
 	if n := hook.calls.Load(); n != 3 {
 		t.Errorf("%d attempts, want 3", n)
+	}
+}
+
+// TestReadyEventListsAlternates: the ImageReady of a variant set with extra
+// encodings carries each alternate, valid against the schema.
+func TestReadyEventListsAlternates(t *testing.T) {
+	hook := &appWebhook{t: t}
+	srv := httptest.NewServer(hook)
+	t.Cleanup(srv.Close)
+	c := startCloud(t, func(cfg *Config) {
+		cfg.Settings.Events.WebhookURL = srv.URL
+		// The WebP encoder's first use compiles its WASM: give one image room.
+		cfg.Settings.Resize.Timeout, cfg.Settings.Resize.ImageTimeout, cfg.Settings.Resize.BatchSize = 30*time.Second, 10*time.Second, 2
+		cfg.VisibilityTimeout = 0 // six times the timeout, as deployed
+		cfg.Settings.Variants = []imagecore.Variant{
+			{Name: "thumb", Width: 48, Height: 48, Fit: imagecore.FitCover, Formats: []imagecore.Format{imagecore.FormatWebP}},
+			{Name: "small", Width: 80},
+		}
+	})
+	hook.cloud.Store(c)
+	data := pngBytes(t, 160, 120)
+	up := presign(t, c, "alt.png", "image/png", len(data))
+	if status, _, body := putUpload(t, up, data, nil); status != http.StatusOK {
+		t.Fatalf("PUT: %d %s", status, body)
+	}
+	ev := waitEvents(t, hook, up.ID, 1)[0]
+	if err := schemacheck.Validate(ev.body); err != nil {
+		t.Errorf("%v\n%s", err, ev.body)
+	}
+	m := readManifest(t, c, up.ID)
+	if m == nil || len(ev.detail.Variants) != len(m.Variants) {
+		t.Fatalf("event variants %+v, manifest %+v", ev.detail.Variants, m)
+	}
+	for i, v := range ev.detail.Variants {
+		mv := m.Variants[i]
+		if v.Key != mv.Key || v.Bytes != mv.Bytes || len(v.Alternates) != len(mv.Alternates) {
+			t.Errorf("variant %d: event %+v, manifest %+v", i, v, mv)
+			continue
+		}
+		for j, a := range v.Alternates {
+			if a.Format != mv.Alternates[j].Format || a.Key != mv.Alternates[j].Key || a.Bytes != mv.Alternates[j].Bytes {
+				t.Errorf("alternate %d of %s: event %+v, manifest %+v", j, v.Name, a, mv.Alternates[j])
+			}
+		}
+	}
+	if len(ev.detail.Variants) == 0 || len(ev.detail.Variants[0].Alternates) != 1 || ev.detail.Variants[0].Alternates[0].Format != "webp" {
+		t.Errorf("thumb alternates %+v, want one webp", ev.detail.Variants)
 	}
 }
