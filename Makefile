@@ -18,6 +18,8 @@ build:
 ## test: every test, as CI runs it: vet, all Go tests (browser tests included), the vulnerability scan
 test: ensure-chromium
 	$(GO) vet ./...
+	@# infra's TestCfnLint lints the synthesized template with cfn-lint when it is installed.
+	@command -v cfn-lint >/dev/null 2>&1 || echo "cfn-lint is not installed: the CloudFormation template will not be linted (pip install cfn-lint)"
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) --no-print-directory vulncheck
 

@@ -33,6 +33,9 @@ type FunctionsProps struct {
 	Uploads  awss3.IBucket
 	Output   awss3.IBucket
 	Queue    awssqs.IQueue
+	// Delivery is settings.DeliveryEnv: the CDN's URL and distribution, for both
+	// functions (the API's variant URLs, the events' variant URLs).
+	Delivery map[string]string
 }
 
 // Functions are the API function and the resize function fed by the queue.
@@ -51,11 +54,15 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 	s := props.Settings
 	uploadObjects := s.UploadPrefix + "*"
 	outputObjects := manifest.VariantsPrefix + "*"
+	manifestObjects := manifest.ManifestsPrefix + "*"
 
 	resizeEnv := s.ResizeEnv(*props.Uploads.BucketName(), *props.Output.BucketName())
 	// Leave the Go runtime headroom under the function's memory so the GC works
 	// harder before Lambda kills the sandbox for running out.
 	resizeEnv["GOMEMLIMIT"] = fmt.Sprintf("%dMiB", s.Resize.MemoryMB*9/10)
+	for k, v := range props.Delivery {
+		resizeEnv[k] = v
+	}
 	resize, resizeLogs := newGoFunction(c, "Resize", goFunctionProps{
 		settings:    s,
 		code:        filepath.Join(props.AssetDir, "resize"),
@@ -65,8 +72,10 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 		env:         resizeEnv,
 	})
 	grantObjects(resize, props.Uploads, uploadObjects, readObjects)
-	// Read back the manifest, so a duplicate event skips finished work.
 	grantObjects(resize, props.Output, outputObjects, readObjects|writeObjects)
+	// Read back the manifest, so a duplicate event skips finished work; variants/
+	// stays readable for manifests from before manifests/ (manifest.LegacyKey).
+	grantObjects(resize, props.Output, manifestObjects, readObjects|writeObjects)
 	resize.AddEventSource(awslambdaeventsources.NewSqsEventSource(props.Queue, &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(float64(s.Resize.BatchSize)),
 		MaxBatchingWindow:       duration(s.Resize.BatchWindow),
@@ -74,25 +83,34 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 		ReportBatchItemFailures: jsii.Bool(true),
 	}))
 
+	apiEnv := s.APIEnv(*props.Uploads.BucketName(), *props.Output.BucketName())
+	for k, v := range props.Delivery {
+		apiEnv[k] = v
+	}
 	api, apiLogs := newGoFunction(c, "API", goFunctionProps{
 		settings:    s,
 		code:        filepath.Join(props.AssetDir, "api"),
 		description: "imagepipe: presigns uploads, reports image status, serves the upload page",
 		memoryMB:    apiMemoryMB,
 		timeout:     awscdk.Duration_Seconds(jsii.Number(apiTimeout)),
-		env:         s.APIEnv(*props.Uploads.BucketName(), *props.Output.BucketName()),
+		env:         apiEnv,
 	})
 	// HeadObject on the original tells "pending" from "unknown id".
 	grantObjects(api, props.Uploads, uploadObjects, readObjects|writeObjects)
+	grantObjects(api, props.Output, manifestObjects, readObjects)
+	// Presigned GETs of variants (no CDN, or keys from before keys carried a
+	// tag) need read, and so do manifests at their old place (manifest.LegacyKey).
 	grantObjects(api, props.Output, outputObjects, readObjects)
 
 	acknowledgeGrants(resize.Role(), []objectGrant{
 		{props.Uploads, uploadObjects, "read the original it resizes"},
-		{props.Output, outputObjects, "write variants and the manifest, and read back a manifest to skip finished work"},
+		{props.Output, outputObjects, "write the variants, and read a manifest written there before manifests/ existed"},
+		{props.Output, manifestObjects, "write the manifest, and read it back to skip finished work"},
 	})
 	acknowledgeGrants(api.Role(), []objectGrant{
 		{props.Uploads, uploadObjects, "presign the PUT of a new original and HEAD it to report pending"},
-		{props.Output, outputObjects, "read manifests and presign GETs of variants"},
+		{props.Output, manifestObjects, "read manifests"},
+		{props.Output, outputObjects, "presign GETs of variants the CDN does not serve (no CDN, or untagged keys) and read manifests from before manifests/"},
 	})
 
 	return &Functions{Construct: c, API: api, Resize: resize, APILogs: apiLogs, ResizeLogs: resizeLogs}

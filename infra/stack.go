@@ -30,6 +30,8 @@ type Stack struct {
 	Alarms    *Alarms
 	Dashboard *Dashboard
 	Events    *Events
+	// CDN is nil when the cdn setting is off.
+	CDN *CDN
 }
 
 // NewStack wires the constructs together and declares the outputs an operator needs.
@@ -43,7 +45,15 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 	storage.Uploads.AddEventNotification(awss3.EventType_OBJECT_CREATED,
 		newQueueDestination(queue.Queue),
 		&awss3.NotificationKeyFilter{Prefix: jsii.String(s.UploadPrefix)})
+	// The CDN in front of the variants (cdn.go); off, variants get presigned URLs.
+	var cdn *CDN
+	deliveryEnv := s.DeliveryEnv("", "")
+	if s.CDN.Enabled {
+		cdn = NewCDN(stack, "Cdn", CDNProps{Settings: s, Output: storage.Output, AccessLogs: storage.Logs})
+		deliveryEnv = s.DeliveryEnv(*cdn.URL(s), *cdn.Distribution.DistributionId())
+	}
 	functions := NewFunctions(stack, "Functions", FunctionsProps{
+		Delivery: deliveryEnv,
 		Settings: s,
 		AssetDir: props.AssetDir,
 		Uploads:  storage.Uploads,
@@ -51,6 +61,10 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		Queue:    queue.Queue,
 	})
 	api.Serve(functions.API)
+	if cdn != nil {
+		// Deleting an image must drop its cached copies (delivery.InvalidateImage).
+		cdn.Distribution.GrantCreateInvalidation(functions.API)
+	}
 	alarms := NewAlarms(stack, "Alarms", AlarmsProps{
 		Settings: s,
 		Queue:    queue.Queue,
@@ -88,6 +102,10 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 	output("DeadLetterQueueUrl", "Dead-letter queue; redrive it with imagepipe redrive", queue.DLQ.QueueUrl())
 	output("RedriveCommand", "Puts dead-lettered uploads back on the resize queue (docs/runbook.md)",
 		jsii.String("imagepipe redrive -dlq "+*queue.DLQ.QueueUrl()))
+	if cdn != nil {
+		output("CdnUrl", "Base URL of the variants' lasting URLs (the status API hands them out)", cdn.URL(s))
+		output("CdnDistributionId", "CloudFront distribution serving the variants", cdn.Distribution.DistributionId())
+	}
 	output("AlarmTopicArn", "SNS topic every alarm publishes to; subscribe to be told", alarms.Topic.TopicArn())
 	output("DashboardUrl", "CloudWatch dashboard", jsii.String(fmt.Sprintf(
 		"https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards:name=%s",
@@ -100,5 +118,5 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		output("WebhookSecretArn", "Secrets Manager secret holding the webhook's API key", events.WebhookSecret.SecretArn())
 	}
 
-	return &Stack{Stack: stack, API: api, Storage: storage, Queue: queue, Functions: functions, Alarms: alarms, Dashboard: dashboard, Events: events}
+	return &Stack{Stack: stack, API: api, Storage: storage, Queue: queue, Functions: functions, Alarms: alarms, Dashboard: dashboard, CDN: cdn, Events: events}
 }

@@ -249,9 +249,9 @@ func TestFunctions(t *testing.T) {
 		extraEnv map[string]string
 	}{
 		{"resize", s.stack.Functions.Resize, s.stack.Functions.ResizeLogs, 2048,
-			mapKeys(want.ResizeEnv("a", "b")), map[string]string{"GOMEMLIMIT": "1843MiB"}},
+			append(mapKeys(want.ResizeEnv("a", "b")), mapKeys(want.DeliveryEnv("u", "d"))...), map[string]string{"GOMEMLIMIT": "1843MiB"}},
 		{"api", s.stack.Functions.API, s.stack.Functions.APILogs, apiMemoryMB,
-			mapKeys(want.APIEnv("a", "b")), nil},
+			append(mapKeys(want.APIEnv("a", "b")), mapKeys(want.DeliveryEnv("u", "d"))...), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -523,6 +523,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 	output := regexp.QuoteMeta(s.id(s.stack.Storage.Output))
 	uploadObjects := uploads + `.*"/uploads/\*"`
 	outputObjects := output + `.*"/variants/\*"`
+	manifestObjects := output + `.*"/manifests/\*"`
 	tests := []struct {
 		role, action, resource string
 		want                   bool
@@ -530,6 +531,10 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		{apiRole, "s3:PutObject", uploadObjects, true},
 		{apiRole, "s3:GetObject", uploadObjects, true},
 		{apiRole, "s3:GetObject", outputObjects, true},
+		{apiRole, "s3:GetObject", manifestObjects, true},
+		{apiRole, "s3:PutObject", manifestObjects, false},
+		{apiRole, "cloudfront:CreateInvalidation", regexp.QuoteMeta(s.id(s.stack.CDN.Distribution)), true},
+		{resizeRole, "cloudfront:CreateInvalidation", ".", false},
 		{apiRole, "s3:PutObject", output, false},
 		{apiRole, "s3:PutObject", uploads + `.*"/\*"`, false}, // the whole bucket, not just uploads/
 		{resizeRole, "s3:PutObject", output + `.*"/\*"`, false},
@@ -539,6 +544,8 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		{resizeRole, "s3:GetObject", uploadObjects, true},
 		{resizeRole, "s3:PutObject", outputObjects, true},
 		{resizeRole, "s3:GetObject", outputObjects, true},
+		{resizeRole, "s3:GetObject", manifestObjects, true},
+		{resizeRole, "s3:PutObject", manifestObjects, true},
 		{resizeRole, "s3:PutObject", uploads, false},
 		{resizeRole, "s3:DeleteObject", uploads, false},
 		{resizeRole, "s3:DeleteObject", output, false},

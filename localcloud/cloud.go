@@ -28,6 +28,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/imagepipe/imagepipe/localcloud/cdn"
 	"github.com/imagepipe/imagepipe/localcloud/eventbridge"
 	"github.com/imagepipe/imagepipe/localcloud/eventsource"
 	"github.com/imagepipe/imagepipe/localcloud/sigv4"
@@ -49,8 +50,8 @@ type Config struct {
 	Settings settings.Settings
 	// Addr is where the API and page listen ("127.0.0.1:0" picks a free port).
 	Addr string
-	// S3Addr and SQSAddr default to a free port on 127.0.0.1.
-	S3Addr, SQSAddr string
+	// S3Addr, SQSAddr and CDNAddr default to a free port on 127.0.0.1.
+	S3Addr, SQSAddr, CDNAddr string
 	// DataDir keeps S3 data across restarts (s3bolt); empty keeps it in memory.
 	DataDir string
 	// Name prefixes buckets and queues; queues are process-wide in goaws, so two
@@ -106,6 +107,11 @@ type Cloud struct {
 	Recovered int
 	// EventSource is the configuration of the resize queue's event source.
 	EventSource eventsource.Config
+	// CDNURL and CDN are the local distribution of the variants (delivery.go);
+	// empty and nil when the settings turn the CDN off.
+	CDNURL      string
+	CDN         *cdn.CDN
+	cdnListener net.Listener
 
 	// Events is the event bus (EventsURL its endpoint), Webhook its webhook target
 	// when Settings.Events.WebhookURL is set, EventsDLQURL the targets' DLQ.
@@ -145,6 +151,9 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.EventsAddr == "" {
 		cfg.EventsAddr = "127.0.0.1:0"
+	}
+	if cfg.CDNAddr == "" {
+		cfg.CDNAddr = "127.0.0.1:0"
 	}
 	if cfg.Name == "" {
 		cfg.Name = "imagepipe"
@@ -223,6 +232,9 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 	c.APIURL = "http://" + apiLn.Addr().String()
 	c.S3URL = "http://" + s3Ln.Addr().String()
 	c.SQSURL = "http://" + sqsLn.Addr().String()
+	if err := c.listenCDN(); err != nil {
+		return nil, err
+	}
 
 	// SQS: serve, then create the DLQ and the queue before any other traffic
 	// (goaws races on queue creation).
@@ -280,6 +292,9 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 		RetryMaxAttempts: cfg.S3RetryMaxAttempts,
 	})
 	c.Presigner = s3.NewPresignClient(c.S3)
+	if err := c.serveCDN(); err != nil {
+		return nil, err
+	}
 	for _, b := range []string{c.UploadsBucket, c.OutputBucket} {
 		if err := c.ensureBucket(ctx, b); err != nil {
 			return nil, err
@@ -391,6 +406,9 @@ func (c *Cloud) ensureBucket(ctx context.Context, name string) error {
 func (c *Cloud) Env() map[string]string {
 	env := c.cfg.Settings.ResizeEnv(c.UploadsBucket, c.OutputBucket)
 	for k, v := range c.cfg.Settings.APIEnv(c.UploadsBucket, c.OutputBucket) {
+		env[k] = v
+	}
+	for k, v := range c.deliveryEnv() {
 		env[k] = v
 	}
 	for k, v := range map[string]string{

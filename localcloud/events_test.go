@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -294,6 +295,19 @@ func TestReadyEventListsAlternates(t *testing.T) {
 		}
 	}
 	if len(ev.detail.Variants) == 0 || len(ev.detail.Variants[0].Alternates) != 1 || ev.detail.Variants[0].Alternates[0].Format != "webp" {
-		t.Errorf("thumb alternates %+v, want one webp", ev.detail.Variants)
+		t.Fatalf("thumb alternates %+v, want one webp", ev.detail.Variants)
+	}
+	// The URLs are the local CDN's, as the status API hands them out.
+	thumb := ev.detail.Variants[0]
+	if c.CDNURL == "" || !strings.HasPrefix(thumb.URL, c.CDNURL+"/") || !strings.HasSuffix(thumb.URL, ".webp.jpg") ||
+		!strings.HasPrefix(thumb.Alternates[0].URL, c.CDNURL+"/") || !strings.HasSuffix(thumb.Alternates[0].URL, ".webp") {
+		t.Errorf("thumb URLs %q and %q, want the CDN's (%s)", thumb.URL, thumb.Alternates[0].URL, c.CDNURL)
+	}
+	for _, u := range []string{thumb.URL, thumb.Alternates[0].URL} {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		req.Header.Set("Accept", "image/webp")
+		if status, _, body := do(t, req); status != http.StatusOK || len(body) == 0 {
+			t.Errorf("GET %s: %d", u, status)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gen2brain/avif"
 	xwebp "golang.org/x/image/webp"
@@ -41,6 +42,11 @@ type altStatus struct {
 // alternates, and reads every variant and alternate back through the API.
 func TestHEICAndAVIFUploadsBecomeReady(t *testing.T) {
 	c := startCloud(t, func(cfg *Config) {
+		// The WASM decoders and encoders compile on first use (seconds, once
+		// per process), inside the first image's budget: give it room.
+		cfg.Settings.Resize.Timeout = 30 * time.Second
+		cfg.Settings.Resize.ImageTimeout = 5 * time.Second
+		cfg.VisibilityTimeout = 35 * time.Second
 		cfg.Settings.Variants = []imagecore.Variant{
 			{Name: "thumb", Width: 48, Height: 48, Fit: imagecore.FitCover, Formats: []imagecore.Format{imagecore.FormatAVIF, imagecore.FormatWebP}},
 			{Name: "small", Width: 80},

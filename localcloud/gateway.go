@@ -140,6 +140,7 @@ func (g *S3Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	keepCacheControl(r)
 	g.Next.ServeHTTP(cw, r)
 	if !cw.wroteHeader {
 		// gofakes3 answered with an implicit 200: send it through our CORS headers.
@@ -281,6 +282,7 @@ func (c *corsWriter) WriteHeader(status int) {
 			delete(h, k)
 		}
 	}
+	restoreCacheControl(h)
 	h.Add("Vary", "Origin")
 	if c.origin != "" {
 		h.Set("Access-Control-Allow-Origin", c.origin)

@@ -25,6 +25,9 @@ import (
 func (c *Cloud) resizeHandler() (eventsource.Handler, error) {
 	env := c.cfg.Settings.ResizeEnv(c.UploadsBucket, c.OutputBucket)
 	env["EVENT_BUS_NAME"] = c.EventBusName // as the CDK app adds it
+	for k, v := range c.deliveryEnv() {
+		env[k] = v // the variant URLs events carry
+	}
 	rcfg, err := resize.ConfigFromEnv(getenv(env))
 	if err != nil {
 		return nil, fmt.Errorf("resize configuration: %w", err)
@@ -38,14 +41,18 @@ func (c *Cloud) resizeHandler() (eventsource.Handler, error) {
 		if err != nil {
 			return nil, fmt.Errorf("resize handler: %w", err)
 		}
-		h.WithEvents(bus, nil) // no local CDN yet: events carry keys, no URLs
+		h.WithEvents(bus, imageevents.CDNURLs(rcfg.CDNURL))
 	}
 	return h.Handle, nil
 }
 
 // apiHandler builds the real API exactly as functions/api does.
 func (c *Cloud) apiHandler() (http.Handler, error) {
-	acfg, err := api.ConfigFromEnv(getenv(c.cfg.Settings.APIEnv(c.UploadsBucket, c.OutputBucket)))
+	env := c.cfg.Settings.APIEnv(c.UploadsBucket, c.OutputBucket)
+	for k, v := range c.deliveryEnv() {
+		env[k] = v
+	}
+	acfg, err := api.ConfigFromEnv(getenv(env))
 	if err != nil {
 		return nil, fmt.Errorf("api configuration: %w", err)
 	}
@@ -222,13 +229,12 @@ func (c *Cloud) Recover(ctx context.Context) (int, error) {
 			if !ok {
 				continue
 			}
-			mkey := manifest.Key(id)
-			_, err := c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &c.OutputBucket, Key: &mkey})
-			switch {
-			case err == nil:
+			done, err := c.hasManifest(ctx, id)
+			if err != nil {
+				return n, err
+			}
+			if done {
 				continue
-			case !manifest.IsNotFound(err):
-				return n, fmt.Errorf("head %s: %w", mkey, err)
 			}
 			if err := c.notifier.ObjectCreated(ctx, EventPut, key, deref(obj.Size), deref(obj.ETag), "127.0.0.1", "recover"); err != nil {
 				return n, err
@@ -240,6 +246,21 @@ func (c *Cloud) Recover(ctx context.Context) (int, error) {
 		c.log.Info("re-enqueued uploads that had no manifest", "count", n)
 	}
 	return n, nil
+}
+
+// hasManifest reports whether image id has a manifest, where it is written now or
+// where it was before manifests/ (manifest.LegacyKey).
+func (c *Cloud) hasManifest(ctx context.Context, id string) (bool, error) {
+	for _, key := range []string{manifest.Key(id), manifest.LegacyKey(id)} {
+		_, err := c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &c.OutputBucket, Key: &key})
+		if err == nil {
+			return true, nil
+		}
+		if !manifest.IsNotFound(err) {
+			return false, fmt.Errorf("head %s: %w", key, err)
+		}
+	}
+	return false, nil
 }
 
 func deref[T any](p *T) T {

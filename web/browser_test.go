@@ -165,6 +165,12 @@ type variantItem struct {
 	Loaded   bool   `json:"loaded"`
 	NaturalW int    `json:"naturalW"`
 	NaturalH int    `json:"naturalH"`
+	// CurrentSrc is the URL the browser chose in the <picture>; Shown is the
+	// format the page says it shows; Sources are the <source> type and URL pairs.
+	CurrentSrc string   `json:"currentSrc"`
+	Shown      string   `json:"shown"`
+	CopyURL    string   `json:"copyUrl"`
+	Sources    []string `json:"sources"`
 }
 
 const readItems = `Array.from(document.querySelectorAll("li.file")).map(function (li) {
@@ -174,7 +180,7 @@ const readItems = `Array.from(document.querySelectorAll("li.file")).map(function
     text: li.querySelector(".file-state").textContent,
     detail: li.querySelector(".file-detail").textContent,
     progress: li.getAttribute("data-progress") || "",
-    buttons: Array.from(li.querySelectorAll("button")).map(function (b) { return b.textContent; }),
+    buttons: Array.from(li.querySelectorAll(".file-actions button")).map(function (b) { return b.textContent; }),
     variants: Array.from(li.querySelectorAll("li.variant")).map(function (v) {
       var img = v.querySelector("img");
       return {
@@ -182,8 +188,11 @@ const readItems = `Array.from(document.querySelectorAll("li.file")).map(function
         dims: v.querySelector(".variant-dims").textContent,
         bytes: v.querySelector(".variant-bytes").textContent,
         src: img.src, href: v.querySelector("p a").href,
-        loaded: img.complete && img.naturalWidth > 0,
-        naturalW: img.naturalWidth, naturalH: img.naturalHeight
+        loaded: img.complete && img.naturalWidth > 0 && v.hasAttribute("data-shown"),
+        naturalW: img.naturalWidth, naturalH: img.naturalHeight,
+        currentSrc: img.currentSrc, shown: v.getAttribute("data-shown") || "",
+        copyUrl: v.querySelector(".variant-url").value,
+        sources: Array.from(v.querySelectorAll("picture source")).map(function (s) { return s.type + " " + s.srcset; })
       };
     })
   };

@@ -132,8 +132,10 @@ func TestUploadPhotosThroughTheLocalCloud(t *testing.T) {
 			if got.Dims != want || got.NaturalW != w || got.NaturalH != h {
 				t.Errorf("%s/%s: page says %q, image is %dx%d; want %s", p, v.Name, got.Dims, got.NaturalW, got.NaturalH, want)
 			}
-			if !strings.HasPrefix(got.Src, cloud.S3URL+"/") || got.Href != got.Src || !strings.Contains(got.Bytes, "JPEG") {
-				t.Errorf("%s/%s: src %q href %q bytes %q; want a presigned S3 link and a size", p, v.Name, got.Src, got.Href, got.Bytes)
+			if !strings.HasPrefix(got.Src, cloud.CDNURL+"/") || strings.Contains(got.Src, "X-Amz-") || got.Href != got.Src ||
+				got.CopyURL != got.Src || !strings.Contains(got.Bytes, "JPEG") || got.Shown != "jpeg" {
+				t.Errorf("%s/%s: src %q href %q copy %q bytes %q shown %q; want one lasting CDN link, a size and the format shown",
+					p, v.Name, got.Src, got.Href, got.CopyURL, got.Bytes, got.Shown)
 			}
 		}
 	}

@@ -25,6 +25,7 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	dataDir := fs.String("data", envOr("DATA_DIR", ".imagepipe/"), "where S3 data is kept across restarts (env DATA_DIR)")
 	s3Addr := fs.String("s3-addr", envOr("S3_ADDR", "127.0.0.1:0"), "address of the local S3 (env S3_ADDR; port 0 picks a free one)")
 	sqsAddr := fs.String("sqs-addr", envOr("SQS_ADDR", "127.0.0.1:0"), "address of the local SQS (env SQS_ADDR; port 0 picks a free one)")
+	cdnAddr := fs.String("cdn-addr", envOr("CDN_ADDR", "127.0.0.1:0"), "address of the local CDN serving the variants (env CDN_ADDR; port 0 picks a free one)")
 	logLevel := fs.String("log", envOr("LOG_LEVEL", "warn"), "level of the functions' logs: debug, info, warn or error (env LOG_LEVEL)")
 	eventsAddr := fs.String("events-addr", envOr("EVENTS_ADDR", "127.0.0.1:0"), "address of the local EventBridge (env EVENTS_ADDR; port 0 picks a free one)")
 	webhook := fs.String("webhook", envOr("WEBHOOK_URL", ""), "deliver every ImageReady, ImageFailed and ImageDeleted event to this URL, as an EventBridge API destination would (env WEBHOOK_URL)")
@@ -46,6 +47,7 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 		Addr:     *addr,
 		S3Addr:   *s3Addr,
 		SQSAddr:  *sqsAddr,
+		CDNAddr:  *cdnAddr,
 		DataDir:  *dataDir,
 		Log:      log,
 		OnImage:  func(r localcloud.ImageResult) { printImage(out, r) },
@@ -86,6 +88,9 @@ func printBanner(w io.Writer, c *localcloud.Cloud, dataDir string) {
 		fmt.Fprintf(w, "    webhook     %s  (header %s)\n", c.Settings().Events.WebhookURL, c.Settings().Events.WebhookHeaderName)
 	} else {
 		fmt.Fprintln(w, "    webhook     none (make dev WEBHOOK_URL=http://127.0.0.1:PORT/path delivers every event there)")
+	}
+	if c.CDNURL != "" {
+		fmt.Fprintf(w, "  CDN           %s  (the variants' URLs)\n", c.CDNURL)
 	}
 	if c.Recovered > 0 {
 		fmt.Fprintf(w, "  recovered     %d uploads without a manifest were queued again\n", c.Recovered)

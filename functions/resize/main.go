@@ -37,8 +37,7 @@ func main() {
 		if err != nil {
 			fail(log, "event bus", err)
 		}
-		// No CDN yet: events carry object keys and no URLs.
-		handler.WithEvents(bus, nil)
+		handler.WithEvents(bus, imageevents.CDNURLs(cfg.CDNURL))
 	}
 	lambda.Start(handler.Handle)
 }

@@ -270,6 +270,12 @@ func checkConsistent(ctx context.Context, c *localcloud.Cloud, id string) error 
 	listed := map[string]bool{manifest.Key(id): true}
 	for _, v := range m.Variants {
 		listed[v.Key] = true
+		for _, alt := range v.Alternates {
+			listed[alt.Key] = true
+			if _, _, err := get(alt.Key); err != nil {
+				return fmt.Errorf("image %s variant %s: %s alternate listed but unreadable: %w", id, v.Name, alt.Format, err)
+			}
+		}
 		data, ctype, err := get(v.Key)
 		if err != nil {
 			return fmt.Errorf("image %s variant %s listed but unreadable: %w", id, v.Name, err)

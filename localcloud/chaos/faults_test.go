@@ -93,7 +93,7 @@ func TestS3FaultsEveryImageReadyOnce(t *testing.T) {
 			}
 			return &localcloud.InternalError
 		}
-		if method == http.MethodPut && strings.HasSuffix(key, "/manifest.json") {
+		if method == http.MethodPut && strings.HasPrefix(key, manifest.ManifestsPrefix) {
 			manifestPuts[key]++
 		}
 		return nil

@@ -138,7 +138,7 @@ func readyEvent(t *testing.T) imageevents.Event {
 		Source:      manifest.Source{Key: "uploads/5b0c1f0e9f7d4c3a8e2a6b1d0c9e8f7a", Bytes: 100},
 		Variants:    []manifest.Variant{{Name: "thumb", Format: "jpeg", Width: 2, Height: 2, Bytes: 10, Key: "variants/5b0c1f0e9f7d4c3a8e2a6b1d0c9e8f7a/thumb.jpg"}},
 		CompletedAt: time.Date(2026, 11, 22, 10, 0, 2, 0, time.UTC),
-	}, nil)
+	}, imageevents.URLs{})
 	if err != nil {
 		t.Fatal(err)
 	}

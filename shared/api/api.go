@@ -53,7 +53,15 @@ func New(cfg Config, objects ObjectReader, presigner Presigner, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	// The page PUTs to the uploads bucket and shows thumbnails from the output bucket.
+	// The page PUTs to the uploads bucket and shows variants from the CDN, or
+	// from the output bucket when there is none.
+	if cfg.CDNURL != "" {
+		u, perr := url.Parse(cfg.CDNURL)
+		if perr != nil {
+			return nil, fmt.Errorf("api: CDN URL: %w", perr)
+		}
+		outputOrigin = u.Scheme + "://" + u.Host
+	}
 	if a.csp, err = web.CSP([]string{uploadOrigin}, []string{outputOrigin}); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}

@@ -213,9 +213,9 @@ func TestImageStatus(t *testing.T) {
 	}}
 	putManifest(t, objects, manifest.Manifest{ID: ready, Status: manifest.StatusReady,
 		Source: manifest.Source{Filename: "cat.jpg", Format: "jpeg", Width: 4000, Height: 3000, Bytes: 999, UploadedAt: uploaded},
-		Variants: []manifest.Variant{{Name: "thumb", Format: "jpeg", Width: 200, Height: 200, Bytes: 1234, Key: manifest.VariantKey(ready, "thumb", "jpg"),
-			Alternates: []manifest.Alternate{{Format: "avif", Key: manifest.VariantKey(ready, "thumb", "avif"), Bytes: 500},
-				{Format: "webp", Key: manifest.VariantKey(ready, "thumb", "webp"), Bytes: 800}}}}})
+		Variants: []manifest.Variant{{Name: "thumb", Format: "jpeg", Width: 200, Height: 200, Bytes: 1234, Key: manifest.VariantKey(ready, "thumb", "0a1b2c3d", "jpg"),
+			Alternates: []manifest.Alternate{{Format: "avif", Key: manifest.VariantKey(ready, "thumb", "0a1b2c3d", "avif"), Bytes: 500},
+				{Format: "webp", Key: manifest.VariantKey(ready, "thumb", "0a1b2c3d", "webp"), Bytes: 800}}}}})
 	putManifest(t, objects, manifest.Manifest{ID: failed, Status: manifest.StatusFailed,
 		Source: manifest.Source{Filename: "notes.jpg", Bytes: 12},
 		Error:  &manifest.Error{Code: "unsupported_format", Message: "not an image"}})
@@ -233,7 +233,7 @@ func TestImageStatus(t *testing.T) {
 			}
 			v := r.Variants[0]
 			u, _ := url.Parse(v.URL)
-			if v.Width != 200 || u.Path != "/out/"+manifest.VariantKey(ready, "thumb", "jpg") || u.Query().Get("X-Amz-Expires") != "600" {
+			if v.Width != 200 || u.Path != "/out/"+manifest.VariantKey(ready, "thumb", "0a1b2c3d", "jpg") || u.Query().Get("X-Amz-Expires") != "600" {
 				t.Errorf("variant %+v", v)
 			}
 			if len(v.Alternates) != 2 {
@@ -245,7 +245,7 @@ func TestImageStatus(t *testing.T) {
 			}{{"avif", 500}, {"webp", 800}} {
 				a := v.Alternates[i]
 				au, _ := url.Parse(a.URL)
-				if a.Format != want.format || a.Bytes != want.bytes || au.Path != "/out/"+manifest.VariantKey(ready, "thumb", want.format) || au.Query().Get("X-Amz-Signature") == "" {
+				if a.Format != want.format || a.Bytes != want.bytes || au.Path != "/out/"+manifest.VariantKey(ready, "thumb", "0a1b2c3d", want.format) || au.Query().Get("X-Amz-Signature") == "" {
 					t.Errorf("alternate %d: %+v", i, a)
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imagepipe/imagepipe/shared/delivery"
 	"github.com/imagepipe/imagepipe/shared/imagecore"
 )
 
@@ -19,6 +20,11 @@ type Config struct {
 	UploadURLTTL   time.Duration
 	DownloadURLTTL time.Duration
 	AllowedOrigins []string
+	// CDNURL is the base of the variants' lasting URLs (settings.DeliveryEnv);
+	// empty means no CDN, and variants get presigned URLs that expire.
+	CDNURL string
+	// CDNDistributionID names the distribution to invalidate when images go away.
+	CDNDistributionID string
 }
 
 // ConfigFromEnv reads the variables settings.APIEnv writes; getenv is os.Getenv on Lambda.
@@ -63,6 +69,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	for _, o := range strings.Split(getenv("ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
+		}
+	}
+	// The CDN (settings.DeliveryEnv).
+	cfg.CDNURL = strings.TrimSpace(getenv("CDN_URL"))
+	cfg.CDNDistributionID = strings.TrimSpace(getenv("CDN_DISTRIBUTION_ID"))
+	if cfg.CDNURL != "" {
+		if err := delivery.CheckBase(cfg.CDNURL); err != nil {
+			errs = append(errs, fmt.Errorf("CDN_URL: %w", err))
 		}
 	}
 	if !strings.HasSuffix(cfg.UploadPrefix, "/") {

@@ -1,13 +1,17 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/imagepipe/imagepipe/shared/delivery"
 	"github.com/imagepipe/imagepipe/shared/manifest"
 )
 
@@ -35,7 +39,8 @@ type variantInfo struct {
 	Height int    `json:"height"`
 	Bytes  int64  `json:"bytes"`
 	URL    string `json:"url"`
-	// Alternates: the same picture as WebP or AVIF, when the variant lists formats.
+	// Alternates are the other encodings, each at a fixed-format URL (for
+	// <picture> sources); url itself serves the best one the browser accepts.
 	Alternates []alternateInfo `json:"alternates,omitempty"`
 }
 
@@ -64,25 +69,13 @@ func (a *API) imageStatus(w http.ResponseWriter, r *http.Request) {
 			resp.Error = &errorDetail{Code: m.Error.Code, Message: m.Error.Message}
 		}
 		for _, v := range m.Variants {
-			signed, err := a.presigner.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &a.cfg.OutputBucket, Key: &v.Key},
-				s3.WithPresignExpires(a.cfg.DownloadURLTTL))
+			info, err := a.variantInfo(ctx, v)
 			if err != nil {
-				a.log.ErrorContext(ctx, "presign variant", "id", id, "key", v.Key, "error", err)
+				a.log.ErrorContext(ctx, "variant url", "id", id, "key", v.Key, "error", err)
 				writeError(w, http.StatusInternalServerError, "internal_error", "could not prepare the variant links; try again")
 				return
 			}
-			vi := variantInfo{Name: v.Name, Format: v.Format, Width: v.Width, Height: v.Height, Bytes: v.Bytes, URL: signed.URL}
-			for _, alt := range v.Alternates {
-				as, err := a.presigner.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &a.cfg.OutputBucket, Key: &alt.Key},
-					s3.WithPresignExpires(a.cfg.DownloadURLTTL))
-				if err != nil {
-					a.log.ErrorContext(ctx, "presign alternate", "id", id, "key", alt.Key, "error", err)
-					writeError(w, http.StatusInternalServerError, "internal_error", "could not prepare the variant links; try again")
-					return
-				}
-				vi.Alternates = append(vi.Alternates, alternateInfo{Format: alt.Format, Bytes: alt.Bytes, URL: as.URL})
-			}
-			resp.Variants = append(resp.Variants, vi)
+			resp.Variants = append(resp.Variants, info)
 		}
 		writeJSON(w, http.StatusOK, resp)
 		return
@@ -122,4 +115,52 @@ func strconvQuote(s string) string {
 	}
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// variantInfo describes one variant with its URLs: lasting CDN URLs when there is
+// a CDN (the variant's own URL negotiates the format), presigned ones otherwise.
+func (a *API) variantInfo(ctx context.Context, v manifest.Variant) (variantInfo, error) {
+	info := variantInfo{Name: v.Name, Format: v.Format, Width: v.Width, Height: v.Height, Bytes: v.Bytes}
+	var err error
+	if info.URL, err = a.variantURL(ctx, v); err != nil {
+		return info, err
+	}
+	for _, alt := range v.Alternates {
+		u, err := a.objectURL(ctx, alt.Key)
+		if err != nil {
+			return info, err
+		}
+		info.Alternates = append(info.Alternates, alternateInfo{Format: alt.Format, Bytes: alt.Bytes, URL: u})
+	}
+	return info, nil
+}
+
+func (a *API) variantURL(ctx context.Context, v manifest.Variant) (string, error) {
+	if a.cfg.CDNURL != "" {
+		u, err := delivery.VariantURL(a.cfg.CDNURL, v)
+		if !errors.Is(err, delivery.ErrNotVariant) {
+			return u, err
+		}
+		// Written before keys carried a tag: the CDN does not serve it.
+	}
+	return a.presign(ctx, v.Key)
+}
+
+func (a *API) objectURL(ctx context.Context, key string) (string, error) {
+	if a.cfg.CDNURL != "" {
+		u, err := delivery.ObjectURL(a.cfg.CDNURL, key)
+		if !errors.Is(err, delivery.ErrNotVariant) {
+			return u, err
+		}
+	}
+	return a.presign(ctx, key)
+}
+
+func (a *API) presign(ctx context.Context, key string) (string, error) {
+	signed, err := a.presigner.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &a.cfg.OutputBucket, Key: &key},
+		s3.WithPresignExpires(a.cfg.DownloadURLTTL))
+	if err != nil {
+		return "", fmt.Errorf("presign %s: %w", key, err)
+	}
+	return signed.URL, nil
 }

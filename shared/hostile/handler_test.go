@@ -214,7 +214,8 @@ func checkManifest(t *testing.T, store *objectStore, m *manifest.Manifest, tc ou
 
 // TestHandlerOnOddKeys: keys with spaces, '+', '%' and non-ASCII arrive
 // form-encoded in the event; each gets a stable ID of its own and a manifest
-// naming the exact key, and nothing is written outside variants/{id}/.
+// naming the exact key, and nothing is written outside variants/{id}/ but the
+// manifest, manifests/{id}.json.
 func TestHandlerOnOddKeys(t *testing.T) {
 	photo := readHostile(t, "orientation-1.jpg")
 	keys := []string{
@@ -256,8 +257,11 @@ func TestHandlerOnOddKeys(t *testing.T) {
 		}
 		rest, ok := strings.CutPrefix(key, manifest.VariantsPrefix)
 		id, _, _ := strings.Cut(rest, "/")
+		if m, isManifest := strings.CutPrefix(key, manifest.ManifestsPrefix); isManifest {
+			id, ok = strings.TrimSuffix(m, ".json"), key == manifest.Key(strings.TrimSuffix(m, ".json"))
+		}
 		if !ok || ids[id] == "" || strings.Contains(key, "..") {
-			t.Errorf("output object %q is not under variants/{id}/ of an upload", key)
+			t.Errorf("output object %q is not under variants/{id}/ of an upload, nor its manifest", key)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/imagepipe/imagepipe/shared/delivery"
 	"github.com/imagepipe/imagepipe/shared/manifest"
 )
 
@@ -92,9 +93,39 @@ type Error struct {
 	Message string `json:"message"`
 }
 
-// URLFunc maps an output object key to its public URL, or "" when there is none
-// (no CDN). It must be deterministic: duplicates of an event must be identical.
-type URLFunc func(key string) string
+// URLs give the public URLs an ImageReady carries; the zero value gives none (no
+// CDN), and either returns "" for an object it cannot serve. Both must be
+// deterministic: duplicates of an event must be identical.
+type URLs struct {
+	// Variant is a variant's URL (on the CDN, the one that negotiates encodings).
+	Variant func(v manifest.Variant) string
+	// Object is one object's fixed-format URL (an alternate's).
+	Object func(key string) string
+}
+
+// CDNURLs are the delivery URLs under base, the CDN_URL the functions get (the
+// ones the status API hands out); none when base is empty.
+func CDNURLs(base string) URLs {
+	if base == "" {
+		return URLs{}
+	}
+	return URLs{
+		Variant: func(v manifest.Variant) string {
+			u, err := delivery.VariantURL(base, v)
+			if err != nil {
+				return "" // a key the CDN does not serve (from before tagged keys)
+			}
+			return u
+		},
+		Object: func(key string) string {
+			u, err := delivery.ObjectURL(base, key)
+			if err != nil {
+				return ""
+			}
+			return u
+		},
+	}
+}
 
 // Event is one entry for PutEvents.
 type Event struct {
@@ -109,7 +140,7 @@ type Event struct {
 }
 
 // FromManifest is the ImageReady or ImageFailed event of a committed manifest.
-func FromManifest(m manifest.Manifest, url URLFunc) (Event, error) {
+func FromManifest(m manifest.Manifest, url URLs) (Event, error) {
 	var typ string
 	switch m.Status {
 	case manifest.StatusReady:
@@ -167,20 +198,19 @@ func newDetail(id, owner, status string, src manifest.Source) Detail {
 	return Detail{Version: DetailVersion, ID: id, Owner: owner, Status: status, Source: s, Variants: []Variant{}}
 }
 
-func variantOf(v manifest.Variant, url URLFunc) Variant {
-	out := Variant{Name: v.Name, Format: v.Format, Width: v.Width, Height: v.Height, Bytes: v.Bytes,
-		Key: v.Key, URL: urlOf(url, v.Key)}
+func variantOf(v manifest.Variant, url URLs) Variant {
+	out := Variant{Name: v.Name, Format: v.Format, Width: v.Width, Height: v.Height, Bytes: v.Bytes, Key: v.Key}
+	if url.Variant != nil {
+		out.URL = url.Variant(v)
+	}
 	for _, a := range v.Alternates {
-		out.Alternates = append(out.Alternates, Alternate{Format: a.Format, Key: a.Key, Bytes: a.Bytes, URL: urlOf(url, a.Key)})
+		alt := Alternate{Format: a.Format, Key: a.Key, Bytes: a.Bytes}
+		if url.Object != nil && a.Key != "" {
+			alt.URL = url.Object(a.Key)
+		}
+		out.Alternates = append(out.Alternates, alt)
 	}
 	return out
-}
-
-func urlOf(url URLFunc, key string) string {
-	if url == nil || key == "" {
-		return ""
-	}
-	return url(key)
 }
 
 func encode(typ string, d Detail, at time.Time) (Event, error) {

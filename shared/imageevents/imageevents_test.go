@@ -26,7 +26,14 @@ var (
 	completed = time.Date(2026, 11, 22, 10, 0, 2, 500_000_000, time.UTC)
 )
 
-func cdn(key string) string { return "https://d111111abcdef8.cloudfront.net/" + key }
+func cdnObject(key string) string { return "https://d111111abcdef8.cloudfront.net/" + key }
+
+// cdn gives every object a URL of its key (the real scheme, imageevents.CDNURLs,
+// is tested below).
+var cdn = imageevents.URLs{
+	Variant: func(v manifest.Variant) string { return cdnObject(v.Key) },
+	Object:  cdnObject,
+}
 
 func readyManifest() manifest.Manifest {
 	return manifest.Manifest{
@@ -76,7 +83,7 @@ func TestEventsMatchTheirSchemas(t *testing.T) {
 		status string
 	}{
 		{"ready with CDN URLs and alternates", func() (imageevents.Event, error) { return imageevents.FromManifest(readyManifest(), cdn) }, "ImageReady", "ready"},
-		{"ready without a CDN", func() (imageevents.Event, error) { return imageevents.FromManifest(readyManifest(), nil) }, "ImageReady", "ready"},
+		{"ready without a CDN", func() (imageevents.Event, error) { return imageevents.FromManifest(readyManifest(), imageevents.URLs{}) }, "ImageReady", "ready"},
 		{"ready with no owner or notes", func() (imageevents.Event, error) { return imageevents.FromManifest(noOwner, cdn) }, "ImageReady", "ready"},
 		{"failed", func() (imageevents.Event, error) { return imageevents.FromManifest(failedManifest(), cdn) }, "ImageFailed", "failed"},
 		{"failed without a recorded reason", func() (imageevents.Event, error) { return imageevents.FromManifest(noReason, cdn) }, "ImageFailed", "failed"},
@@ -128,14 +135,14 @@ func TestReadyDetail(t *testing.T) {
 	if d.Version != "1" || d.Owner != "user-123" || d.Source.Filename != "cat.jpg" || d.Source.Width != 4032 {
 		t.Errorf("detail: %+v", d)
 	}
-	if len(d.Variants) != 2 || d.Variants[0].URL != cdn("variants/"+imageID+"/thumb.jpg") ||
-		len(d.Variants[0].Alternates) != 2 || d.Variants[0].Alternates[1].URL != cdn("variants/"+imageID+"/thumb.avif") {
+	if len(d.Variants) != 2 || d.Variants[0].URL != cdnObject("variants/"+imageID+"/thumb.jpg") ||
+		len(d.Variants[0].Alternates) != 2 || d.Variants[0].Alternates[1].URL != cdnObject("variants/"+imageID+"/thumb.avif") {
 		t.Errorf("variants: %+v", d.Variants)
 	}
 	if !ev.Time.Equal(completed) || d.CompletedAt == nil || !d.CompletedAt.Equal(completed) {
 		t.Errorf("time %s, completedAt %v, want %s", ev.Time, d.CompletedAt, completed)
 	}
-	noCDN, _ := imageevents.FromManifest(readyManifest(), nil)
+	noCDN, _ := imageevents.FromManifest(readyManifest(), imageevents.URLs{})
 	if bytes.Contains(noCDN.Detail, []byte(`"url"`)) {
 		t.Errorf("without a CDN the detail still has URLs: %s", noCDN.Detail)
 	}
@@ -179,10 +186,42 @@ func TestDeletedRetrySameDetail(t *testing.T) {
 	}
 }
 
+// TestCDNURLs: the URLs events carry are the status API's: the negotiating
+// variant URL and fixed-format alternates; none for keys the CDN cannot serve.
+func TestCDNURLs(t *testing.T) {
+	base := "https://d111111abcdef8.cloudfront.net"
+	m := readyManifest()
+	tag := strings.Repeat("a", manifest.TagLen)
+	m.Variants = []manifest.Variant{
+		{Name: "thumb", Format: "jpeg", Width: 200, Height: 200, Bytes: 9811, Key: "variants/" + imageID + "/thumb-" + tag + ".jpg",
+			Alternates: []manifest.Alternate{{Format: "webp", Key: "variants/" + imageID + "/thumb-" + tag + ".webp", Bytes: 7001}}},
+		{Name: "small", Format: "jpeg", Width: 480, Height: 360, Bytes: 30211, Key: "variants/" + imageID + "/small.jpg"}, // untagged: legacy
+	}
+	ev, err := imageevents.FromManifest(m, imageevents.CDNURLs(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d imageevents.Detail
+	if err := json.Unmarshal(ev.Detail, &d); err != nil {
+		t.Fatal(err)
+	}
+	want := base + "/" + imageID + "/thumb-" + tag + ".webp.jpg"
+	if d.Variants[0].URL != want || d.Variants[0].Alternates[0].URL != base+"/"+imageID+"/thumb-"+tag+".webp" || d.Variants[1].URL != "" {
+		t.Errorf("urls %+v", d.Variants)
+	}
+	if err := schemacheck.Validate(envelope(ev)); err != nil {
+		t.Error(err)
+	}
+	none, _ := imageevents.FromManifest(m, imageevents.CDNURLs(""))
+	if bytes.Contains(none.Detail, []byte(`"url"`)) {
+		t.Errorf("no CDN, yet URLs: %s", none.Detail)
+	}
+}
+
 func TestRefusals(t *testing.T) {
 	pending := readyManifest()
 	pending.Status = manifest.StatusPending
-	if _, err := imageevents.FromManifest(pending, nil); err == nil {
+	if _, err := imageevents.FromManifest(pending, imageevents.URLs{}); err == nil {
 		t.Error("an event of a pending manifest was built")
 	}
 	if _, err := imageevents.Deleted("../x", "", nil, manifest.Source{}, completed); err == nil {
@@ -190,7 +229,7 @@ func TestRefusals(t *testing.T) {
 	}
 	huge := readyManifest()
 	huge.Notes = []string{strings.Repeat("n", imageevents.MaxDetailBytes)}
-	if _, err := imageevents.FromManifest(huge, nil); err == nil {
+	if _, err := imageevents.FromManifest(huge, imageevents.URLs{}); err == nil {
 		t.Error("a detail over the size limit was built")
 	}
 }

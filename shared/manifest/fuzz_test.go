@@ -11,7 +11,8 @@ import (
 
 // FuzzKeys checks key handling for any upload key and any variant name the
 // configuration accepts: an ID is always well formed and stable, IDs made by the
-// API map back to themselves, and no output key leaves variants/{id}/.
+// API map back to themselves, no variant key leaves variants/{id}/ and the
+// manifest is always manifests/{id}.json.
 func FuzzKeys(f *testing.F) {
 	f.Add("uploads/0123456789abcdef0123456789abcdef", "thumb")
 	f.Add("uploads/../../variants/0123456789abcdef0123456789abcdef/manifest.json", "large")
@@ -40,10 +41,14 @@ func FuzzKeys(f *testing.F) {
 		if back, _ := manifest.IDForUploadKey(prefix, manifest.UploadKey(prefix, id)); back != id {
 			t.Fatalf("UploadKey(%q) maps back to %q", id, back)
 		}
-		keys := []string{manifest.Key(id)}
-		if imagecore.ValidateVariants([]imagecore.Variant{{Name: name, Width: 10}}) == nil {
+		if k := manifest.Key(id); k != manifest.ManifestsPrefix+id+".json" || path.Clean(k) != k {
+			t.Fatalf("manifest key %q (upload %q) is not %s{id}.json", k, key, manifest.ManifestsPrefix)
+		}
+		var keys []string
+		if v := (imagecore.Variant{Name: name, Width: 10}); imagecore.ValidateVariants([]imagecore.Variant{v}) == nil {
+			tag := manifest.VariantTag(v, key)
 			for _, f := range []imagecore.Format{imagecore.FormatJPEG, imagecore.FormatPNG} {
-				keys = append(keys, manifest.VariantKey(id, name, f.Ext()))
+				keys = append(keys, manifest.VariantKey(id, name, tag, f.Ext()))
 			}
 		}
 		for _, k := range keys {

@@ -6,10 +6,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"path"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/imagepipe/imagepipe/shared/imagecore"
 )
 
 // Status is the state of an image as the API reports it.
@@ -24,8 +27,21 @@ const (
 // Version is bumped when the manifest's meaning changes incompatibly.
 const Version = 1
 
-// VariantsPrefix is where every output object lives in the output bucket.
+// VariantsPrefix is where the variant objects live in the output bucket: the only
+// folder the CDN may read, so nothing else in the bucket can ever be served.
 const VariantsPrefix = "variants/"
+
+// ManifestsPrefix is where manifests live, apart from the variants, so that the
+// CDN's grant on variants/ cannot reach them.
+const ManifestsPrefix = "manifests/"
+
+// Cache-Control values the resize function writes. Variant keys carry what shapes
+// their bytes (VariantTag), so a URL never changes content and may be cached for a
+// year; a manifest changes (pending, failed, redone) and must always be revalidated.
+const (
+	VariantCacheControl  = "public, max-age=31536000, immutable"
+	ManifestCacheControl = "no-cache"
+)
 
 // FilenameMetaKey is the S3 user-metadata key (x-amz-meta-filename) that carries the
 // client's file name, percent-encoded because S3 metadata must be ASCII.
@@ -127,13 +143,36 @@ func IDForUploadKey(prefix, key string) (id string, ok bool) {
 	return hex.EncodeToString(sum[:16]), true
 }
 
-// Prefix is the folder of one image's outputs.
+// Prefix is the folder of one image's variants.
 func Prefix(id string) string { return VariantsPrefix + id + "/" }
 
-// Key is where the manifest of an image lives.
-func Key(id string) string { return path.Join(VariantsPrefix, id, "manifest.json") }
+// Key is where the manifest of an image lives; this is the one place it is defined.
+func Key(id string) string { return ManifestsPrefix + id + ".json" }
 
-// VariantKey is where one rendition lives.
-func VariantKey(id, name, ext string) string {
-	return path.Join(VariantsPrefix, id, name+"."+ext)
+// LegacyKey is where manifests were written before they moved to manifests/;
+// Read falls back to it, so images processed before the move keep their status.
+func LegacyKey(id string) string { return path.Join(VariantsPrefix, id, "manifest.json") }
+
+// TagLen is the length of a VariantTag in hex digits.
+const TagLen = 8
+
+// VariantTag is a short hash of everything that shapes a variant's bytes: the
+// engine version, the variant's settings (size, fit, format, quality, extra
+// formats) and the source object's ETag. It is part of the variant's key, so a
+// change of any of them makes a new URL and a cached copy of an old one stays true.
+func VariantTag(v imagecore.Variant, sourceETag string) string {
+	settings, _ := json.Marshal(v) // a plain struct: cannot fail
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(imagecore.EngineVersion), settings, []byte(sourceETag)} {
+		h.Write(part)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:TagLen]
+}
+
+// VariantKey is where one encoding of a rendition lives: every encoding of a
+// variant shares variants/{id}/{name}-{tag} and differs only in its extension,
+// which is what lets the CDN pick a format from the URL alone.
+func VariantKey(id, name, tag, ext string) string {
+	return path.Join(VariantsPrefix, id, name+"-"+tag+"."+ext)
 }

@@ -1,8 +1,15 @@
 package manifest
 
 import (
+	"context"
+	"io"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/imagepipe/imagepipe/shared/imagecore"
 )
 
 func TestIDs(t *testing.T) {
@@ -65,13 +72,81 @@ func TestIDForUploadKey(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	id := NewID()
-	if got := Key(id); got != "variants/"+id+"/manifest.json" {
-		t.Errorf("Key = %q", got)
+	if got := Key(id); got != "manifests/"+id+".json" || strings.HasPrefix(got, VariantsPrefix) {
+		t.Errorf("Key = %q: want manifests/{id}.json, outside %s", got, VariantsPrefix)
 	}
-	if got := VariantKey(id, "thumb", "jpg"); got != "variants/"+id+"/thumb.jpg" || !strings.HasPrefix(got, Prefix(id)) {
+	if got := VariantKey(id, "thumb", "0a1b2c3d", "jpg"); got != "variants/"+id+"/thumb-0a1b2c3d.jpg" || !strings.HasPrefix(got, Prefix(id)) {
 		t.Errorf("VariantKey = %q", got)
 	}
 	if got := UploadKey("uploads/", id); got != "uploads/"+id {
 		t.Errorf("UploadKey = %q", got)
+	}
+}
+
+// TestVariantTag checks that the tag changes with everything that shapes the bytes
+// and with nothing else.
+func TestVariantTag(t *testing.T) {
+	base := imagecore.Variant{Name: "thumb", Width: 200, Height: 200, Fit: imagecore.FitCover}
+	tag := VariantTag(base, `"etag-1"`)
+	if len(tag) != TagLen || strings.Trim(tag, "0123456789abcdef") != "" {
+		t.Fatalf("tag %q: want %d lowercase hex digits", tag, TagLen)
+	}
+	if again := VariantTag(base, `"etag-1"`); again != tag {
+		t.Fatalf("tag not stable: %q then %q", tag, again)
+	}
+	changes := map[string]func(v *imagecore.Variant) string{
+		"width":   func(v *imagecore.Variant) string { v.Width = 201; return `"etag-1"` },
+		"height":  func(v *imagecore.Variant) string { v.Height = 100; return `"etag-1"` },
+		"fit":     func(v *imagecore.Variant) string { v.Fit = imagecore.FitInside; return `"etag-1"` },
+		"format":  func(v *imagecore.Variant) string { v.Format = imagecore.FormatPNG; return `"etag-1"` },
+		"quality": func(v *imagecore.Variant) string { v.Quality = 90; return `"etag-1"` },
+		"formats": func(v *imagecore.Variant) string { v.Formats = []imagecore.Format{"webp"}; return `"etag-1"` },
+		"source":  func(v *imagecore.Variant) string { return `"etag-2"` },
+	}
+	for what, change := range changes {
+		v := base
+		etag := change(&v)
+		if got := VariantTag(v, etag); got == tag {
+			t.Errorf("a change of %s keeps the tag %q: an old URL would serve new bytes", what, got)
+		}
+	}
+}
+
+// fakeGetter serves objects by key and says NoSuchKey otherwise.
+type fakeGetter map[string]string
+
+func (f fakeGetter) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	body, ok := f[*in.Key]
+	if !ok {
+		return nil, &types.NoSuchKey{}
+	}
+	return &s3.GetObjectOutput{Body: io.NopCloser(strings.NewReader(body))}, nil
+}
+
+// TestReadFindsLegacyManifests: an image processed before manifests moved to
+// manifests/ still has a status.
+func TestReadFindsLegacyManifests(t *testing.T) {
+	id, old, none := NewID(), NewID(), NewID()
+	s3c := fakeGetter{
+		Key(id):        `{"id":"` + id + `","status":"ready"}`,
+		LegacyKey(id):  `{"id":"` + id + `","status":"failed"}`,
+		LegacyKey(old): `{"id":"` + old + `","status":"ready"}`,
+	}
+	for _, tc := range []struct {
+		id   string
+		want Status
+	}{{id, StatusReady}, {old, StatusReady}, {none, ""}} {
+		m, err := Read(context.Background(), s3c, "out", tc.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Status(""); m != nil {
+			got = m.Status
+			if got != tc.want {
+				t.Errorf("%s: status %q, want %q", tc.id, got, tc.want)
+			}
+		} else if tc.want != "" {
+			t.Errorf("%s: no manifest, want %q", tc.id, tc.want)
+		}
 	}
 }

@@ -23,7 +23,8 @@ var ErrUnreadable = errors.New("manifest unreadable")
 const maxBytes = 1 << 20
 
 // Read returns the manifest of image id from bucket, or nil and no error when there
-// is none yet.
+// is none yet. A manifest written before manifests moved out of variants/ is
+// found at its old key.
 func Read(ctx context.Context, s3c Getter, bucket, id string) (*Manifest, error) {
 	m, _, err := ReadVersion(ctx, s3c, bucket, id)
 	return m, err
@@ -38,12 +39,30 @@ func ReadVersion(ctx context.Context, s3c Getter, bucket, id string) (*Manifest,
 	key := Key(id)
 	out, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
 	if IsNotFound(err) {
-		return nil, "", nil
+		// Before manifests/, the manifest sat beside the variants. Found there, it
+		// is returned with no ETag: there is no object at the current key yet, so
+		// a writer creates it (If-None-Match: *) rather than replacing another.
+		legacy := LegacyKey(id)
+		out, err = s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &legacy})
+		if IsNotFound(err) {
+			return nil, "", nil
+		}
+		if err == nil {
+			defer out.Body.Close()
+			m, _, err := decode(legacy, out)
+			return m, "", err
+		}
+		return nil, "", fmt.Errorf("get %s: %w", legacy, err)
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("get %s: %w", key, err)
 	}
 	defer out.Body.Close()
+	return decode(key, out)
+}
+
+// decode reads a manifest object's body and ETag.
+func decode(key string, out *s3.GetObjectOutput) (*Manifest, string, error) {
 	var etag string
 	if out.ETag != nil {
 		etag = *out.ETag

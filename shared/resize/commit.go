@@ -101,6 +101,7 @@ func (h *Handler) putManifest(ctx context.Context, id string, body []byte, etag 
 		Body:          bytes.NewReader(body),
 		ContentLength: ptr(int64(len(body))),
 		ContentType:   ptr("application/json"),
+		CacheControl:  ptr(manifest.ManifestCacheControl),
 	}
 	if etag == "" {
 		in.IfNoneMatch = ptr("*")

@@ -57,6 +57,8 @@ func (l *eventLog) Publish(_ context.Context, evs ...imageevents.Event) error {
 
 func cdnURL(key string) string { return "https://cdn.example.com/" + key }
 
+var cdnURLs = imageevents.URLs{Variant: func(v manifest.Variant) string { return cdnURL(v.Key) }, Object: cdnURL}
+
 func TestEventsAfterTheManifest(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -89,7 +91,7 @@ func TestEventsAfterTheManifest(t *testing.T) {
 			id := manifest.NewID()
 			tt.setup(h, id)
 			log := &eventLog{t: t, store: h.store, failFirst: tt.failFirst}
-			h.handler.WithEvents(log, cdnURL)
+			h.handler.WithEvents(log, cdnURLs)
 			msg := s3Message("m1", uploads, "uploads/"+id)
 			// SQS redelivers while the message is reported failed.
 			for attempt := 0; ; attempt++ {
@@ -140,13 +142,13 @@ func TestNoEventWithoutAManifest(t *testing.T) {
 	id := manifest.NewID()
 	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
 	h.store.fail = func(op, key string) error {
-		if op == "put" && strings.HasSuffix(key, "manifest.json") {
+		if op == "put" && key == manifest.Key(id) {
 			return errors.New("connection reset")
 		}
 		return nil
 	}
 	log := &eventLog{t: t, store: h.store}
-	h.handler.WithEvents(log, nil)
+	h.handler.WithEvents(log, imageevents.URLs{})
 	if failed := h.run(t, context.Background(), s3Message("m1", uploads, "uploads/"+id)); len(failed) != 1 {
 		t.Fatalf("failed %v, want the message handed back", failed)
 	}
@@ -186,7 +188,7 @@ func TestPartialPutEventsFailureIsRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.handler.WithEvents(bus, nil)
+	h.handler.WithEvents(bus, imageevents.URLs{})
 	msg := s3Message("m1", uploads, "uploads/"+id)
 	if failed := h.run(t, context.Background(), msg); len(failed) != 1 {
 		t.Fatalf("a FailedEntryCount of 1 was taken as success")
@@ -206,8 +208,13 @@ func TestConfigEventBus(t *testing.T) {
 		t.Fatalf("no bus: %+v %v", cfg, err)
 	}
 	env["EVENT_BUS_NAME"] = " Imagepipe-EventsBus1234 "
-	if cfg, err := ConfigFromEnv(get); err != nil || cfg.EventBus != "Imagepipe-EventsBus1234" {
-		t.Fatalf("bus: %q %v", cfg.EventBus, err)
+	env["CDN_URL"] = "https://d111111abcdef8.cloudfront.net"
+	if cfg, err := ConfigFromEnv(get); err != nil || cfg.EventBus != "Imagepipe-EventsBus1234" || cfg.CDNURL != env["CDN_URL"] {
+		t.Fatalf("bus: %q %q %v", cfg.EventBus, cfg.CDNURL, err)
+	}
+	env["CDN_URL"] = "d111111abcdef8.cloudfront.net/"
+	if _, err := ConfigFromEnv(get); err == nil || !strings.Contains(err.Error(), "CDN_URL") {
+		t.Errorf("bad CDN_URL: %v", err)
 	}
 }
 
@@ -219,7 +226,7 @@ func TestGivingUpTellsTheApplication(t *testing.T) {
 	id := manifest.NewID()
 	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
 	log := &eventLog{t: t, store: h.store}
-	h.handler.WithEvents(log, nil)
+	h.handler.WithEvents(log, imageevents.URLs{})
 	h.failOn("get", "uploads/"+id, slowDown)
 	msg := s3Message("m1", uploads, "uploads/"+id)
 	if failed := h.run(t, context.Background(), onReceive(msg, 5)); len(failed) != 1 {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/imagepipe/imagepipe/shared/imagecore"
 	"github.com/imagepipe/imagepipe/shared/manifest"
 	"github.com/imagepipe/imagepipe/shared/resize"
 )
@@ -89,10 +90,11 @@ func FuzzEventKey(f *testing.F) {
 			t.Fatalf("IDForUploadKey(%q) = %q, not a valid ID", key, id)
 		}
 		prefix := manifest.Prefix(id)
-		for _, k := range []string{manifest.Key(id), manifest.VariantKey(id, "thumb", "jpg")} {
-			if !strings.HasPrefix(k, prefix) || strings.Contains(k, "..") {
-				t.Fatalf("key %q for upload %q escapes %s", k, key, prefix)
-			}
+		if k := manifest.VariantKey(id, "thumb", manifest.VariantTag(imagecore.Variant{Name: "thumb"}, key), "jpg"); !strings.HasPrefix(k, prefix) || strings.Contains(k, "..") {
+			t.Fatalf("key %q for upload %q escapes %s", k, key, prefix)
+		}
+		if k := manifest.Key(id); k != manifest.ManifestsPrefix+id+".json" {
+			t.Fatalf("manifest key %q for upload %q is not under %s", k, key, manifest.ManifestsPrefix)
 		}
 	})
 }

@@ -51,14 +51,14 @@ type Handler struct {
 	// events hears of every committed manifest (nil: no bus configured); urls
 	// gives the variants' public URLs in the events.
 	events imageevents.Publisher
-	urls   imageevents.URLFunc
+	urls   imageevents.URLs
 }
 
 // WithEvents makes the handler publish ImageReady or ImageFailed once a manifest is
 // committed, and again whenever a delivery finds the manifest already there, so a
 // failed publish is retried with the message. url maps an output key to its public
-// URL ("" or nil without a CDN). It returns h.
-func (h *Handler) WithEvents(p imageevents.Publisher, url imageevents.URLFunc) *Handler {
+// URLs (imageevents.CDNURLs; none without a CDN). It returns h.
+func (h *Handler) WithEvents(p imageevents.Publisher, url imageevents.URLs) *Handler {
 	h.events, h.urls = p, url
 	return h
 }
@@ -311,16 +311,19 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 
 	var variants []manifest.Variant
 	for _, out := range result.Outputs {
-		vkey := manifest.VariantKey(id, out.Name, out.Format.Ext())
-		if err := h.put(ctx, vkey, out.Format.ContentType(), out.Data); err != nil {
+		// Every encoding of a variant shares one tagged name and differs only in
+		// its extension, so the CDN can choose among them from the URL alone.
+		tag := manifest.VariantTag(h.variant(out.Name), j.src.ETag)
+		vkey := manifest.VariantKey(id, out.Name, tag, out.Format.Ext())
+		if err := h.put(ctx, vkey, out.Format.ContentType(), manifest.VariantCacheControl, out.Data); err != nil {
 			return h.settle(ctx, j, err, nil)
 		}
 		mv := manifest.Variant{Name: out.Name, Format: string(out.Format),
 			Width: out.Width, Height: out.Height, Bytes: int64(len(out.Data)), Key: vkey}
 		// Alternates (WebP, AVIF) sit beside the primary, keyed by their extension.
 		for _, alt := range out.Alternates {
-			akey := manifest.VariantKey(id, out.Name, alt.Format.Ext())
-			if err := h.put(ctx, akey, alt.Format.ContentType(), alt.Data); err != nil {
+			akey := manifest.VariantKey(id, out.Name, tag, alt.Format.Ext())
+			if err := h.put(ctx, akey, alt.Format.ContentType(), manifest.VariantCacheControl, alt.Data); err != nil {
 				return h.settle(ctx, j, err, nil)
 			}
 			mv.Alternates = append(mv.Alternates, manifest.Alternate{Format: string(alt.Format), Key: akey, Bytes: int64(len(alt.Data))})
@@ -467,13 +470,25 @@ func (h *Handler) download(ctx context.Context, bucket, key, etag string) ([]byt
 	return buf.Bytes(), nil
 }
 
-func (h *Handler) put(ctx context.Context, key, contentType string, body []byte) error {
+// variant is the configured variant an output was made from; a processor that
+// is not the configured engine (tests) may name others, tagged by name alone.
+func (h *Handler) variant(name string) imagecore.Variant {
+	for _, v := range h.cfg.Variants {
+		if v.Name == name {
+			return v
+		}
+	}
+	return imagecore.Variant{Name: name}
+}
+
+func (h *Handler) put(ctx context.Context, key, contentType, cacheControl string, body []byte) error {
 	_, err := h.store.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        &h.cfg.OutputBucket,
 		Key:           &key,
 		Body:          bytes.NewReader(body),
 		ContentLength: ptr(int64(len(body))),
 		ContentType:   &contentType,
+		CacheControl:  &cacheControl,
 	})
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)

@@ -46,6 +46,7 @@ type storedObject struct {
 	meta     map[string]string
 	modified time.Time
 	ctype    string
+	cache    string
 }
 
 func newFakeStore() *fakeStore { return &fakeStore{objects: map[string]storedObject{}} }
@@ -127,6 +128,7 @@ func (f *fakeStore) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...fun
 	f.addLocked(*in.Bucket, *in.Key, body, in.Metadata)
 	o := f.objects[*in.Bucket+"/"+*in.Key]
 	o.ctype = aws.ToString(in.ContentType)
+	o.cache = aws.ToString(in.CacheControl)
 	f.objects[*in.Bucket+"/"+*in.Key] = o
 	return &s3.PutObjectOutput{ETag: &o.etag}, nil
 }
@@ -191,7 +193,8 @@ func TestAlternatesWrittenAndListed(t *testing.T) {
 		}
 		for i, want := range []struct{ format, ext, ctype, body string }{{"avif", "avif", "image/avif", "avif!"}, {"webp", "webp", "image/webp", "webp!!"}} {
 			a := v.Alternates[i]
-			key := manifest.VariantKey(id, v.Name, want.ext)
+			// Beside the primary: the same tagged name, another extension.
+			key := v.Key[:strings.LastIndexByte(v.Key, '.')] + "." + want.ext
 			if a.Format != want.format || a.Key != key || a.Bytes != int64(len(want.body)) {
 				t.Errorf("%s alternate %d: %+v", v.Name, i, a)
 			}
@@ -334,7 +337,7 @@ func TestHandleMessages(t *testing.T) {
 			setup: func(h *harness) {
 				h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
 				h.store.fail = func(op, key string) error {
-					if op == "put" && strings.HasSuffix(key, "small.jpg") {
+					if op == "put" && strings.Contains(key, "/small-") && strings.HasSuffix(key, ".jpg") {
 						return errors.New("connection reset")
 					}
 					return nil
@@ -347,7 +350,7 @@ func TestHandleMessages(t *testing.T) {
 			setup: func(h *harness) {
 				h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
 				h.store.fail = func(op, key string) error {
-					if op == "get" && strings.HasSuffix(key, "manifest.json") {
+					if op == "get" && strings.HasPrefix(key, manifest.ManifestsPrefix) {
 						return errors.New("timeout")
 					}
 					return nil
@@ -368,7 +371,7 @@ func TestHandleMessages(t *testing.T) {
 			}
 			if tc.wantID == "" {
 				for _, c := range h.store.calls {
-					if strings.HasPrefix(c, "put ") && strings.HasSuffix(c, "manifest.json") {
+					if strings.HasPrefix(c, "put ") && strings.Contains(c, "/"+manifest.ManifestsPrefix) {
 						t.Errorf("manifest written (%s), want none", c)
 					}
 				}

@@ -60,13 +60,16 @@ func (h *harness) readyManifest(t *testing.T, id string) manifest.Manifest {
 	}
 	return manifest.Manifest{Version: manifest.Version, ID: id, Status: manifest.StatusReady,
 		Source:        manifest.Source{Bucket: uploads, Key: "uploads/" + id, ETag: src.etag, UploadedAt: src.modified},
-		Variants:      []manifest.Variant{{Name: "thumb", Format: "jpeg", Width: 1, Height: 1, Bytes: 1, Key: manifest.VariantKey(id, "thumb", "jpg")}},
+		Variants:      []manifest.Variant{{Name: "thumb", Format: "jpeg", Width: 1, Height: 1, Bytes: 1, Key: manifest.VariantKey(id, "thumb", "0a1b2c3d", "jpg")}},
 		EngineVersion: imagecore.EngineVersion, SettingsHash: h.handler.settingsHash}
 }
 
+// failOn fails op on keys ending in suffix; a variant's "small.jpg" also names
+// its tagged key, variants/{id}/small-{tag}.jpg.
 func (h *harness) failOn(op, suffix string, err error) {
+	name, ext, _ := strings.Cut(suffix, ".")
 	h.store.fail = func(o, key string) error {
-		if o == op && strings.HasSuffix(key, suffix) {
+		if o == op && (strings.HasSuffix(key, suffix) || strings.Contains(key, "/"+name+"-") && strings.HasSuffix(key, "."+ext)) {
 			return err
 		}
 		return nil
@@ -343,7 +346,7 @@ type conditionRecorder struct {
 }
 
 func (c *conditionRecorder) PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
-	if strings.HasSuffix(*in.Key, "manifest.json") {
+	if strings.HasPrefix(*in.Key, manifest.ManifestsPrefix) {
 		switch {
 		case in.IfNoneMatch != nil:
 			c.manifestPuts = append(c.manifestPuts, "If-None-Match "+*in.IfNoneMatch)
@@ -391,7 +394,7 @@ type brokenBodies struct{ *fakeStore }
 
 func (b brokenBodies) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
 	out, err := b.fakeStore.GetObject(ctx, in, opts...)
-	if err == nil && strings.HasSuffix(*in.Key, "manifest.json") {
+	if err == nil && strings.HasPrefix(*in.Key, manifest.ManifestsPrefix) {
 		out.Body = io.NopCloser(io.MultiReader(io.LimitReader(out.Body, 5), errReader{errors.New("connection reset by peer")}))
 	}
 	return out, err
@@ -421,13 +424,13 @@ func TestConflictingWritesAreBounded(t *testing.T) {
 	h := newHarness(t)
 	id := manifest.NewID()
 	h.store.add(uploads, "uploads/"+id, []byte("jpeg"), nil)
-	h.failOn("put", "manifest.json", &smithy.GenericAPIError{Code: "ConditionalRequestConflict", Message: "conflict"})
+	h.failOn("put", ".json", &smithy.GenericAPIError{Code: "ConditionalRequestConflict", Message: "conflict"})
 	if failed := h.run(t, context.Background(), s3Message("m", uploads, "uploads/"+id)); len(failed) != 1 {
 		t.Fatalf("failures %v, want a retry after the attempts ran out", failed)
 	}
 	puts := 0
 	for _, c := range h.store.calls {
-		if strings.HasPrefix(c, "put ") && strings.HasSuffix(c, "manifest.json") {
+		if strings.HasPrefix(c, "put ") && strings.Contains(c, "/"+manifest.ManifestsPrefix) {
 			puts++
 		}
 	}

@@ -28,6 +28,8 @@ var ContextKeys = []string{
 	// events.go
 	"eventArchiveRetention", "webhookUrl", "webhookHeaderName", "webhookSecretArn",
 	"webhookRateLimitPerSecond", "webhookRetryAttempts", "webhookMaxEventAge",
+	// The CDN in front of the variants (cdn.go).
+	"cdn", "cdnPriceClass", "cdnDomainName", "cdnCertificateArn",
 }
 
 // CheckContextKeys reports keys that look like settings (no "@" prefix, no ":",
@@ -120,6 +122,11 @@ func FromContext(lookup func(key string) any) (Settings, error) {
 	str("alarmEmail", &s.AlarmEmail)
 	dur("oldestMessageAlarm", &s.OldestMessageAlarm)
 	eventsFromContext(&s, str, integer, dur)
+	// The CDN in front of the variants (cdn.go).
+	set("cdn", assign(&s.CDN.Enabled, contextBool))
+	str("cdnPriceClass", &s.CDN.PriceClass)
+	str("cdnDomainName", &s.CDN.DomainName)
+	str("cdnCertificateArn", &s.CDN.CertificateARN)
 
 	// AWS takes these in whole seconds; a fraction would only fail at deployment.
 	for key, d := range map[string]time.Duration{

@@ -90,6 +90,9 @@ func TestFromContextValues(t *testing.T) {
 			func(s Settings) bool { return s.Limits.MaxBytes == 5_000_000 && s.Limits.MaxPixels == 10_000_000 }},
 		{"memory from -c", map[string]any{"resizeMemoryMb": "2048"},
 			func(s Settings) bool { return s.Resize.MemoryMB == 2048 }},
+		{"cdn off from -c", map[string]any{"cdn": "false"}, func(s Settings) bool { return !s.CDN.Enabled }},
+		{"cdn from cdk.json", map[string]any{"cdn": true, "cdnPriceClass": "PriceClass_100"},
+			func(s Settings) bool { return s.CDN.Enabled && s.CDN.PriceClass == "PriceClass_100" }},
 		{"memory from cdk.json", map[string]any{"resizeMemoryMb": 1536.0},
 			func(s Settings) bool { return s.Resize.MemoryMB == 1536 }},
 		{"durations as Go strings", map[string]any{"resizeTimeout": "2m", "resizeBatchWindow": "1m30s", "oldestMessageAlarm": "1h"},
@@ -136,6 +139,9 @@ func TestFromContextRejects(t *testing.T) {
 		wantKey string
 	}{
 		{"memory not a number", map[string]any{"resizeMemoryMb": "lots"}, "resizeMemoryMb"},
+		{"cdn not a boolean", map[string]any{"cdn": "yes"}, "cdn"},
+		{"cdn price class unknown", map[string]any{"cdnPriceClass": "cheap"}, "cdnPriceClass"},
+		{"cdn domain without certificate", map[string]any{"cdnDomainName": "images.example.com"}, "cdnDomainName"},
 		{"memory fractional", map[string]any{"resizeMemoryMb": 1024.5}, "resizeMemoryMb"},
 		{"memory too small", map[string]any{"resizeMemoryMb": "64"}, "resizeMemoryMb"},
 		{"memory a list", map[string]any{"resizeMemoryMb": fromJSON(t, `[1]`)}, "resizeMemoryMb"},

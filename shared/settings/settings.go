@@ -31,6 +31,8 @@ type Settings struct {
 	OldestMessageAlarm time.Duration
 	// Events: the event bus, its archive and the optional webhook (events.go).
 	Events Events
+	// CDN serves the variants (cdn.go).
+	CDN CDN
 }
 
 // ResizeFunction tunes the resize function and the event source that feeds it.
@@ -87,6 +89,7 @@ func Default() Settings {
 		LogRetentionDays:    30,
 		OldestMessageAlarm:  15 * time.Minute,
 		Events:              DefaultEvents(),
+		CDN:                 CDN{Enabled: true},
 	}
 }
 
@@ -177,6 +180,7 @@ func (s Settings) Validate() error {
 		bad("oldestMessageAlarm", "must be at least 1m, got %s", s.OldestMessageAlarm)
 	}
 	s.Events.validate(bad)
+	s.CDN.validate(bad)
 	return errors.Join(errs...)
 }
 

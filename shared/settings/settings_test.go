@@ -81,12 +81,60 @@ func TestEnvironmentReadsBackThroughTheFunctions(t *testing.T) {
 	if rc.UploadsBucket != "up" || rc.ImageTimeout != s.Resize.ImageTimeout || rc.MaxReceiveCount != s.Queue.MaxReceiveCount {
 		t.Errorf("resize settling config %+v from %+v", rc, s)
 	}
-	ac, err := api.ConfigFromEnv(lookup(s.APIEnv("up", "out")))
+	apiEnv := s.APIEnv("up", "out")
+	for k, v := range s.DeliveryEnv("https://d111111abcdef8.cloudfront.net", "E2EXAMPLE") {
+		apiEnv[k] = v
+	}
+	ac, err := api.ConfigFromEnv(lookup(apiEnv))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ac.UploadsBucket != "up" || ac.OutputBucket != "out" || ac.MaxUploadBytes != 1234 || ac.UploadURLTTL != s.UploadURLTTL ||
-		ac.DownloadURLTTL != s.DownloadURLTTL || strings.Join(ac.AllowedOrigins, ",") != "https://a.example,https://b.example" {
+		ac.DownloadURLTTL != s.DownloadURLTTL || strings.Join(ac.AllowedOrigins, ",") != "https://a.example,https://b.example" ||
+		ac.CDNURL != "https://d111111abcdef8.cloudfront.net" || ac.CDNDistributionID != "E2EXAMPLE" {
 		t.Errorf("api config %+v", ac)
+	}
+}
+
+func TestCDNSettings(t *testing.T) {
+	const cert = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f"
+	tests := []struct {
+		cdn     settings.CDN
+		wantKey string // empty: valid
+	}{
+		{settings.CDN{Enabled: true}, ""},
+		{settings.CDN{Enabled: false}, ""},
+		{settings.CDN{Enabled: true, PriceClass: "PriceClass_100"}, ""},
+		{settings.CDN{Enabled: true, DomainName: "images.example.com", CertificateARN: cert}, ""},
+		{settings.CDN{Enabled: true, PriceClass: "PriceClass_50"}, "cdnPriceClass"},
+		{settings.CDN{Enabled: true, DomainName: "Images.Example.com", CertificateARN: cert}, "cdnDomainName"},
+		{settings.CDN{Enabled: true, DomainName: "https://images.example.com", CertificateARN: cert}, "cdnDomainName"},
+		{settings.CDN{Enabled: true, DomainName: "images.example.com"}, "cdnDomainName"},
+		{settings.CDN{Enabled: true, CertificateARN: cert}, "cdnDomainName"},
+		{settings.CDN{Enabled: true, DomainName: "images.example.com", CertificateARN: strings.Replace(cert, "us-east-1", "eu-west-1", 1)}, "cdnCertificateArn"},
+		{settings.CDN{Enabled: true, DomainName: "images.example.com", CertificateARN: "arn:aws:iam::123456789012:server-certificate/x"}, "cdnCertificateArn"},
+		{settings.CDN{Enabled: false, PriceClass: "PriceClass_100"}, "cdn"},
+	}
+	for _, tc := range tests {
+		s := settings.Default()
+		s.CDN = tc.cdn
+		err := s.Validate()
+		if tc.wantKey == "" {
+			if err != nil {
+				t.Errorf("%+v: %v", tc.cdn, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.wantKey+":") {
+			t.Errorf("%+v: error %v does not name %s", tc.cdn, err, tc.wantKey)
+		}
+	}
+	s := settings.Default()
+	if env := s.DeliveryEnv("https://d1.cloudfront.net", "E1"); env["CDN_URL"] != "https://d1.cloudfront.net" || env["CDN_DISTRIBUTION_ID"] != "E1" {
+		t.Errorf("DeliveryEnv with the CDN on = %v", env)
+	}
+	s.CDN.Enabled = false
+	if env := s.DeliveryEnv("https://d1.cloudfront.net", "E1"); len(env) != 0 {
+		t.Errorf("DeliveryEnv with the CDN off = %v, want nothing (presigned URLs)", env)
 	}
 }

@@ -305,24 +305,53 @@
     announce(item.file.name + ": ready in " + vs.length + " sizes.");
   }
 
+  // Each variant is a <picture>: the browser picks the first source whose type it
+  // supports (AVIF, then WebP, at their fixed-format URLs) and otherwise loads
+  // the variant's own URL, where the CDN answers with the best format the
+  // browser's Accept header admits.
+  var SOURCE_ORDER = ["avif", "webp"];
+
   function variantCard(item, v) {
     var li = el("li", "variant");
     li.setAttribute("data-variant", v.name);
+    var alts = {};
+    (v.alternates || []).forEach(function (a) { alts[a.format] = a; });
     var a = document.createElement("a");
     a.href = v.url;
     a.target = "_blank";
     a.rel = "noopener noreferrer";
+    var picture = document.createElement("picture");
+    SOURCE_ORDER.forEach(function (f) {
+      if (!alts[f]) return;
+      var source = document.createElement("source");
+      source.type = "image/" + f;
+      source.srcset = alts[f].url;
+      picture.appendChild(source);
+    });
     var img = document.createElement("img");
     img.src = v.url;
     img.alt = v.name + " version of " + item.file.name;
     img.loading = "lazy";
     img.width = v.width;
     img.height = v.height;
-    a.appendChild(img);
+    picture.appendChild(img);
+    a.appendChild(picture);
     li.appendChild(a);
     li.appendChild(el("p", "variant-name", v.name));
     li.appendChild(el("p", "variant-dims", v.width + " × " + v.height + " px"));
-    li.appendChild(el("p", "variant-bytes", formatBytes(v.bytes) + (v.format ? " · " + String(v.format).toUpperCase() : "")));
+    var sizes = [formatBytes(v.bytes) + (v.format ? " · " + label(v.format) : "")];
+    SOURCE_ORDER.forEach(function (f) { if (alts[f]) sizes.push(formatBytes(alts[f].bytes) + " · " + label(f)); });
+    li.appendChild(el("p", "variant-bytes", sizes.join(", ")));
+    var shown = el("p", "variant-shown");
+    img.addEventListener("load", function () {
+      // Which encoding the browser chose: a source's URL, or the variant's own
+      // (the primary, for a browser that takes neither AVIF nor WebP).
+      var format = v.format;
+      Object.keys(alts).forEach(function (f) { if (alts[f].url === img.currentSrc) format = f; });
+      li.setAttribute("data-shown", format || "");
+      shown.textContent = "Showing " + label(format);
+    });
+    li.appendChild(shown);
     var link = document.createElement("a");
     link.href = v.url;
     link.target = "_blank";
@@ -331,7 +360,43 @@
     var p = el("p", "");
     p.appendChild(link);
     li.appendChild(p);
+    li.appendChild(copyField(v));
     return li;
+  }
+
+  // copyField shows the variant's lasting URL, ready to copy into a page or feed.
+  function copyField(v) {
+    var wrap = el("div", "variant-copy");
+    var field = document.createElement("input");
+    field.type = "text";
+    field.readOnly = true;
+    field.value = v.url;
+    field.className = "variant-url";
+    field.setAttribute("aria-label", "URL of the " + v.name + " version");
+    field.addEventListener("focus", function () { field.select(); });
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = "copy";
+    b.textContent = "Copy URL";
+    b.setAttribute("aria-label", "Copy the URL of the " + v.name + " version");
+    b.addEventListener("click", function () {
+      var copied = function () { b.textContent = "Copied"; announce("URL of the " + v.name + " version copied."); };
+      field.select();
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(v.url).then(copied, function () {
+          b.textContent = "Select and copy";
+        });
+      } else {
+        b.textContent = "Select and copy";
+      }
+    });
+    wrap.appendChild(field);
+    wrap.appendChild(b);
+    return wrap;
+  }
+
+  function label(format) {
+    return String(format || "").toUpperCase();
   }
 
   function fail(item, why, detail, retry) {
