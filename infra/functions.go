@@ -15,6 +15,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/imagepipe/imagepipe/shared/manifest"
+	"github.com/imagepipe/imagepipe/shared/ownership"
 	"github.com/imagepipe/imagepipe/shared/settings"
 )
 
@@ -71,11 +72,17 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 		timeout:     duration(s.Resize.Timeout),
 		env:         resizeEnv,
 	})
-	grantObjects(resize, props.Uploads, uploadObjects, readObjects)
-	grantObjects(resize, props.Output, outputObjects, readObjects|writeObjects)
+	// Delete: an original that arrives after its image was deleted (issue 13).
+	grantObjects(resize, props.Uploads, uploadObjects, readObjects|deleteObjects)
+	grantObjects(resize, props.Output, outputObjects, readObjects|writeObjects|deleteObjects)
 	// Read back the manifest, so a duplicate event skips finished work; variants/
 	// stays readable for manifests from before manifests/ (manifest.LegacyKey).
-	grantObjects(resize, props.Output, manifestObjects, readObjects|writeObjects)
+	grantObjects(resize, props.Output, manifestObjects, readObjects|writeObjects|deleteObjects)
+	// Access control (issue 13): an image deleted while it is processed is found by
+	// its tombstone, and what was made for it is removed, index entry included.
+	tombstones, index, quota := ownership.TombstonePrefix+"*", ownership.IndexPrefix+"*", ownership.QuotaPrefix+"*"
+	grantObjects(resize, props.Output, tombstones, readObjects)
+	grantObjects(resize, props.Output, index, deleteObjects)
 	resize.AddEventSource(awslambdaeventsources.NewSqsEventSource(props.Queue, &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(float64(s.Resize.BatchSize)),
 		MaxBatchingWindow:       duration(s.Resize.BatchWindow),
@@ -96,21 +103,32 @@ func NewFunctions(scope constructs.Construct, id string, props FunctionsProps) *
 		env:         apiEnv,
 	})
 	// HeadObject on the original tells "pending" from "unknown id".
-	grantObjects(api, props.Uploads, uploadObjects, readObjects|writeObjects)
-	grantObjects(api, props.Output, manifestObjects, readObjects)
+	grantObjects(api, props.Uploads, uploadObjects, readObjects|writeObjects|deleteObjects)
+	grantObjects(api, props.Output, manifestObjects, readObjects|deleteObjects)
 	// Presigned GETs of variants (no CDN, or keys from before keys carried a
-	// tag) need read, and so do manifests at their old place (manifest.LegacyKey).
-	grantObjects(api, props.Output, outputObjects, readObjects)
+	// tag) need read, and so do manifests at their old place (manifest.LegacyKey);
+	// DELETE /v1/images/{id} removes the outputs.
+	grantObjects(api, props.Output, outputObjects, readObjects|deleteObjects)
+	// Owner index, quota records, tombstones; DELETE /v1/images/{id} removes an
+	// image's original, outputs and index entry.
+	grantObjects(api, props.Output, index, readObjects|writeObjects|deleteObjects)
+	grantObjects(api, props.Output, quota, readObjects|writeObjects)
+	grantObjects(api, props.Output, tombstones, readObjects|writeObjects)
 
 	acknowledgeGrants(resize.Role(), []objectGrant{
-		{props.Uploads, uploadObjects, "read the original it resizes"},
-		{props.Output, outputObjects, "write the variants, and read a manifest written there before manifests/ existed"},
-		{props.Output, manifestObjects, "write the manifest, and read it back to skip finished work"},
+		{props.Uploads, uploadObjects, "read the original it resizes (and delete one whose image was deleted)"},
+		{props.Output, outputObjects, "write the variants (and remove those of an image deleted meanwhile), and read a manifest written there before manifests/ existed"},
+		{props.Output, manifestObjects, "write the manifest, read it back to skip finished work, remove it for an image deleted meanwhile"},
+		{props.Output, tombstones, "see whether an image was deleted while it was processed"},
+		{props.Output, index, "remove the owner's index entry of an image deleted while it was processed"},
 	})
 	acknowledgeGrants(api.Role(), []objectGrant{
-		{props.Uploads, uploadObjects, "presign the PUT of a new original and HEAD it to report pending"},
-		{props.Output, manifestObjects, "read manifests"},
-		{props.Output, outputObjects, "presign GETs of variants the CDN does not serve (no CDN, or untagged keys) and read manifests from before manifests/"},
+		{props.Uploads, uploadObjects, "presign the PUT of a new original, HEAD it to report pending, delete it with its image"},
+		{props.Output, manifestObjects, "read manifests, delete them with their image"},
+		{props.Output, outputObjects, "presign GETs of variants the CDN does not serve (no CDN, or untagged keys), read manifests from before manifests/, delete variants with their image"},
+		{props.Output, index, "keep each owner's index of images, for listing and deletion"},
+		{props.Output, quota, "record and count each owner's uploads for the daily quota"},
+		{props.Output, tombstones, "mark deleted images so a resize in flight removes what it made"},
 	})
 
 	return &Functions{Construct: c, API: api, Resize: resize, APILogs: apiLogs, ResizeLogs: resizeLogs}

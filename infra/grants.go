@@ -10,8 +10,9 @@ import (
 type objectAccess int
 
 const (
-	readObjects  objectAccess = 1 << iota // GetObject and HeadObject
-	writeObjects                          // PutObject, conditional or not
+	readObjects   objectAccess = 1 << iota // GetObject and HeadObject
+	writeObjects                           // PutObject, conditional or not
+	deleteObjects                          // DeleteObject (deleting images, issue 13)
 )
 
 // grantObjects grants exactly the S3 actions the functions call, instead of
@@ -28,6 +29,9 @@ func grantObjects(grantee awsiam.IGrantable, bucket awss3.IBucket, pattern strin
 	}
 	if access&writeObjects != 0 {
 		actions = append(actions, "s3:PutObject")
+	}
+	if access&deleteObjects != 0 {
+		actions = append(actions, "s3:DeleteObject")
 	}
 	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 		Grantee:      grantee,

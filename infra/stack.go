@@ -31,7 +31,8 @@ type Stack struct {
 	Dashboard *Dashboard
 	Events    *Events
 	// CDN is nil when the cdn setting is off.
-	CDN *CDN
+	CDN  *CDN
+	Auth *Auth
 }
 
 // NewStack wires the constructs together and declares the outputs an operator needs.
@@ -60,7 +61,11 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		Output:   storage.Output,
 		Queue:    queue.Queue,
 	})
-	api.Serve(functions.API)
+	auth := NewAuth(stack, "Auth", AuthProps{Settings: s, PageURL: api.URL()})
+	for k, v := range auth.PageEnv {
+		functions.API.AddEnvironment(jsii.String(k), v, nil)
+	}
+	api.Serve(functions.API, s, auth)
 	if cdn != nil {
 		// Deleting an image must drop its cached copies (delivery.InvalidateImage).
 		cdn.Distribution.GrantCreateInvalidation(functions.API)
@@ -96,6 +101,10 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		})
 	}
 	output("ApiUrl", "Base URL of the API; open it in a browser for the upload page", api.URL())
+	if auth.UserPool != nil {
+		output("UserPoolId", "Cognito user pool of the page's users; add users with aws cognito-idp admin-create-user", auth.UserPool.UserPoolId())
+		output("LoginUrl", "Cognito managed login domain", auth.Domain.BaseUrl(nil))
+	}
 	output("UploadsBucketName", "Bucket receiving originals under "+s.UploadPrefix, storage.Uploads.BucketName())
 	output("OutputBucketName", "Bucket holding variants and manifests", storage.Output.BucketName())
 	output("QueueUrl", "Resize queue", queue.Queue.QueueUrl())
@@ -118,5 +127,5 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		output("WebhookSecretArn", "Secrets Manager secret holding the webhook's API key", events.WebhookSecret.SecretArn())
 	}
 
-	return &Stack{Stack: stack, API: api, Storage: storage, Queue: queue, Functions: functions, Alarms: alarms, Dashboard: dashboard, CDN: cdn, Events: events}
+	return &Stack{Stack: stack, API: api, Storage: storage, Queue: queue, Functions: functions, Alarms: alarms, Dashboard: dashboard, CDN: cdn, Auth: auth, Events: events}
 }

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"math"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/imagepipe/imagepipe/shared/ownership"
 	"github.com/imagepipe/imagepipe/shared/settings"
 )
 
@@ -84,7 +87,16 @@ func NewStorage(scope constructs.Construct, id string, props StorageProps) *Stor
 		EnforceSSL:             jsii.Bool(true),
 		ServerAccessLogsBucket: logs,
 		ServerAccessLogsPrefix: jsii.String("output/"),
-		LifecycleRules:         &[]*awss3.LifecycleRule{abortMultipart},
+		LifecycleRules: &[]*awss3.LifecycleRule{abortMultipart, {
+			// The quota counts the last 24 hours only.
+			Id: jsii.String("expire-quota-records"), Prefix: jsii.String(ownership.QuotaPrefix),
+			Expiration: awscdk.Duration_Days(jsii.Number(2)),
+		}, {
+			// A tombstone must outlive every message that may still name its image:
+			// the queue's retention, then the DLQ's, from which it can be redriven.
+			Id: jsii.String("expire-tombstones"), Prefix: jsii.String(ownership.TombstonePrefix),
+			Expiration: awscdk.Duration_Days(jsii.Number(math.Ceil((s.Queue.Retention+s.Queue.DLQRetention).Hours()/24) + 1)),
+		}},
 	})
 
 	return &Storage{Construct: c, Logs: logs, Uploads: uploads, Output: output}

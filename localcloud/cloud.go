@@ -31,7 +31,9 @@ import (
 	"github.com/imagepipe/imagepipe/localcloud/cdn"
 	"github.com/imagepipe/imagepipe/localcloud/eventbridge"
 	"github.com/imagepipe/imagepipe/localcloud/eventsource"
+	"github.com/imagepipe/imagepipe/localcloud/oidc"
 	"github.com/imagepipe/imagepipe/localcloud/sigv4"
+	"github.com/imagepipe/imagepipe/shared/api"
 	"github.com/imagepipe/imagepipe/shared/metrics"
 	"github.com/imagepipe/imagepipe/shared/settings"
 )
@@ -112,6 +114,11 @@ type Cloud struct {
 	CDNURL      string
 	CDN         *cdn.CDN
 	cdnListener net.Listener
+	// Issuer is the local OIDC issuer at APIURL/oidc (nil with authMode none);
+	// Gateway fronts the API function as the HTTP API does; API is the function's API.
+	Issuer  *oidc.Issuer
+	Gateway *APIGateway
+	API     *api.API
 
 	// Events is the event bus (EventsURL its endpoint), Webhook its webhook target
 	// when Settings.Events.WebhookURL is set, EventsDLQURL the targets' DLQ.
@@ -317,11 +324,18 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 		}
 	}
 	c.handler = handler
+	if err := c.startIssuer(); err != nil {
+		return nil, err
+	}
 	apiHandler, err := c.apiHandler()
 	if err != nil {
 		return nil, err
 	}
-	front, err := c.withOps(apiHandler)
+	c.Gateway = &APIGateway{Routes: c.cfg.Settings.APIRoutes(), Function: apiHandler, Log: c.log.With("component", "gateway")}
+	if c.Issuer != nil {
+		c.Gateway.Authorizer = &oidc.Authorizer{Issuer: c.Issuer.URL(), Audience: []string{c.Issuer.ClientID()}}
+	}
+	front, err := c.withOps(c.Gateway)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/imagepipe/imagepipe/shared/manifest"
 	"github.com/imagepipe/imagepipe/shared/metrics"
+	"github.com/imagepipe/imagepipe/shared/ownership"
 )
 
 type uploadResponse struct {
@@ -51,6 +52,7 @@ func presign(t *testing.T, c *Cloud, filename, ctype string, size int) uploadRes
 	req, _ := http.NewRequest(http.MethodPost, c.APIURL+"/v1/uploads",
 		jsonBody(t, map[string]any{"filename": filename, "contentType": ctype, "size": size}))
 	req.Header.Set("Content-Type", "application/json")
+	authorize(t, c, req, testUser)
 	status, _, body := do(t, req)
 	if status != http.StatusCreated {
 		t.Fatalf("POST /v1/uploads: %d %s", status, body)
@@ -81,6 +83,7 @@ func waitStatus(t *testing.T, c *Cloud, id string) imageStatus {
 	var st imageStatus
 	eventually(t, 30*time.Second, "image "+id+" processed", func() error {
 		req, _ := http.NewRequest(http.MethodGet, c.APIURL+"/v1/images/"+id, nil)
+		authorize(t, c, req, testUser)
 		status, _, body := do(t, req)
 		if status != http.StatusOK {
 			return fmt.Errorf("GET /v1/images/%s: %d %s", id, status, body)
@@ -168,6 +171,7 @@ func TestOddKeysUnderUploadsAreProcessed(t *testing.T) {
 		t.Run(key, func(t *testing.T) {
 			_, err := c.S3.PutObject(context.Background(), &s3.PutObjectInput{
 				Bucket: &c.UploadsBucket, Key: aws.String(key), Body: bytes.NewReader(data), ContentType: aws.String("image/png"),
+				Metadata: map[string]string{ownership.OwnerMetaKey: testUser},
 			})
 			if err != nil {
 				t.Fatalf("put %q: %v", key, err)

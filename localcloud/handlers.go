@@ -18,6 +18,7 @@ import (
 	"github.com/imagepipe/imagepipe/shared/manifest"
 	"github.com/imagepipe/imagepipe/shared/metrics"
 	"github.com/imagepipe/imagepipe/shared/resize"
+	"github.com/imagepipe/imagepipe/web"
 )
 
 // resizeHandler builds the real resize handler exactly as functions/resize does,
@@ -46,11 +47,17 @@ func (c *Cloud) resizeHandler() (eventsource.Handler, error) {
 	return h.Handle, nil
 }
 
-// apiHandler builds the real API exactly as functions/api does.
+// apiHandler builds the real API function exactly as functions/api does: the API
+// and the page composed, from the environment the function would get.
 func (c *Cloud) apiHandler() (http.Handler, error) {
 	env := c.cfg.Settings.APIEnv(c.UploadsBucket, c.OutputBucket)
 	for k, v := range c.deliveryEnv() {
 		env[k] = v
+	}
+	if c.Issuer != nil {
+		// What the CDK app adds from the Cognito app client, here the local issuer's.
+		env["AUTH_CLIENT_ID"], env["AUTH_AUTHORIZE_URL"] = c.Issuer.ClientID(), c.Issuer.AuthorizeURL()
+		env["AUTH_TOKEN_URL"], env["AUTH_LOGOUT_URL"] = c.Issuer.TokenURL(), c.Issuer.LogoutURL()
 	}
 	acfg, err := api.ConfigFromEnv(getenv(env))
 	if err != nil {
@@ -60,7 +67,21 @@ func (c *Cloud) apiHandler() (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	return a, nil
+	c.API = a
+	if c.CDN != nil { // deletes invalidate the local CDN's cache, as on CloudFront
+		d := a.Deletions()
+		d.CDN, d.DistributionID = c.CDN, "local"
+	}
+	opt, err := web.OptionsFromEnv(getenv(env))
+	if err != nil {
+		return nil, fmt.Errorf("page configuration: %w", err)
+	}
+	opt.UploadOrigin, opt.OutputOrigin = a.Origins()
+	page, err := web.New(opt)
+	if err != nil {
+		return nil, err
+	}
+	return web.Compose(a, page), nil
 }
 
 // Metrics is the emitter the resize handler writes EMF records to.

@@ -146,3 +146,18 @@ func ioNopCloser(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b
 func fmtStats(s QueueStats) string {
 	return fmt.Sprintf("visible %d, in flight %d, DLQ %d", s.Visible, s.InFlight, s.DLQ)
 }
+
+// testUser is who the flow tests sign in as.
+const testUser = "tester"
+
+// authorize adds an access token for user, as the signed-in page sends it.
+func authorize(t *testing.T, c *Cloud, req *http.Request, user string) {
+	t.Helper()
+	tok, err := c.AccessToken(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+}

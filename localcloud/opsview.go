@@ -61,6 +61,9 @@ func (c *Cloud) withOps(api http.Handler) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/ops", view)
 	mux.Handle("/ops/", view)
+	if c.Issuer != nil {
+		mux.Handle(oidcPath+"/", c.Issuer.Handler())
+	}
 	mux.Handle("/", api)
 	return mux, nil
 }

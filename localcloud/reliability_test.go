@@ -15,6 +15,7 @@ import (
 
 	"github.com/imagepipe/imagepipe/localcloud/eventsource"
 	"github.com/imagepipe/imagepipe/shared/manifest"
+	"github.com/imagepipe/imagepipe/shared/ownership"
 )
 
 // putUploadDirect stores an image under uploads/ with the SDK and returns its ID.
@@ -23,6 +24,8 @@ func putUploadDirect(t *testing.T, c *Cloud, name string, data []byte) (id, key 
 	key = c.Settings().UploadPrefix + name
 	if _, err := c.S3.PutObject(context.Background(), &s3.PutObjectInput{
 		Bucket: &c.UploadsBucket, Key: &key, Body: bytes.NewReader(data), ContentType: aws.String("image/png"),
+		// As the API's presigned PUT would record it, so testUser may read its status.
+		Metadata: map[string]string{ownership.OwnerMetaKey: testUser},
 	}); err != nil {
 		t.Fatalf("put %s: %v", key, err)
 	}
@@ -79,6 +82,7 @@ func TestPersistentFailureLandsInTheDLQ(t *testing.T) {
 	// Nobody works on it in the DLQ, so it does not read pending: it was given up,
 	// with the last error, before it went there.
 	req, _ := http.NewRequest(http.MethodGet, c.APIURL+"/v1/images/"+id, nil)
+	authorize(t, c, req, testUser)
 	if _, _, body := do(t, req); !bytes.Contains(body, []byte(`"failed"`)) || !bytes.Contains(body, []byte(`"processing_failed"`)) ||
 		!bytes.Contains(body, []byte("InternalError")) {
 		t.Errorf("image in the DLQ should read failed, processing_failed, with the last error: %s", body)

@@ -99,8 +99,7 @@ func TestUploadPhotosThroughTheLocalCloud(t *testing.T) {
 
 	b.run(t,
 		network.EmulateNetworkConditions(false, 0, -1, 100<<10), // slow enough to see progress on a busy machine
-		chromedp.Navigate(cloud.APIURL+"/"),
-		chromedp.WaitVisible("#drop", chromedp.ByID),
+		signIn(cloud.APIURL, "alice"),
 		chromedp.SetUploadFiles("#files", files, chromedp.ByID),
 	)
 	b.expectProgressPartway(t, "friends.jpg")
@@ -142,7 +141,7 @@ func TestUploadPhotosThroughTheLocalCloud(t *testing.T) {
 	for name, want := range map[string][2]string{
 		"notes.txt": {"refused", "Not an accepted image type (text/plain)"},
 		"huge.jpg":  {"refused", "Too big: 26.0 MiB. The limit is 25.0 MiB per image."},
-		"fake.jpg":  {"failed", "This file is not a JPEG, PNG, GIF or WebP image"},
+		"fake.jpg":  {"failed", "This file is not a JPEG, PNG, GIF, WebP, HEIC or AVIF image"},
 	} {
 		it, ok := items[name]
 		if !ok || it.State != want[0] || !strings.Contains(it.Text+" "+it.Detail, want[1]) {
@@ -193,8 +192,7 @@ func TestExpiredUploadURLInTheLocalCloud(t *testing.T) {
 	})
 	b.run(t,
 		fetch.Enable().WithPatterns([]*fetch.RequestPattern{{URLPattern: cloud.S3URL + "/*", RequestStage: fetch.RequestStageRequest}}),
-		chromedp.Navigate(cloud.APIURL+"/"),
-		chromedp.WaitVisible("#drop", chromedp.ByID),
+		signIn(cloud.APIURL, "alice"),
 		chromedp.SetUploadFiles("#files", []string{photo}, chromedp.ByID),
 	)
 	items := b.waitSettled(t, 1, time.Minute)
@@ -247,8 +245,7 @@ func TestRedriveFromTheOpsViewInTheLocalCloud(t *testing.T) {
 
 	page, ops := newBrowser(t), newBrowser(t)
 	page.run(t,
-		chromedp.Navigate(cloud.APIURL+"/"),
-		chromedp.WaitVisible("#drop", chromedp.ByID),
+		signIn(cloud.APIURL, "alice"),
 		chromedp.SetUploadFiles("#files", []string{photo}, chromedp.ByID),
 	)
 	ops.run(t, chromedp.Navigate(opsURL+"/ops"), chromedp.WaitVisible("#updated", chromedp.ByID))
@@ -292,8 +289,7 @@ func TestOfflineThenTryAgainInTheLocalCloud(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.run(t,
-		chromedp.Navigate(cloud.APIURL+"/"),
-		chromedp.WaitVisible("#drop", chromedp.ByID),
+		signIn(cloud.APIURL, "alice"),
 		network.EmulateNetworkConditions(true, 0, 0, 0),
 		chromedp.SetUploadFiles("#files", []string{photo}, chromedp.ByID),
 	)

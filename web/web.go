@@ -91,6 +91,11 @@ func Handler() http.Handler {
 // asking the API for an upload URL (the API refuses them anyway; this saves a
 // round trip and says why sooner).
 func NewHandler(maxBytes int64) (http.Handler, error) {
+	return newHandler(Options{MaxBytes: maxBytes})
+}
+
+func newHandler(opt Options) (http.Handler, error) {
+	maxBytes := opt.MaxBytes
 	if maxBytes <= 0 {
 		return nil, fmt.Errorf("web: max bytes must be positive, got %d", maxBytes)
 	}
@@ -126,7 +131,10 @@ func NewHandler(maxBytes int64) (http.Handler, error) {
 		return nil, fmt.Errorf("web: parse index.html: %w", err)
 	}
 	var buf bytes.Buffer
-	if err := tpl.Execute(&buf, struct{ MaxBytes int64 }{maxBytes}); err != nil {
+	if err := tpl.Execute(&buf, struct {
+		MaxBytes int64
+		Auth     Auth
+	}{maxBytes, opt.Auth}); err != nil {
 		return nil, fmt.Errorf("web: render index.html: %w", err)
 	}
 	h.index = buf.Bytes()

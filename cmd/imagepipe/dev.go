@@ -30,6 +30,7 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	eventsAddr := fs.String("events-addr", envOr("EVENTS_ADDR", "127.0.0.1:0"), "address of the local EventBridge (env EVENTS_ADDR; port 0 picks a free one)")
 	webhook := fs.String("webhook", envOr("WEBHOOK_URL", ""), "deliver every ImageReady, ImageFailed and ImageDeleted event to this URL, as an EventBridge API destination would (env WEBHOOK_URL)")
 	webhookKey := fs.String("webhook-key", envOr("WEBHOOK_API_KEY", localcloud.DefaultWebhookAPIKey), "value of the webhook's API key header (env WEBHOOK_API_KEY)")
+	authMode := fs.String("auth", envOr("AUTH", ""), "auth mode: cognito or jwt (both sign in with the local issuer) or none (open); default from settings (env AUTH)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,6 +43,9 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 
 	s := settings.Default()
 	s.Events.WebhookURL = *webhook
+	if *authMode != "" {
+		s.Auth.Mode = *authMode // validated with the other settings by Start
+	}
 	cloud, err := localcloud.Start(ctx, localcloud.Config{
 		Settings: s,
 		Addr:     *addr,
@@ -91,6 +95,11 @@ func printBanner(w io.Writer, c *localcloud.Cloud, dataDir string) {
 	}
 	if c.CDNURL != "" {
 		fmt.Fprintf(w, "  CDN           %s  (the variants' URLs)\n", c.CDNURL)
+	}
+	if c.Issuer != nil {
+		fmt.Fprintf(w, "  sign-in       %s (the page's Sign in; any user name)\n  token         TOKEN=$(bin/imagepipe token -user alice -data %s)\n", c.Issuer.URL(), dataDir)
+	} else {
+		fmt.Fprintln(w, "  auth          none: the API is open to anyone who can reach it")
 	}
 	if c.Recovered > 0 {
 		fmt.Fprintf(w, "  recovered     %d uploads without a manifest were queued again\n", c.Recovered)

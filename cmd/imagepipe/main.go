@@ -23,8 +23,10 @@ func main() {
 		"bench":   {runBench, "compare the engine with the naive pipeline and vipsthumbnail"},
 		// Settling: re-queue originals after a limit, variants or engine change.
 		"reprocess": {runReprocess, "send originals through the resize queue again (all, failed with given codes, or by id)"},
+		"token":     {runToken, "print an access token for the local cloud of DATA_DIR"},
+		"erase":     {runErase, "delete every image of one user (GDPR erasure)"},
 	}
-	order := []string{"dev", "resize", "redrive", "reprocess", "bench"}
+	order := []string{"dev", "resize", "redrive", "reprocess", "bench", "token", "erase"}
 	cmd, ok := command{}, false
 	if len(os.Args) >= 2 {
 		cmd, ok = commands[os.Args[1]]

@@ -1,5 +1,6 @@
 // Command api is the API Lambda function behind API Gateway (HTTP API, payload 2.0).
-// main only wires; the handlers are plain net/http in shared/api.
+// main only wires; the handlers are plain net/http: the API (shared/api) and the
+// upload page (web), composed here, where both are served.
 package main
 
 import (
@@ -9,10 +10,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/imagepipe/imagepipe/shared/api"
+	"github.com/imagepipe/imagepipe/web"
 )
 
 func main() {
@@ -30,7 +33,21 @@ func main() {
 	if err != nil {
 		fail(log, "handler", err)
 	}
-	lambda.Start(httpadapter.NewV2(handler).ProxyWithContext)
+	// With a CDN in front of the variants, deletes invalidate their paths there.
+	if cfg.CDNDistributionID != "" {
+		d := handler.Deletions()
+		d.CDN, d.DistributionID = cloudfront.NewFromConfig(awsCfg), cfg.CDNDistributionID
+	}
+	opt, err := web.OptionsFromEnv(os.Getenv)
+	if err != nil {
+		fail(log, "page configuration", err)
+	}
+	opt.UploadOrigin, opt.OutputOrigin = handler.Origins()
+	page, err := web.New(opt)
+	if err != nil {
+		fail(log, "page", err)
+	}
+	lambda.Start(httpadapter.NewV2(web.Compose(handler, page)).ProxyWithContext)
 }
 
 func fail(log *slog.Logger, what string, err error) {

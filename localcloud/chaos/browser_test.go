@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/imagepipe/imagepipe/localcloud"
 	"github.com/imagepipe/imagepipe/shared/manifest"
+	"github.com/imagepipe/imagepipe/shared/ownership"
 	"github.com/imagepipe/imagepipe/shared/settings"
 )
 
@@ -86,10 +88,33 @@ func (w logWriter) Write(p []byte) (int, error) {
 type browser struct {
 	api    string
 	client *http.Client
+	// tokens are access tokens of browserUsers users, used in turn, so many
+	// uploads spread over several users' quotas; owners remembers whose each is.
+	tokens []string
+	cloud  *localcloud.Cloud
+	next   atomic.Int64
+	owners sync.Map // image id -> token
 }
 
+// browserUsers sign in to one browser; their quotas together bound a test's uploads.
+const browserUsers = 32
+
 func newBrowser(c *localcloud.Cloud) *browser {
-	return &browser{api: c.APIURL, client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	b := &browser{cloud: c, api: c.APIURL, client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	for i := range browserUsers {
+		tok, err := c.AccessToken(fmt.Sprintf("chaos-user-%d", i))
+		if err != nil {
+			panic(err) // signing with an in-memory key cannot fail but for a bug
+		}
+		b.tokens = append(b.tokens, tok)
+	}
+	return b
+}
+
+func authorize(req *http.Request, token string) {
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 }
 
 type presigned struct {
@@ -116,6 +141,8 @@ func (b *browser) presign(ctx context.Context, filename, ctype string, size int)
 	body, _ := json.Marshal(map[string]any{"filename": filename, "contentType": ctype, "size": size})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, b.api+"/v1/uploads", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	token := b.tokens[int(b.next.Add(1))%len(b.tokens)]
+	authorize(req, token)
 	status, respBody, err := b.do(req)
 	if err != nil {
 		return p, fmt.Errorf("presign: %w", err)
@@ -126,6 +153,7 @@ func (b *browser) presign(ctx context.Context, filename, ctype string, size int)
 	if err := json.Unmarshal(respBody, &p); err != nil {
 		return p, fmt.Errorf("presign answer: %w", err)
 	}
+	b.owners.Store(p.ID, token)
 	return p, nil
 }
 
@@ -160,6 +188,7 @@ type imageStatus struct {
 
 func (b *browser) status(ctx context.Context, id string) (imageStatus, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.api+"/v1/images/"+id, nil)
+	authorize(req, b.ownerToken(ctx, id))
 	code, body, err := b.do(req)
 	if err != nil {
 		return imageStatus{}, err
@@ -169,6 +198,21 @@ func (b *browser) status(ctx context.Context, id string) (imageStatus, error) {
 	}
 	var st imageStatus
 	return st, json.Unmarshal(body, &st)
+}
+
+// ownerToken is the token of the user who uploaded id: remembered when this
+// browser presigned it, else read from the original's owner metadata (another
+// browser of the same cloud uploaded it).
+func (b *browser) ownerToken(ctx context.Context, id string) string {
+	if token, ok := b.owners.Load(id); ok {
+		return token.(string)
+	}
+	head, err := b.cloud.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.cloud.UploadsBucket, Key: aws.String("uploads/" + id)})
+	if err != nil {
+		return ""
+	}
+	tok, _ := b.cloud.AccessToken(ownership.DecodeOwner(head.Metadata))
+	return tok
 }
 
 func (b *browser) do(req *http.Request) (int, []byte, error) {

@@ -78,9 +78,10 @@ func TestS3FaultsEveryImageReadyOnce(t *testing.T) {
 	manifestPuts := map[string]int{} // served PUTs of each manifest
 	faulted := 0
 	c.Faults.Add(func(method, bucket, key string, _ int) *localcloud.Fault {
-		// Only the resize function's traffic: HEAD/GET of originals, PUT of outputs.
+		// Only the resize function's traffic: HEAD/GET of originals, PUT of outputs
+		// (not the API's owner index and quota records, also in the output bucket).
 		handler := (bucket == c.UploadsBucket && (method == http.MethodGet || method == http.MethodHead)) ||
-			(bucket == c.OutputBucket && method == http.MethodPut)
+			(bucket == c.OutputBucket && method == http.MethodPut && strings.HasPrefix(key, manifest.VariantsPrefix))
 		if !handler {
 			return nil
 		}

@@ -1,6 +1,8 @@
-// Package api is imagepipe's HTTP API as a plain http.Handler: it presigns uploads
-// and reports the status of images. The same handler runs behind API Gateway on
-// Lambda and as a local server.
+// Package api is imagepipe's HTTP API as a plain http.Handler: it presigns uploads,
+// reports, lists and deletes a caller's images. The same handler runs behind API
+// Gateway on Lambda and behind the local cloud's gateway; the caller's identity
+// comes from the JWT authorizer's request context in both. The upload page is
+// another handler (web/), composed with this one where both are served.
 package api
 
 import (
@@ -17,13 +19,13 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/imagepipe/imagepipe/web"
+	"github.com/imagepipe/imagepipe/shared/ownership"
 )
 
-// ObjectReader is the part of *s3.Client the API uses.
-type ObjectReader interface {
-	HeadObject(ctx context.Context, params *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
-	GetObject(ctx context.Context, params *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+// ObjectStore is the part of *s3.Client the API uses: reading manifests and
+// originals, and the owner index, quota records and deletions (ownership).
+type ObjectStore interface {
+	ownership.Store
 }
 
 // Presigner is the part of *s3.PresignClient the API uses.
@@ -32,58 +34,71 @@ type Presigner interface {
 	PresignGetObject(ctx context.Context, params *s3.GetObjectInput, optFns ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error)
 }
 
-// API serves /v1/uploads, /v1/images/{id}, /healthz and the upload page.
+// API serves /v1/uploads, /v1/images, /v1/images/{id} and /healthz.
 type API struct {
 	cfg       Config
-	objects   ObjectReader
+	objects   ObjectStore
 	presigner Presigner
 	log       *slog.Logger
 	now       func() time.Time
 	mux       *http.ServeMux
-	csp       string
+	deleter   *ownership.Deleter
+	quota     ownership.Quota
+	// uploadOrigin and outputOrigin are where the browser sends uploads and
+	// fetches variants, for the page's content security policy.
+	uploadOrigin, outputOrigin string
 }
 
-// New builds the API, with the upload page at "/".
-func New(cfg Config, objects ObjectReader, presigner Presigner, log *slog.Logger) (*API, error) {
+// apiCSP is the policy of every API answer: JSON needs no sources at all.
+const apiCSP = "default-src 'none'; frame-ancestors 'none'"
+
+// New builds the API.
+func New(cfg Config, objects ObjectStore, presigner Presigner, log *slog.Logger) (*API, error) {
 	if objects == nil || presigner == nil || log == nil {
 		return nil, errors.New("api: objects, presigner and log are required")
 	}
 	a := &API{cfg: cfg, objects: objects, presigner: presigner, log: log, now: time.Now, mux: http.NewServeMux()}
-	uploadOrigin, outputOrigin, err := a.s3Origins()
-	if err != nil {
+	var err error
+	if a.uploadOrigin, a.outputOrigin, err = a.s3Origins(); err != nil {
 		return nil, err
 	}
-	// The page PUTs to the uploads bucket and shows variants from the CDN, or
-	// from the output bucket when there is none.
+	// The page shows variants from the CDN when there is one, else from the
+	// output bucket (presigned).
 	if cfg.CDNURL != "" {
 		u, perr := url.Parse(cfg.CDNURL)
 		if perr != nil {
 			return nil, fmt.Errorf("api: CDN URL: %w", perr)
 		}
-		outputOrigin = u.Scheme + "://" + u.Host
+		a.outputOrigin = u.Scheme + "://" + u.Host
 	}
-	if a.csp, err = web.CSP([]string{uploadOrigin}, []string{outputOrigin}); err != nil {
-		return nil, fmt.Errorf("api: %w", err)
-	}
-	page, err := web.NewHandler(cfg.MaxUploadBytes)
-	if err != nil {
-		return nil, fmt.Errorf("api: %w", err)
-	}
+	a.deleter = &ownership.Deleter{Store: objects, UploadsBucket: cfg.UploadsBucket, OutputBucket: cfg.OutputBucket,
+		UploadPrefix: cfg.UploadPrefix, Now: func() time.Time { return a.now() }}
+	a.quota = ownership.Quota{Store: objects, Bucket: cfg.OutputBucket, Uploads: cfg.QuotaUploadsPerDay, Bytes: cfg.QuotaBytesPerDay}
 	a.mux.HandleFunc("POST /v1/uploads", a.createUpload)
+	a.mux.HandleFunc("GET /v1/images", a.listImages)
 	a.mux.HandleFunc("GET /v1/images/{id}", a.imageStatus)
+	a.mux.HandleFunc("DELETE /v1/images/{id}", a.deleteImage)
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	// Every other method on a known path, and any unknown /v1 path, answers in JSON.
 	a.mux.Handle("/v1/uploads", methodNotAllowed("POST"))
-	a.mux.Handle("/v1/images/{id}", methodNotAllowed("GET"))
+	a.mux.Handle("/v1/images", methodNotAllowed("GET"))
+	a.mux.Handle("/v1/images/{id}", methodNotAllowed("GET, DELETE"))
 	a.mux.Handle("/healthz", methodNotAllowed("GET"))
-	a.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
-	a.mux.Handle("/", page)
 	return a, nil
 }
+
+// Origins are the origins the browser uploads to and fetches variants from, for
+// the page's content security policy.
+func (a *API) Origins() (upload, output string) { return a.uploadOrigin, a.outputOrigin }
+
+// Deletions is the deleter behind DELETE /v1/images/{id}; wiring code sets its
+// CDN, DistributionID and Listener.
+func (a *API) Deletions() *ownership.Deleter { return a.deleter }
 
 // s3Origins finds the origins the browser talks to for uploads and variant downloads,
 // by presigning a throwaway request for each bucket (no network call is made).
@@ -117,7 +132,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := rec.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", a.csp)
+	h.Set("Content-Security-Policy", apiCSP)
 	if !a.cors(rec, r) {
 		a.mux.ServeHTTP(rec, r)
 	}
@@ -134,7 +149,7 @@ func (a *API) cors(w http.ResponseWriter, r *http.Request) bool {
 	allowed := origin != "" && slices.Contains(a.cfg.AllowedOrigins, origin)
 	if allowed {
 		w.Header().Set("Access-Control-Allow-Origin", origin)
-		w.Header().Set("Access-Control-Expose-Headers", "Location")
+		w.Header().Set("Access-Control-Expose-Headers", "Location, Retry-After, WWW-Authenticate")
 	}
 	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
 		return false
@@ -143,8 +158,8 @@ func (a *API) cors(w http.ResponseWriter, r *http.Request) bool {
 		writeError(w, http.StatusForbidden, "origin_not_allowed", "origin "+origin+" may not call this API")
 		return true
 	}
-	w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
-	w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+	w.Header().Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
+	w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
 	w.Header().Set("Access-Control-Max-Age", "600")
 	w.WriteHeader(http.StatusNoContent)
 	return true

@@ -1,11 +1,8 @@
 package api
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,57 +14,32 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/imagepipe/imagepipe/shared/manifest"
+	"github.com/imagepipe/imagepipe/shared/settings"
 )
-
-// fakeObjects is an in-memory ObjectReader keyed by "bucket/key".
-type fakeObjects struct {
-	objects map[string]fakeObject
-	err     error // returned by every call when set
-}
-
-type fakeObject struct {
-	body     []byte
-	meta     map[string]string
-	modified time.Time
-}
-
-func (f *fakeObjects) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
-	if f.err != nil {
-		return nil, f.err
-	}
-	o, ok := f.objects[*in.Bucket+"/"+*in.Key]
-	if !ok {
-		return nil, &types.NotFound{}
-	}
-	return &s3.HeadObjectOutput{ContentLength: aws.Int64(int64(len(o.body))), Metadata: o.meta, LastModified: &o.modified}, nil
-}
-
-func (f *fakeObjects) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
-	if f.err != nil {
-		return nil, f.err
-	}
-	o, ok := f.objects[*in.Bucket+"/"+*in.Key]
-	if !ok {
-		return nil, &types.NoSuchKey{}
-	}
-	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(o.body)), ContentLength: aws.Int64(int64(len(o.body)))}, nil
-}
 
 const testOrigin = "https://app.example.com"
 
 func testConfig() Config {
 	return Config{UploadsBucket: "up", OutputBucket: "out", UploadPrefix: "uploads/", MaxUploadBytes: 1000,
-		UploadURLTTL: 5 * time.Minute, DownloadURLTTL: 10 * time.Minute, AllowedOrigins: []string{testOrigin}}
+		UploadURLTTL: 5 * time.Minute, DownloadURLTTL: 10 * time.Minute, AllowedOrigins: []string{testOrigin},
+		AuthMode: settings.AuthNone, UploadScope: "imagepipe/upload", QuotaUploadsPerDay: 100, QuotaBytesPerDay: 1 << 20}
 }
 
 func newTestAPI(t *testing.T, objects *fakeObjects) *API {
 	t.Helper()
+	return newTestAPIWith(t, objects, testConfig())
+}
+
+func newTestAPIWith(t *testing.T, objects *fakeObjects, cfg Config) *API {
+	t.Helper()
+	if objects.objects == nil {
+		objects.objects = map[string]fakeObject{}
+	}
 	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://127.0.0.1:9000"),
 		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")})
-	a, err := New(testConfig(), objects, s3.NewPresignClient(client), slog.New(slog.DiscardHandler))
+	a, err := New(cfg, objects, s3.NewPresignClient(client), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -165,6 +137,7 @@ func TestCreateUploadSignsWhatTheClientMustSend(t *testing.T) {
 		"Content-Type":        "image/jpeg",
 		"If-None-Match":       "*",
 		"X-Amz-Meta-Filename": url.PathEscape("my cat+dog é.JPG"),
+		"X-Amz-Meta-Owner":    settings.AnonymousSubject,
 	}
 	for name, value := range wantHeaders {
 		if got := resp.Upload.Headers[name]; got != value {
@@ -209,14 +182,14 @@ func TestImageStatus(t *testing.T) {
 	ready, failed, pending := manifest.NewID(), manifest.NewID(), manifest.NewID()
 	uploaded := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	objects := &fakeObjects{objects: map[string]fakeObject{
-		"up/uploads/" + pending: {body: []byte("12345"), meta: map[string]string{"filename": url.PathEscape("é cat.jpg")}, modified: uploaded},
+		"up/uploads/" + pending: {body: []byte("12345"), meta: map[string]string{"filename": url.PathEscape("é cat.jpg"), "owner": settings.AnonymousSubject}, modified: uploaded},
 	}}
-	putManifest(t, objects, manifest.Manifest{ID: ready, Status: manifest.StatusReady,
+	putManifest(t, objects, manifest.Manifest{ID: ready, Status: manifest.StatusReady, Owner: settings.AnonymousSubject,
 		Source: manifest.Source{Filename: "cat.jpg", Format: "jpeg", Width: 4000, Height: 3000, Bytes: 999, UploadedAt: uploaded},
 		Variants: []manifest.Variant{{Name: "thumb", Format: "jpeg", Width: 200, Height: 200, Bytes: 1234, Key: manifest.VariantKey(ready, "thumb", "0a1b2c3d", "jpg"),
 			Alternates: []manifest.Alternate{{Format: "avif", Key: manifest.VariantKey(ready, "thumb", "0a1b2c3d", "avif"), Bytes: 500},
 				{Format: "webp", Key: manifest.VariantKey(ready, "thumb", "0a1b2c3d", "webp"), Bytes: 800}}}}})
-	putManifest(t, objects, manifest.Manifest{ID: failed, Status: manifest.StatusFailed,
+	putManifest(t, objects, manifest.Manifest{ID: failed, Status: manifest.StatusFailed, Owner: settings.AnonymousSubject,
 		Source: manifest.Source{Filename: "notes.jpg", Bytes: 12},
 		Error:  &manifest.Error{Code: "unsupported_format", Message: "not an image"}})
 	a := newTestAPI(t, objects)
@@ -305,7 +278,7 @@ func TestRoutesHeadersAndCORS(t *testing.T) {
 		allowOrigin        string
 	}{
 		{"health", "GET", "/healthz", nil, 200, ""},
-		{"page", "GET", "/", nil, 200, ""},
+		{"the page is not the API's", "GET", "/", nil, 404, ""},
 		{"unknown api path", "GET", "/v1/nothing", nil, 404, ""},
 		{"wrong method", "GET", "/v1/uploads", nil, 405, ""},
 		{"allowed origin", "GET", "/healthz", map[string]string{"Origin": testOrigin}, 200, testOrigin},
@@ -323,7 +296,7 @@ func TestRoutesHeadersAndCORS(t *testing.T) {
 				t.Errorf("Access-Control-Allow-Origin %q, want %q", got, tc.allowOrigin)
 			}
 			csp := rec.Header().Get("Content-Security-Policy")
-			if !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "connect-src 'self' http://127.0.0.1:9000") {
+			if csp != apiCSP {
 				t.Errorf("CSP %q", csp)
 			}
 			if rec.Header().Get("X-Content-Type-Options") != "nosniff" {

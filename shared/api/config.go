@@ -3,12 +3,14 @@ package api
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/imagepipe/imagepipe/shared/delivery"
 	"github.com/imagepipe/imagepipe/shared/imagecore"
+	"github.com/imagepipe/imagepipe/shared/settings"
 )
 
 // Config is the API function's configuration, read once from the environment.
@@ -25,6 +27,13 @@ type Config struct {
 	CDNURL string
 	// CDNDistributionID names the distribution to invalidate when images go away.
 	CDNDistributionID string
+	// AuthMode is settings.AuthCognito, AuthJWT or AuthNone; UploadScope the scope
+	// an access token needs to upload.
+	AuthMode    string
+	UploadScope string
+	// QuotaUploadsPerDay and QuotaBytesPerDay bound one caller's uploads in any 24 hours.
+	QuotaUploadsPerDay int
+	QuotaBytesPerDay   int64
 }
 
 // ConfigFromEnv reads the variables settings.APIEnv writes; getenv is os.Getenv on Lambda.
@@ -79,6 +88,25 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("CDN_URL: %w", err))
 		}
 	}
+	def := settings.Default()
+	cfg.AuthMode = str("AUTH_MODE", def.Auth.Mode)
+	if cfg.AuthMode != "" && !slices.Contains(settings.AuthModes, cfg.AuthMode) {
+		errs = append(errs, fmt.Errorf("AUTH_MODE: want one of %s, got %q", strings.Join(settings.AuthModes, ", "), cfg.AuthMode))
+	}
+	cfg.UploadScope = str("UPLOAD_SCOPE", def.Auth.UploadScope)
+	num := func(name string, def int64) int64 {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return def
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("%s: want a positive whole number, got %q", name, v))
+		}
+		return n
+	}
+	cfg.QuotaUploadsPerDay = int(min(num("QUOTA_UPLOADS_PER_DAY", int64(def.Quota.UploadsPerDay)), settings.MaxQuotaUploadsPerDay))
+	cfg.QuotaBytesPerDay = num("QUOTA_BYTES_PER_DAY", def.Quota.BytesPerDay)
 	if !strings.HasSuffix(cfg.UploadPrefix, "/") {
 		errs = append(errs, fmt.Errorf("UPLOAD_PREFIX: want a folder ending in '/', got %q", cfg.UploadPrefix))
 	}

@@ -1,12 +1,15 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -15,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/imagepipe/imagepipe/shared/manifest"
+	"github.com/imagepipe/imagepipe/shared/ownership"
 )
 
 // AllowedTypes are the Content-Types an upload may declare. The resize function
@@ -43,6 +47,10 @@ type presignedCall struct {
 }
 
 func (a *API) createUpload(w http.ResponseWriter, r *http.Request) {
+	who, ok := a.authenticate(w, r)
+	if !ok || !a.requireScope(w, who, a.cfg.UploadScope) {
+		return
+	}
 	var req uploadRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
 	if err := dec.Decode(&req); err != nil {
@@ -74,8 +82,28 @@ func (a *API) createUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	id := manifest.NewID()
-	expires := a.now().Add(a.cfg.UploadURLTTL)
+	now := a.now()
+	id := ownership.NewID(now)
+	if err := a.quota.Reserve(r.Context(), who.Subject, id, *req.Size, now); err != nil {
+		if over, ok := errors.AsType[*ownership.ExceededError](err); ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(over.RetryAfter, time.Second).Seconds()))))
+			writeError(w, http.StatusTooManyRequests, "quota_exceeded", over.Error()+"; try again in "+over.RetryAfter.Round(time.Minute).String())
+			return
+		}
+		a.log.ErrorContext(r.Context(), "quota", "id", id, "error", err)
+		writeError(w, http.StatusInternalServerError, "internal_error", "could not prepare the upload; try again")
+		return
+	}
+	// The owner's index lists the image from now on, so a listing and an erasure
+	// see it while it uploads and waits to be processed.
+	indexKey := ownership.IndexKey(who.Subject, id)
+	if _, err := a.objects.PutObject(r.Context(), &s3.PutObjectInput{Bucket: &a.cfg.OutputBucket, Key: &indexKey,
+		Body: bytes.NewReader(nil), ContentLength: ptr(int64(0))}); err != nil {
+		a.log.ErrorContext(r.Context(), "index upload", "id", id, "error", err)
+		writeError(w, http.StatusInternalServerError, "internal_error", "could not prepare the upload; try again")
+		return
+	}
+	expires := now.Add(a.cfg.UploadURLTTL)
 	signed, err := a.presigner.PresignPutObject(r.Context(), &s3.PutObjectInput{
 		Bucket:        &a.cfg.UploadsBucket,
 		Key:           ptr(manifest.UploadKey(a.cfg.UploadPrefix, id)),
@@ -83,7 +111,9 @@ func (a *API) createUpload(w http.ResponseWriter, r *http.Request) {
 		ContentLength: req.Size,
 		// Signed, so the URL can create the object once and never overwrite it.
 		IfNoneMatch: ptr("*"),
-		Metadata:    map[string]string{manifest.FilenameMetaKey: url.PathEscape(filename)},
+		// The owner is the verified subject, never anything the client sent; signed,
+		// so the upload cannot claim another owner.
+		Metadata: map[string]string{manifest.FilenameMetaKey: url.PathEscape(filename), ownership.OwnerMetaKey: ownership.EncodeOwner(who.Subject)},
 	}, s3.WithPresignExpires(a.cfg.UploadURLTTL))
 	if err != nil {
 		a.log.ErrorContext(r.Context(), "presign upload", "id", id, "error", err)

@@ -181,21 +181,22 @@ func gifConfig(b []byte) (image.Config, error)  { return gif.DecodeConfig(bytes.
 func TestScanFilesAreWhatTheySay(t *testing.T) {
 	for _, c := range []struct {
 		name  string
+		side  int
 		comps int
 		scans int
 		stray bool
 	}{
-		{"bomb-jpeg-scans-7000x7000.jpg", 1, 1100, false},
-		{"bomb-jpeg-refine-7000x7000.jpg", 1, 401, false},
-		{"bomb-jpeg-cmyk-scans-7000x7000.jpg", 4, 480, false},
-		{"bomb-jpeg-scans-stray-marker-7000x7000.jpg", 1, 1100, true},
-		{"jpeg-eob-scans-16-7000x7000.jpg", 1, 16, false},
-		{"jpeg-eob-scans-stray-marker-7000x7000.jpg", 1, 12, true},
+		{"bomb-jpeg-scans-7000x7000.jpg", 7000, 1, 1100, false},
+		{"bomb-jpeg-refine-7000x7000.jpg", 7000, 1, 401, false},
+		{"bomb-jpeg-cmyk-scans-7000x7000.jpg", 7000, 4, 480, false},
+		{"bomb-jpeg-scans-stray-marker-7000x7000.jpg", 7000, 1, 1100, true},
+		{"jpeg-eob-scans-16-512x512.jpg", 512, 1, 16, false},
+		{"jpeg-eob-scans-stray-marker-512x512.jpg", 512, 1, 12, true},
 	} {
 		data := file(t, c.name)
 		cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
-		if err != nil || cfg.Width != 7000 || cfg.Height != 7000 {
-			t.Errorf("%s: config %dx%d, %v; want 7000x7000", c.name, cfg.Width, cfg.Height, err)
+		if err != nil || cfg.Width != c.side || cfg.Height != c.side {
+			t.Errorf("%s: config %dx%d, %v; want %dx%d", c.name, cfg.Width, cfg.Height, err, c.side, c.side)
 		}
 		if c.comps == 4 && cfg.ColorModel != color.CMYKModel {
 			t.Errorf("%s: colour model %v, want CMYK", c.name, cfg.ColorModel)

@@ -18,9 +18,10 @@
 // between; other sources go through premultiplied RGBA. Both shrink with 2x
 // box steps first and finish with a fixed-point Lanczos-3. JPEGs are decoded
 // by the package's own decoder at 1/2, 1/4 or 1/8 scale in the DCT domain
-// when every variant allows it (image/jpeg otherwise, and for the kinds that
-// decoder does not handle, known from the headers: an error once its scans
-// are being decoded is a refusal, never a second decode).
+// when every variant allows it, and at full size when progressive (image/jpeg
+// decodes baseline files at full size, and the kinds that decoder does not
+// handle, known from the headers: an error once its scans are being decoded
+// is a refusal, never a second decode).
 // ProcessReference keeps the straightforward imaging pipeline as the quality
 // and speed baseline.
 package imagecore

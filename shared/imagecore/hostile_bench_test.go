@@ -39,6 +39,7 @@ func BenchmarkProcessHostile(b *testing.B) {
 	inputs["gen-png-idat-flood-1000"] = pngIDATFlood(b, 1000, 1000)
 	inputs["gen-gif-zeros-7000"] = gifZeros(b, side, side)
 	inputs["gen-gif-extension-flood"] = gifExtensionFlood(b, 1<<20)
+	inputs["gen-webp-lossless-flat-7000"] = vp8lResized(b, inputs["webp-lossless-flat-512x512.webp"], side, side)
 	names := make([]string, 0, len(inputs))
 	for n := range inputs {
 		names = append(names, n)
@@ -62,6 +63,22 @@ func BenchmarkProcessHostile(b *testing.B) {
 			})
 		})
 	}
+}
+
+// vp8lResized is a simple-format lossless WebP with the size in its VP8L
+// header rewritten: the hostile flat file's pixels cost no bits, so any size
+// decodes.
+func vp8lResized(tb testing.TB, webp []byte, w, h int) []byte {
+	tb.Helper()
+	const at = 21 // RIFF, size, WEBP, VP8L, size (20 bytes), then the 0x2f signature
+	if len(webp) < at+4 || string(webp[12:16]) != "VP8L" || webp[20] != 0x2f {
+		tb.Fatal("not a simple-format lossless WebP")
+	}
+	out := bytes.Clone(webp)
+	v := binary.LittleEndian.Uint32(out[at:])
+	v = v&^(1<<28-1) | uint32(w-1) | uint32(h-1)<<14
+	binary.LittleEndian.PutUint32(out[at:], v)
+	return out
 }
 
 // pngZeros writes a w x h PNG of zero pixels, streaming the rows (or, if

@@ -26,8 +26,8 @@ var scanBombs = []struct {
 	{file: "bomb-jpeg-refine-7000x7000.jpg", scans: 401, passes: 401, refused: "401 scans would pass over each 8x8 block 401 times; at most 16", refinements: true},
 	{file: "bomb-jpeg-cmyk-scans-7000x7000.jpg", scans: 480, passes: 120, refused: "480 scans would pass over each 8x8 block 120 times"},
 	{file: "bomb-jpeg-scans-stray-marker-7000x7000.jpg", scans: 1100, passes: 1100, refused: "1,100 scans", decodeFailed: true},
-	{file: "jpeg-eob-scans-16-7000x7000.jpg", scans: 16, passes: 16},
-	{file: "jpeg-eob-scans-stray-marker-7000x7000.jpg", scans: 12, passes: 12, decodeFailed: true},
+	{file: "jpeg-eob-scans-16-512x512.jpg", scans: 16, passes: 16},
+	{file: "jpeg-eob-scans-stray-marker-512x512.jpg", scans: 12, passes: 12, decodeFailed: true},
 }
 
 func readHostile(t testing.TB, name string) []byte {
@@ -62,8 +62,9 @@ func TestJPEGWalkCountsScans(t *testing.T) {
 	}
 }
 
-// Every real JPEG the tests have passes the walk with the scans it really
-// has (libjpeg's progression: 10 scans for colour, 6 for gray).
+// Every real JPEG the tests have passes the walk, which counts the scans it
+// really has: one for baseline, libjpeg's progression (10 scans for colour,
+// 6 for gray) or a script of about as many.
 func TestJPEGWalkAcceptsRealFiles(t *testing.T) {
 	for name, data := range decoderCases(t) {
 		s := walkJPEG(data)
@@ -74,12 +75,12 @@ func TestJPEGWalkAcceptsRealFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := 1
+		lo, hi := 1, len(d.comps) // baseline: interleaved, or one scan per component
 		if d.progressive {
-			want = map[int]int{1: 6, 3: 10}[len(d.comps)]
+			lo, hi = 2, 12
 		}
-		if s.scans != want || s.visits < s.blocks || s.visits > 6*s.blocks {
-			t.Errorf("%s: %d scans, %.1f passes; want %d scans, 1-6 passes", name, s.scans, float64(s.visits)/float64(s.blocks), want)
+		if s.scans < lo || s.scans > hi || s.visits < s.blocks || s.visits > 6*s.blocks {
+			t.Errorf("%s: %d scans, %.1f passes; want %d-%d scans, 1-6 passes", name, s.scans, float64(s.visits)/float64(s.blocks), lo, hi)
 		}
 	}
 }
@@ -127,12 +128,12 @@ func TestJPEGDecoderWorkOnScanBombs(t *testing.T) {
 
 // A decode that passes its work budget is refused as too complex.
 func TestJPEGDecoderWorkBudget(t *testing.T) {
-	data := readHostile(t, "jpeg-eob-scans-16-7000x7000.jpg")
+	data := readHostile(t, "jpeg-eob-scans-16-512x512.jpg")
 	d, err := newJPEGDecoder(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.budget = 100 // runs of 32703 blocks: 24 steps a scan
+	d.budget = 10 // runs of up to 32703 blocks: 4 steps a scan
 	_, err = d.decode(context.Background(), []int{1})
 	if !errors.Is(err, errJPEGTooComplex) {
 		t.Fatalf("decode: %v, want errJPEGTooComplex", err)
@@ -143,7 +144,7 @@ func TestJPEGDecoderWorkBudget(t *testing.T) {
 // Damage found once the scans are being decoded is final: renderJPEG does
 // not hand the file to image/jpeg (ok is true), so it is decoded once.
 func TestJPEGLateErrorIsFinal(t *testing.T) {
-	cases := map[string][]byte{"stray marker after the scans": readHostile(t, "jpeg-eob-scans-stray-marker-7000x7000.jpg")}
+	cases := map[string][]byte{"stray marker after the scans": readHostile(t, "jpeg-eob-scans-stray-marker-512x512.jpg")}
 	for _, name := range []string{"progressive-420.jpg", "baseline-420.jpg", "progressive-gray.jpg"} {
 		data := readTestdata(t, "jpeg", name)
 		cases[name+" cut"] = data[:len(data)*3/4]
@@ -206,7 +207,7 @@ func TestProcessStopsWhenContextDone(t *testing.T) {
 	}{
 		{"scaled jpeg", photo, false, DefaultVariants()},
 		{"image/jpeg", photo, true, DefaultVariants()},
-		{"progressive scaled", readHostile(t, "jpeg-eob-scans-16-7000x7000.jpg"), false, DefaultVariants()},
+		{"progressive scaled", readHostile(t, "jpeg-eob-scans-16-512x512.jpg"), false, []Variant{{Name: "a", Width: 200}, {Name: "b", Width: 100, Height: 100, Fit: FitCover}}},
 		{"png", encodePNG(t, noisy(900, 700)), false, DefaultVariants()},
 	}
 	for _, tc := range cases {

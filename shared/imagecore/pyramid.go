@@ -93,6 +93,19 @@ func toRGBA(ctx context.Context, m image.Image, w, h int) (*image.RGBA, error) {
 		}
 	}
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	if conv := rgbaRows(m); conv != nil {
+		r := b.Intersect(dst.Rect)
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			if (y-r.Min.Y)%ctxRows == 0 {
+				if err := ctxErr(ctx); err != nil {
+					return nil, err
+				}
+			}
+			i := dst.PixOffset(r.Min.X, y)
+			conv(dst.Pix[i:i+4*r.Dx()], r.Min.X, y)
+		}
+		return dst, nil
+	}
 	for y := b.Min.Y; y < b.Max.Y; y += ctxRows {
 		if err := ctxErr(ctx); err != nil {
 			return nil, err
@@ -101,6 +114,57 @@ func toRGBA(ctx context.Context, m image.Image, w, h int) (*image.RGBA, error) {
 		draw.Draw(dst, r, m, r.Min, draw.Src)
 	}
 	return dst, nil
+}
+
+// rgbaRows converts the decoders' other common types a row at a time, with
+// exactly draw.Draw's arithmetic (the 16-bit colour of RGBA64At, premultiplied,
+// shifted down to 8 bits), where draw.Draw would call RGBA64At per pixel:
+// GIF and palette PNG (Paletted), 16-bit PNG (NRGBA64, RGBA64, Gray16). out
+// is the row's pixels from column x0 on; nil means draw.Draw does it.
+func rgbaRows(m image.Image) func(out []byte, x0, y int) {
+	switch m := m.(type) {
+	case *image.Paletted:
+		var lut [256][4]byte // indices past the palette stay transparent black
+		for i, c := range m.Palette[:min(len(m.Palette), 256)] {
+			r, g, b, a := c.RGBA()
+			lut[i] = [4]byte{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), uint8(a >> 8)}
+		}
+		return func(out []byte, x0, y int) {
+			src := m.Pix[m.PixOffset(x0, y):][:len(out)/4]
+			for i, idx := range src {
+				copy(out[4*i:4*i+4:4*i+4], lut[idx][:])
+			}
+		}
+	case *image.NRGBA64:
+		return func(out []byte, x0, y int) {
+			src := m.Pix[m.PixOffset(x0, y):][:2*len(out)]
+			for i := 0; i < len(out); i += 4 {
+				s := src[2*i : 2*i+8 : 2*i+8]
+				a := uint32(s[6])<<8 | uint32(s[7])
+				o := out[i : i+4 : i+4]
+				o[0] = uint8((uint32(s[0])<<8 | uint32(s[1])) * a / 0xffff >> 8)
+				o[1] = uint8((uint32(s[2])<<8 | uint32(s[3])) * a / 0xffff >> 8)
+				o[2] = uint8((uint32(s[4])<<8 | uint32(s[5])) * a / 0xffff >> 8)
+				o[3] = uint8(a >> 8)
+			}
+		}
+	case *image.RGBA64:
+		return func(out []byte, x0, y int) {
+			src := m.Pix[m.PixOffset(x0, y):][:2*len(out)]
+			for i := range out {
+				out[i] = src[2*i]
+			}
+		}
+	case *image.Gray16:
+		return func(out []byte, x0, y int) {
+			src := m.Pix[m.PixOffset(x0, y):][:len(out)/2]
+			for i := 0; i < len(out); i += 4 {
+				v := src[i/2]
+				out[i], out[i+1], out[i+2], out[i+3] = v, v, v, 0xff
+			}
+		}
+	}
+	return nil
 }
 
 func alphaOpaque(m *image.RGBA) bool {

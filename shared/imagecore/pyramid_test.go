@@ -1,10 +1,12 @@
 package imagecore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"image"
 	"image/color"
+	"image/draw"
 	"math/rand/v2"
 	"testing"
 )
@@ -155,4 +157,55 @@ func mustResample(t testing.TB, src *image.RGBA, ox, oy, lw, lh float64, w, h in
 		t.Fatal(err)
 	}
 	return m
+}
+
+// toRGBA's row conversions give exactly what draw.Draw gives, for every
+// type they take, whole images and GIF-style frames inside a larger screen.
+func TestToRGBAMatchesDraw(t *testing.T) {
+	seed := uint32(7)
+	rnd := func() byte {
+		seed = seed*1664525 + 1013904223
+		return byte(seed >> 24)
+	}
+	fill := func(pix []byte) {
+		for i := range pix {
+			pix[i] = rnd()
+		}
+	}
+	frame := image.Rect(3, 2, 40, 27)
+	pal := color.Palette{color.NRGBA{1, 2, 3, 0}, color.NRGBA{200, 100, 50, 128}, color.RGBA{9, 8, 7, 255}, color.Gray{77}}
+	mk := func(r image.Rectangle) []image.Image {
+		p := image.NewPaletted(r, pal)
+		for i := range p.Pix {
+			p.Pix[i] = rnd() % uint8(len(pal))
+		}
+		n := image.NewNRGBA64(r)
+		fill(n.Pix)
+		for i := 6; i < len(n.Pix); i += 8 { // some fully opaque and fully transparent pixels
+			switch i % 24 {
+			case 6:
+				n.Pix[i], n.Pix[i+1] = 0xff, 0xff
+			case 14:
+				n.Pix[i], n.Pix[i+1] = 0, 0
+			}
+		}
+		r64 := image.NewRGBA64(r)
+		fill(r64.Pix)
+		g := image.NewGray16(r)
+		fill(g.Pix)
+		return []image.Image{p, n, r64, g}
+	}
+	for _, r := range []image.Rectangle{image.Rect(0, 0, 45, 31), frame} {
+		for _, m := range mk(r) {
+			want := image.NewRGBA(image.Rect(0, 0, 45, 31))
+			draw.Draw(want, m.Bounds(), m, m.Bounds().Min, draw.Src)
+			got, err := toRGBA(context.Background(), m, 45, 31)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Pix, want.Pix) {
+				t.Errorf("%T in %v: toRGBA differs from draw.Draw", m, r)
+			}
+		}
+	}
 }

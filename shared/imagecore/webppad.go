@@ -10,9 +10,9 @@ import (
 // at the end of the data each try fails and costs a trip through bufio and
 // the RIFF reader. A code with a single symbol takes no bits, so a file whose
 // last bits are such codes makes every remaining pixel take that trip: 34
-// bytes of VP8L (testdata/hostile/webp-lossless-flat-7000x7000.webp) cost
-// about 3.5 s of CPU for its 49 megapixels, five times a normal decode of as
-// many pixels, in a call the context cannot stop. Four zero bytes after each
+// bytes of VP8L (testdata/hostile/webp-lossless-flat-512x512.webp, made
+// 7000x7000) cost about 3.3 s of CPU for 49 megapixels, five times a normal
+// decode of as many pixels, in a call the context cannot stop. Four zero bytes after each
 // lossless stream keep the buffer full, and cost a valid file nothing:
 // decoders read no further than the pixels need. A stream cut within its last
 // four bytes may then decode with zero bits instead of failing; libwebp, too,

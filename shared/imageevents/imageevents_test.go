@@ -83,7 +83,9 @@ func TestEventsMatchTheirSchemas(t *testing.T) {
 		status string
 	}{
 		{"ready with CDN URLs and alternates", func() (imageevents.Event, error) { return imageevents.FromManifest(readyManifest(), cdn) }, "ImageReady", "ready"},
-		{"ready without a CDN", func() (imageevents.Event, error) { return imageevents.FromManifest(readyManifest(), imageevents.URLs{}) }, "ImageReady", "ready"},
+		{"ready without a CDN", func() (imageevents.Event, error) {
+			return imageevents.FromManifest(readyManifest(), imageevents.URLs{})
+		}, "ImageReady", "ready"},
 		{"ready with no owner or notes", func() (imageevents.Event, error) { return imageevents.FromManifest(noOwner, cdn) }, "ImageReady", "ready"},
 		{"failed", func() (imageevents.Event, error) { return imageevents.FromManifest(failedManifest(), cdn) }, "ImageFailed", "failed"},
 		{"failed without a recorded reason", func() (imageevents.Event, error) { return imageevents.FromManifest(noReason, cdn) }, "ImageFailed", "failed"},

@@ -81,7 +81,7 @@ func (h *Handler) commit(ctx context.Context, j *job, m manifest.Manifest) (writ
 		// The manifest is written last: its presence means every variant is in place.
 		err := h.putManifest(ctx, j.id, body, j.prev.etag)
 		if err == nil {
-			return true, nil
+			return h.survivedDelete(ctx, j)
 		}
 		if !isWriteConflict(err) || attempt == commitAttempts {
 			return false, fmt.Errorf("image %s: %w", j.id, err)
@@ -132,4 +132,20 @@ func isWriteConflict(err error) bool {
 		return true
 	}
 	return false
+}
+
+// survivedDelete runs after every manifest write. A delete that came while the
+// image was processed wrote its tombstone before removing anything; checked after
+// the last write, either the delete saw the manifest or this sees the tombstone,
+// so nothing is left behind. written is false when the image was deleted.
+func (h *Handler) survivedDelete(ctx context.Context, j *job) (written bool, err error) {
+	gone, err := h.deletions.Tombstoned(ctx, j.id)
+	if err == nil && gone {
+		j.log.InfoContext(ctx, "image deleted while processing; removing what was made")
+		err = h.deletions.PurgeOutputs(ctx, j.id, j.owner)
+	}
+	if err != nil {
+		return false, fmt.Errorf("image %s: %w", j.id, err)
+	}
+	return !gone, nil
 }

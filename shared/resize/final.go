@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/imagepipe/imagepipe/shared/manifest"
+	"github.com/imagepipe/imagepipe/shared/ownership"
 )
 
 // A message that fails on its last receive goes to the DLQ, where nobody works on
@@ -66,6 +67,7 @@ func (h *Handler) recordGiveUp(ctx context.Context, up upload, reason string, fi
 	j.src = manifest.Source{Bucket: up.bucket, Key: up.key}
 	head, err := h.store.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &up.bucket, Key: &up.key})
 	if err == nil {
+		j.owner = ownership.DecodeOwner(head.Metadata)
 		j.src.ETag = deref(head.ETag)
 		j.src.Bytes = deref(head.ContentLength)
 		j.src.UploadedAt = deref(head.LastModified)

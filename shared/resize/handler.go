@@ -22,6 +22,7 @@ import (
 	"github.com/imagepipe/imagepipe/shared/imageevents"
 	"github.com/imagepipe/imagepipe/shared/manifest"
 	"github.com/imagepipe/imagepipe/shared/metrics"
+	"github.com/imagepipe/imagepipe/shared/ownership"
 	"github.com/imagepipe/imagepipe/shared/settings"
 )
 
@@ -30,11 +31,21 @@ type ObjectStore interface {
 	HeadObject(ctx context.Context, params *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 	GetObject(ctx context.Context, params *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	PutObject(ctx context.Context, params *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	// DeleteObject and ListObjectsV2 remove what was made for an image deleted
+	// while it was being processed (ownership.Deleter.PurgeOutputs).
+	DeleteObject(ctx context.Context, params *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+	ListObjectsV2(ctx context.Context, params *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
 // Processor turns an original into its variants; *imagecore.Engine is the real one.
 type Processor interface {
 	Process(ctx context.Context, data []byte) (*imagecore.Result, error)
+}
+
+// preparer is a Processor with one-off per-process work (compiling codecs) to
+// do before an image's time budget starts; *imagecore.Engine is one.
+type preparer interface {
+	Prepare(data []byte)
 }
 
 // Handler processes SQS batches of S3 events. Its Handle method is what lambda.Start
@@ -48,6 +59,8 @@ type Handler struct {
 	now     func() time.Time
 	// settingsHash is what this configuration records in manifests.
 	settingsHash string
+	// deletions checks tombstones, so a delete racing this function leaves nothing.
+	deletions *ownership.Deleter
 	// events hears of every committed manifest (nil: no bus configured); urls
 	// gives the variants' public URLs in the events.
 	events imageevents.Publisher
@@ -84,7 +97,8 @@ func NewWithProcessor(cfg Config, store ObjectStore, engine Processor, log *slog
 		return nil, errors.New("resize: the per-image timeout must be positive")
 	}
 	return &Handler{cfg: cfg, store: store, engine: engine, log: log, metrics: emitter, now: time.Now,
-		settingsHash: settings.OutputHash(cfg.Limits, cfg.Variants, cfg.ImageTimeout)}, nil
+		settingsHash: settings.OutputHash(cfg.Limits, cfg.Variants, cfg.ImageTimeout),
+		deletions:    &ownership.Deleter{Store: store, OutputBucket: cfg.OutputBucket, UploadPrefix: cfg.UploadPrefix}}, nil
 }
 
 // Handle processes a batch and reports the messages to retry. Images are processed
@@ -268,8 +282,23 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 	j := &job{id: id, start: h.now(), log: h.log.With("id", id, "bucket", bucket, "key", key)}
 	j.src = manifest.Source{Bucket: bucket, Key: key}
 
+	if gone, terr := h.deletions.Tombstoned(ctx, id); terr != nil || gone {
+		// Deleted (a redelivery after a delete, say): make nothing, and remove what
+		// an earlier attempt may have left.
+		if terr != nil {
+			return terr
+		}
+		// The original may still arrive after the delete, through a presigned URL
+		// that had not expired: it goes too.
+		j.log.InfoContext(ctx, "image was deleted; removing its original and anything made for it")
+		if _, err := h.store.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &key}); err != nil {
+			return fmt.Errorf("image %s: delete original of a deleted image: %w", id, err)
+		}
+		return h.deletions.PurgeOutputs(ctx, id, "")
+	}
 	head, err := h.store.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
 	if err == nil {
+		j.owner = ownership.DecodeOwner(head.Metadata)
 		j.src.ETag = deref(head.ETag)
 		j.src.Bytes = deref(head.ContentLength)
 		j.src.UploadedAt = deref(head.LastModified)
@@ -343,6 +372,11 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 // bytes), so it is a permanent too_complex refusal; running out of the
 // invocation's time is not, and is retried.
 func (h *Handler) process(ctx context.Context, data []byte) (*imagecore.Result, error) {
+	// A process compiles its WASM codecs on first use; that one-off cost must not
+	// count against this image's budget.
+	if p, ok := h.engine.(preparer); ok {
+		p.Prepare(data)
+	}
 	pctx, cancel := context.WithTimeout(ctx, h.cfg.ImageTimeout)
 	defer cancel()
 	result, err := h.engine.Process(pctx, data)
@@ -364,6 +398,8 @@ type job struct {
 	prev stored
 	// notes are the engine's notes for the manifest.
 	notes []string
+	// owner is the subject the API signed into the upload (x-amz-meta-owner).
+	owner string
 }
 
 // settle is the edge where an outcome is decided once: write the manifest for a
@@ -414,6 +450,12 @@ func (h *Handler) announce(ctx context.Context, log *slog.Logger, m manifest.Man
 func (h *Handler) newManifest(j *job, status manifest.Status, e *manifest.Error) manifest.Manifest {
 	m := manifest.Manifest{Version: manifest.Version, ID: j.id, Status: status, Source: j.src, Variants: []manifest.Variant{},
 		Error: e, EngineVersion: imagecore.EngineVersion, SettingsHash: h.settingsHash, Notes: j.notes}
+	// The owner is the subject the API signed into the upload, never the
+	// client's word; when the original could not be read, the one recorded before.
+	m.Owner = j.owner
+	if m.Owner == "" && j.prev.m != nil {
+		m.Owner = j.prev.m.Owner
+	}
 	m.CompletedAt = h.now().UTC()
 	m.ProcessingMS = m.CompletedAt.Sub(j.start).Milliseconds()
 	return m

@@ -1,7 +1,6 @@
 package settings
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 )
@@ -64,19 +63,4 @@ func (s Settings) DeliveryEnv(cdnURL, distributionID string) map[string]string {
 		env["CDN_DISTRIBUTION_ID"] = distributionID
 	}
 	return env
-}
-
-func contextBool(v any) (bool, error) {
-	switch x := v.(type) {
-	case bool:
-		return x, nil
-	case string:
-		switch x {
-		case "true":
-			return true, nil
-		case "false":
-			return false, nil
-		}
-	}
-	return false, fmt.Errorf("want true or false, got %s", describe(v))
 }

@@ -16,7 +16,7 @@ import (
 
 // ContextKeys are the configuration keys a deployment may set, in CDK context
 // (cdk.json or `cdk synth -c key=value`). The names match those Validate reports.
-var ContextKeys = []string{
+var ContextKeys = append([]string{
 	"uploadPrefix", "allowedOrigins", "variants",
 	"limits", "maxUploadBytes", "maxPixels", "maxSide",
 	"uploadUrlTtl", "downloadUrlTtl",
@@ -30,7 +30,7 @@ var ContextKeys = []string{
 	"webhookRateLimitPerSecond", "webhookRetryAttempts", "webhookMaxEventAge",
 	// The CDN in front of the variants (cdn.go).
 	"cdn", "cdnPriceClass", "cdnDomainName", "cdnCertificateArn",
-}
+}, authContextKeys...)
 
 // CheckContextKeys reports keys that look like settings (no "@" prefix, no ":",
 // which mark the CDK's own flags) but are not ContextKeys, so a misspelt
@@ -127,6 +127,7 @@ func FromContext(lookup func(key string) any) (Settings, error) {
 	str("cdnPriceClass", &s.CDN.PriceClass)
 	str("cdnDomainName", &s.CDN.DomainName)
 	str("cdnCertificateArn", &s.CDN.CertificateARN)
+	fromContextAuth(&s, set)
 
 	// AWS takes these in whole seconds; a fraction would only fail at deployment.
 	for key, d := range map[string]time.Duration{

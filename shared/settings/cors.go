@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/imagepipe/imagepipe/shared/manifest"
+	"github.com/imagepipe/imagepipe/shared/ownership"
 )
 
 // CORSRule is a bucket CORS rule in S3's terms.
@@ -31,7 +32,7 @@ func (s Settings) UploadCORS() CORSRule {
 	return CORSRule{
 		Origins:        slices.Clone(s.AllowedOrigins),
 		Methods:        []string{"PUT"},
-		AllowedHeaders: []string{"content-type", "if-none-match", "x-amz-meta-" + manifest.FilenameMetaKey},
+		AllowedHeaders: []string{"content-type", "if-none-match", "x-amz-meta-" + manifest.FilenameMetaKey, "x-amz-meta-" + ownership.OwnerMetaKey},
 		ExposedHeaders: []string{"ETag"},
 		MaxAge:         50 * time.Minute,
 	}

@@ -33,6 +33,9 @@ type Settings struct {
 	Events Events
 	// CDN serves the variants (cdn.go).
 	CDN CDN
+	// Access control (issue 13): who may call the API, and how much one user uploads.
+	Auth  Auth
+	Quota Quota
 }
 
 // ResizeFunction tunes the resize function and the event source that feeds it.
@@ -90,6 +93,8 @@ func Default() Settings {
 		OldestMessageAlarm:  15 * time.Minute,
 		Events:              DefaultEvents(),
 		CDN:                 CDN{Enabled: true},
+		Auth:                defaultAuth(),
+		Quota:               defaultQuota(),
 	}
 }
 
@@ -181,6 +186,7 @@ func (s Settings) Validate() error {
 	}
 	s.Events.validate(bad)
 	s.CDN.validate(bad)
+	s.validateAuth(bad)
 	return errors.Join(errs...)
 }
 
@@ -206,7 +212,7 @@ func (s Settings) ResizeEnv(uploadsBucket, outputBucket string) map[string]strin
 
 // APIEnv is the environment of the API function, read by api.ConfigFromEnv.
 func (s Settings) APIEnv(uploadsBucket, outputBucket string) map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"UPLOADS_BUCKET":   uploadsBucket,
 		"OUTPUT_BUCKET":    outputBucket,
 		"UPLOAD_PREFIX":    s.UploadPrefix,
@@ -215,4 +221,8 @@ func (s Settings) APIEnv(uploadsBucket, outputBucket string) map[string]string {
 		"DOWNLOAD_URL_TTL": s.DownloadURLTTL.String(),
 		"ALLOWED_ORIGINS":  strings.Join(s.AllowedOrigins, ","),
 	}
+	for k, v := range s.authEnv() {
+		env[k] = v
+	}
+	return env
 }

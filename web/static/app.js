@@ -171,7 +171,7 @@
     setState(item, "requesting", "Preparing upload…");
     fetch(apiURL("v1/uploads"), {
       method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      headers: authed({ "Content-Type": "application/json", "Accept": "application/json" }),
       body: JSON.stringify({ filename: item.file.name, contentType: item.contentType, size: item.file.size })
     }).then(function (res) {
       return res.text().then(function (text) {
@@ -185,7 +185,12 @@
         }
         done();
         var msg = body && body.error && body.error.message;
-        if (res.status === 413) {
+        if (res.status === 401 || res.status === 403) {
+          if (res.status === 401 && window.imagepipeAuth) window.imagepipeAuth.unauthorized();
+          fail(item, "Sign in to upload.", msg || "", false);
+        } else if (res.status === 429) {
+          fail(item, "Daily upload quota reached.", msg || "", false);
+        } else if (res.status === 413) {
           refuse(item, "Too big: " + (msg || "the server refused a file of " + formatBytes(item.file.size) + "."));
         } else if (res.status === 415) {
           refuse(item, "Not an accepted image type: " + (msg || "the server refused " + item.contentType + "."));
@@ -253,7 +258,7 @@
 
   function poll(item, delay, started) {
     setTimeout(function () {
-      fetch(apiURL(item.statusUrl), { headers: { "Accept": "application/json" }, cache: "no-store" })
+      fetch(apiURL(item.statusUrl), { headers: authed({ "Accept": "application/json" }), cache: "no-store" })
         .then(function (res) {
           return res.text().then(function (text) {
             var body = parseJSON(text);
@@ -303,6 +308,7 @@
     vs.forEach(function (v) { item.variants.appendChild(variantCard(item, v)); });
     item.variants.hidden = vs.length === 0;
     announce(item.file.name + ": ready in " + vs.length + " sizes.");
+    if (window.imagepipeAuth && window.imagepipeAuth.session) window.imagepipeAuth.refresh();
   }
 
   // Each variant is a <picture>: the browser picks the first source whose type it
@@ -416,6 +422,11 @@
   }
 
   // ---- small helpers -------------------------------------------------------
+
+  // authed adds the signed-in user's access token (auth.js), when there is one.
+  function authed(h) {
+    return window.imagepipeAuth ? window.imagepipeAuth.headers(h) : h;
+  }
 
   function apiURL(p) {
     return new URL(p, document.baseURI).toString();

@@ -1,0 +1,34 @@
+package imagecore
+
+import (
+	"github.com/gen2brain/avif"
+	"github.com/gen2brain/webp"
+)
+
+// Prepare makes ready, once per process, the WASM codecs that processing data
+// will use: the HEIF or AVIF decoder its bytes call for, and the WebP and AVIF
+// encoders of the engine's alternates. Compiling one takes a second or more on
+// its first use in a process. A caller that gives each image a time budget
+// calls Prepare before starting the clock, so that one-off cost of the process
+// is never taken for the image's own work (too_complex). It reads no more than
+// the bytes Sniff looks at and does nothing once everything is compiled.
+func (e *Engine) Prepare(data []byte) {
+	if format, err := Sniff(data[:min(len(data), sniffLen)]); err == nil {
+		switch format {
+		case SourceHEIC:
+			_, _, _ = e.wasm.module(&e.wasm.heif, heifWasmGz) // an error is reported by the decode itself
+		case SourceAVIF:
+			_, _, _ = e.wasm.module(&e.wasm.avif, avifWasmGz)
+		}
+	}
+	for _, v := range e.variants {
+		for _, f := range v.Formats {
+			switch f {
+			case FormatWebP:
+				webp.Init()
+			case FormatAVIF:
+				avif.InitEncoder()
+			}
+		}
+	}
+}
