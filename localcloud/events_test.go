@@ -311,3 +311,30 @@ func TestReadyEventListsAlternates(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteTellsTheApplication: after DELETE /v1/images/{id} the webhook gets
+// ImageDeleted, valid against its schema, after the image's ImageReady.
+func TestDeleteTellsTheApplication(t *testing.T) {
+	hook := &appWebhook{t: t}
+	c := startCloudWithWebhook(t, hook)
+	data := pngBytes(t, 120, 90)
+	up := presign(t, c, "gone.png", "image/png", len(data))
+	if status, _, body := putUpload(t, up, data, nil); status != http.StatusOK {
+		t.Fatalf("PUT: %d %s", status, body)
+	}
+	waitEvents(t, hook, up.ID, 1)
+	req, _ := http.NewRequest(http.MethodDelete, c.APIURL+"/v1/images/"+up.ID, nil)
+	authorize(t, c, req, testUser)
+	if status, _, body := do(t, req); status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", status, body)
+	}
+	got := waitEvents(t, hook, up.ID, 2)
+	del := got[len(got)-1]
+	if del.detailType != imageevents.TypeDeleted || del.detail.Status != imageevents.StatusDeleted ||
+		del.detail.Source.Key != manifest.UploadKey(c.Settings().UploadPrefix, up.ID) || del.detail.Owner == "" {
+		t.Errorf("delete event: %s", del.body)
+	}
+	if err := schemacheck.Validate(del.body); err != nil {
+		t.Errorf("%v\n%s", err, del.body)
+	}
+}

@@ -59,6 +59,7 @@ func (c *Cloud) apiHandler() (http.Handler, error) {
 		env["AUTH_CLIENT_ID"], env["AUTH_AUTHORIZE_URL"] = c.Issuer.ClientID(), c.Issuer.AuthorizeURL()
 		env["AUTH_TOKEN_URL"], env["AUTH_LOGOUT_URL"] = c.Issuer.TokenURL(), c.Issuer.LogoutURL()
 	}
+	env["EVENT_BUS_NAME"] = c.EventBusName // as the CDK app adds it
 	acfg, err := api.ConfigFromEnv(getenv(env))
 	if err != nil {
 		return nil, fmt.Errorf("api configuration: %w", err)
@@ -68,6 +69,13 @@ func (c *Cloud) apiHandler() (http.Handler, error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	c.API = a
+	if acfg.EventBus != "" { // deletes tell the application, as functions/api wires it
+		bus, err := imageevents.NewBus(c.EventBridge, acfg.EventBus)
+		if err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		a.Deletions().Listener = imageevents.DeletionEvents{Publisher: bus, UploadPrefix: acfg.UploadPrefix}
+	}
 	if c.CDN != nil { // deletes invalidate the local CDN's cache, as on CloudFront
 		d := a.Deletions()
 		d.CDN, d.DistributionID = c.CDN, "local"
