@@ -78,7 +78,7 @@ func (c *Cloud) apiHandler() (http.Handler, error) {
 	}
 	if c.CDN != nil { // deletes invalidate the local CDN's cache, as on CloudFront
 		d := a.Deletions()
-		d.CDN, d.DistributionID = c.CDN, "local"
+		d.CDN, d.DistributionID = c.CDN, localDistributionID
 	}
 	opt, err := web.OptionsFromEnv(getenv(env))
 	if err != nil {
