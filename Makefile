@@ -12,16 +12,17 @@ all: build
 build:
 	@for f in $(FUNCTIONS); do \
 		echo "build bin/$$f/bootstrap"; \
-		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o bin/$$f/bootstrap ./functions/$$f; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc,nodynamic -trimpath -ldflags='-s -w' -o bin/$$f/bootstrap ./functions/$$f; \
 	done
 
 ## test: every test, as CI runs it: vet, all Go tests (browser tests included), the vulnerability scan
-test: ensure-chromium
+test: ensure-chromium ensure-node
 	$(GO) vet ./...
 	@# infra's TestCfnLint lints the synthesized template with cfn-lint when it is installed.
 	@command -v cfn-lint >/dev/null 2>&1 || echo "cfn-lint is not installed: the CloudFormation template will not be linted (pip install cfn-lint)"
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) --no-print-directory vulncheck
+	$(MAKE) --no-print-directory check-templates
 
 ## lint: go vet plus staticcheck (pinned in tools/)
 lint: staticcheck
@@ -122,8 +123,8 @@ bench-engine: bench-corpus
 bench-compare: bench-deps bench-corpus
 	@mkdir -p $(BENCH_DIR)/bin
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_DIR)/bin/imagepipe ./cmd/imagepipe
-	CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(BENCH_DIR)/bin/resize-bootstrap ./functions/resize
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(BENCH_DIR)/bin/resize-arm64 ./functions/resize
+	CGO_ENABLED=0 $(GO) build -tags lambda.norpc,nodynamic -trimpath -ldflags='-s -w' -o $(BENCH_DIR)/bin/resize-bootstrap ./functions/resize
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc,nodynamic -trimpath -ldflags='-s -w' -o $(BENCH_DIR)/bin/resize-arm64 ./functions/resize
 	@echo "resize bootstrap (linux/arm64): $$(stat -c %s $(BENCH_DIR)/bin/resize-arm64) bytes"
 	$(BENCH_DIR)/bin/imagepipe bench -runs $(BENCH_RUNS) -procs 1,2 -scratch $(BENCH_DIR)/out \
 		-init $(BENCH_DIR)/bin/resize-bootstrap $(BENCH_CORPUS)/*.jpg testdata/images/*.jpg | tee $(BENCH_DIR)/report.md
@@ -140,7 +141,7 @@ CDK_ARGS ?=
 .PHONY: synth deploy diff destroy
 
 ## synth: write the CloudFormation template and assets to cdk.out/ (offline: no AWS account, no CLI)
-synth: build
+synth: ensure-node build
 	rm -rf cdk.out
 	CDK_OUTDIR=cdk.out $(GO) run ./infra
 	@echo "cdk.out/Imagepipe.template.json"
@@ -182,10 +183,65 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
-LOAD_N ?= 500
-LOAD_C ?= 16
+LOAD_N ?= 60
+LOAD_C ?= 8
 LOAD_RATE ?= 0
+# The scaling table (issue 16): one bounded run per arrival rate and function
+# concurrency (resizeMaxConcurrency); LOAD_PHOTOS is a JPEG or a directory of them
+# (default testdata/images; .bench/corpus after `make bench-corpus` for 12-20 MP).
+LOAD_RATES ?= 2,4,8
+LOAD_FC ?= 1,2,4
+LOAD_PHOTOS ?=
 .PHONY: loadtest
-## loadtest: LOAD_N uploads (500) by LOAD_C browsers at once (16), LOAD_RATE a second (0: a burst), through the local cloud: throughput, upload-to-ready p50/p95/p99, failures, lost images (must be 0), peak memory
+## loadtest: LOAD_N uploads (60) by LOAD_C browsers (8) at each of LOAD_RATES a second (2,4,8) and function concurrencies LOAD_FC (1,2,4), through the local cloud: a table of throughput, upload-to-ready p50/p95/p99, queue age, failures, lost images (must be 0)
 loadtest:
-	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 1x -timeout 60m ./localcloud/chaos -args -load.n=$(LOAD_N) -load.c=$(LOAD_C) -load.rate=$(LOAD_RATE)
+	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 1x -timeout 60m ./localcloud/chaos -args -load.n=$(LOAD_N) -load.c=$(LOAD_C) \
+		-load.rate=$(LOAD_RATE) -load.rates=$(LOAD_RATES) -load.fc=$(LOAD_FC) $(if $(LOAD_PHOTOS),-load.photos=$(abspath $(LOAD_PHOTOS)))
+
+## ---- first hour (issue 17): Node.js for the CDK, template checks ----
+# The CDK app (infra/, `make synth`, the infra tests in `make test`) runs AWS's
+# construct library through jsii, which needs Node.js; npm fetches cfn-guard.
+NODE ?= $(shell command -v node || command -v nodejs || true)
+.PHONY: ensure-node check-templates
+## ensure-node: install Debian's nodejs and npm when node is missing (needs root and apt-get), or say how
+ensure-node:
+	@if [ -n "$(NODE)" ] && command -v npm >/dev/null; then echo "node: $(NODE) $$($(NODE) --version)"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Node.js (apt-get install -y nodejs npm)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm \
+		|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm; }; \
+	else \
+		echo "Node.js is missing and cannot be installed here (needs root and apt-get)." >&2; \
+		echo "The CDK app (make synth, the infra tests of make test) needs it: sudo apt-get install -y nodejs npm (Debian/Ubuntu), or Node 20+ from nodejs.org." >&2; \
+		exit 1; \
+	fi
+
+# cfn-guard comes with AWS's rule sets (Control Tower's proactive controls) in the
+# npm package below, pinned, installed once into .cache/. The rule sets are those
+# of the services the stack uses; infra/guard-suppressions.json lists each rule
+# we accept failing, for which resource, and why.
+CFNGUARD_PKG := @cdklabs/cdk-validator-cfnguard@0.0.62
+CFNGUARD_DIR := $(CURDIR)/.cache/cfnguard-0.0.62
+CFNGUARD_MOD := $(CFNGUARD_DIR)/node_modules/@cdklabs/cdk-validator-cfnguard
+CFNGUARD_ARCH := $(shell uname -m | sed 's/arm64/aarch64/')
+CFNGUARD := $(CFNGUARD_MOD)/bin/ubuntu/$(CFNGUARD_ARCH)/cfn-guard
+CFNGUARD_RULES := apigateway cloudfront cloudwatch identityandaccessmanagement keymanagementservice lambda s3 sqs
+TEMPLATE := cdk.out/Imagepipe.template.json
+CFN_LINT ?= $(shell command -v cfn-lint || true)
+
+$(CFNGUARD): | ensure-node
+	mkdir -p $(CFNGUARD_DIR)
+	npm install --no-save --no-audit --no-fund --ignore-scripts --prefix $(CFNGUARD_DIR) $(CFNGUARD_PKG)
+	@test -x $@ || { echo "$(CFNGUARD_PKG) has no cfn-guard binary for linux/$(CFNGUARD_ARCH)" >&2; exit 1; }
+
+## check-templates: synthesize, then cfn-lint (no errors; skipped, saying so, when absent) and cfn-guard's AWS rules on the template
+check-templates: synth $(CFNGUARD)
+	@if [ -n "$(CFN_LINT)" ]; then \
+		echo "cfn-lint $$($(CFN_LINT) --version | cut -d' ' -f2) on $(TEMPLATE) (errors fail; warnings shown)"; \
+		$(CFN_LINT) --format parseable $(TEMPLATE) | tee .cache/cfn-lint.txt || true; \
+		if grep -q ':E[0-9]' .cache/cfn-lint.txt; then echo "cfn-lint found errors" >&2; exit 1; fi; \
+	else \
+		echo "SKIP cfn-lint: not installed (pip install cfn-lint to check the template with it)"; \
+	fi
+	cd tools && $(GO) test ./guardcheck && $(GO) run ./guardcheck -guard $(CFNGUARD) -template $(CURDIR)/$(TEMPLATE) \
+		-suppressions $(CURDIR)/infra/guard-suppressions.json $(addprefix -rules $(CFNGUARD_MOD)/rules/control-tower/cfn-guard/,$(CFNGUARD_RULES))

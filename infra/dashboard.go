@@ -24,6 +24,8 @@ type DashboardProps struct {
 	API     awslambda.IFunction
 	HttpApi awsapigatewayv2.IHttpApi
 	Alarms  []awscloudwatch.IAlarm
+	// ServiceLevels is the row of SLO graphs (SLO.Widgets), shown under the alarms.
+	ServiceLevels []awscloudwatch.IWidget
 }
 
 // Dashboard is the one CloudWatch dashboard an operator opens first.
@@ -32,7 +34,7 @@ type Dashboard struct {
 	Dashboard awscloudwatch.Dashboard
 }
 
-// NewDashboard lays out, top to bottom: alarm states, the queue, the resize
+// NewDashboard lays out, top to bottom: alarm states, the service levels, the queue, the resize
 // function, what the resize function reports about images, and the API.
 func NewDashboard(scope constructs.Construct, id string, props DashboardProps) *Dashboard {
 	c := constructs.NewConstruct(scope, jsii.String(id))
@@ -121,12 +123,15 @@ func NewDashboard(scope constructs.Construct, id string, props DashboardProps) *
 			props.API.MetricErrors(opts("Sum", "errors")),
 			props.API.MetricThrottles(opts("Sum", "throttles"))),
 	}
+	rows := []*[]awscloudwatch.IWidget{{alarmStatus}}
+	if len(props.ServiceLevels) > 0 {
+		rows = append(rows, &props.ServiceLevels)
+	}
+	rows = append(rows, &queueRow, &resizeRow, &imagesRow, &apiRow)
 	dash := awscloudwatch.NewDashboard(c, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		DashboardName:   jsii.String(props.Name),
 		DefaultInterval: awscdk.Duration_Hours(jsii.Number(3)),
-		Widgets: &[]*[]awscloudwatch.IWidget{
-			{alarmStatus}, &queueRow, &resizeRow, &imagesRow, &apiRow,
-		},
+		Widgets:         &rows,
 	})
 	return &Dashboard{Construct: c, Dashboard: dash}
 }

@@ -31,6 +31,10 @@ func NewQueue(scope constructs.Construct, id string, props QueueProps) *Queue {
 		// Longer than the source queue's, so a message never expires on arrival
 		// (SQS keeps the original enqueue time across the move).
 		RetentionPeriod: duration(s.Queue.DLQRetention),
+		// SQS's default, said out loud so the template declares this queue a DLQ
+		// (cfn-guard CT.SQS.PR.1). BY_QUEUE naming the resize queue would be a
+		// dependency cycle: that queue's redrive policy names this one.
+		RedriveAllowPolicy: &awssqs.RedriveAllowPolicy{RedrivePermission: awssqs.RedrivePermission_ALLOW_ALL},
 	})
 	queue := awssqs.NewQueue(c, jsii.String("Resize"), &awssqs.QueueProps{
 		// SSE-SQS, not the AWS managed KMS key: S3 cannot send notifications to a

@@ -28,6 +28,7 @@ type Stack struct {
 	Queue     *Queue
 	Functions *Functions
 	Alarms    *Alarms
+	SLO       *SLO
 	Dashboard *Dashboard
 	Events    *Events
 	// CDN is nil when the cdn setting is off.
@@ -77,6 +78,10 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		Resize:   functions.Resize,
 		HttpApi:  api.HttpApi,
 	})
+	// Service levels (issue 16): docs/slo.md's objectives, alarmed.
+	slo := NewSLO(stack, "ServiceLevels", SLOProps{
+		Settings: s, HttpApi: api.HttpApi, Queue: queue.Queue, DLQ: queue.DLQ, Topic: alarms.Topic,
+	})
 	dashboard := NewDashboard(stack, "Dashboard", DashboardProps{
 		// Dashboard names are unique per account, not per region.
 		Name:    *stack.StackName() + "-" + *stack.Region(),
@@ -85,7 +90,9 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		Resize:  functions.Resize,
 		API:     functions.API,
 		HttpApi: api.HttpApi,
-		Alarms:  alarms.All(),
+		Alarms:  append(alarms.All(), slo.All()...),
+		// Service levels (issue 16).
+		ServiceLevels: slo.Widgets(),
 	})
 	// events.go: the bus, its archive and DLQ, the optional webhook.
 	events := NewEvents(stack, "Events", EventsProps{
@@ -127,5 +134,5 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		output("WebhookSecretArn", "Secrets Manager secret holding the webhook's API key", events.WebhookSecret.SecretArn())
 	}
 
-	return &Stack{Stack: stack, API: api, Storage: storage, Queue: queue, Functions: functions, Alarms: alarms, Dashboard: dashboard, CDN: cdn, Auth: auth, Events: events}
+	return &Stack{Stack: stack, API: api, Storage: storage, Queue: queue, Functions: functions, Alarms: alarms, SLO: slo, Dashboard: dashboard, CDN: cdn, Auth: auth, Events: events}
 }

@@ -210,7 +210,7 @@ func TestEventSource(t *testing.T) {
 		overrides                  map[string]any
 		batch, window, concurrency float64
 	}{
-		{"cdk.json", nil, 5, 2, 10},
+		{"cdk.json", nil, 1, 0, 10},
 		{"overridden", map[string]any{"resizeBatchSize": "20", "resizeBatchWindow": "10s", "resizeMaxConcurrency": "40",
 			"resizeImageTimeout": "2s"}, 20, 10, 40}, // 20 x 2s + the 10s margin fit in 60s
 	}
@@ -630,7 +630,8 @@ func TestAlarms(t *testing.T) {
 		{"events DLQ has messages", s.stack.Events.DLQAlarm, "AWS/SQS", "ApproximateNumberOfMessagesVisible",
 			map[string]any{"Name": "QueueName", "Value": getAtt(s.id(s.stack.Events.DLQ), "QueueName")}, 0},
 	}
-	if n := len(tests) + 2; len(s.ofType("AWS::CloudWatch::Alarm")) != n { // + the rate alarms, below
+	// + the rate alarms, below, and the service-level alarms of TestSLOAlarms (slo_test.go).
+	if n := len(tests) + 2 + 3 + 1 + len(s.stack.SLO.Windows); len(s.ofType("AWS::CloudWatch::Alarm")) != n {
 		t.Errorf("template has %d alarms, the tests know %d", len(s.ofType("AWS::CloudWatch::Alarm")), n)
 	}
 	anchor := regexp.MustCompile(`docs/runbook\.md#([a-z0-9-]+)`)

@@ -139,7 +139,7 @@ func TestNegotiationThroughTheLocalCDN(t *testing.T) {
 	put(key("thumb", "avif"), "image/avif", "avif bytes", manifest.VariantCacheControl)
 	put(key("small", "jpg"), "image/jpeg", "small jpeg", manifest.VariantCacheControl)
 	put(key("small", "webp"), "image/webp", "small webp", manifest.VariantCacheControl)
-	m := manifest.Manifest{Version: manifest.Version, ID: id, Status: manifest.StatusReady, CompletedAt: time.Now(), Variants: []manifest.Variant{
+	m := manifest.Manifest{Version: manifest.Version, ID: id, Status: manifest.StatusReady, Owner: testUser, CompletedAt: time.Now(), Variants: []manifest.Variant{
 		{Name: "thumb", Format: "jpeg", Width: 2, Height: 2, Bytes: 10, Key: key("thumb", "jpg"), Alternates: []manifest.Alternate{
 			{Format: "webp", Key: key("thumb", "webp"), Bytes: 10}, {Format: "avif", Key: key("thumb", "avif"), Bytes: 10}}},
 		{Name: "small", Format: "jpeg", Width: 2, Height: 2, Bytes: 10, Key: key("small", "jpg"), Alternates: []manifest.Alternate{
@@ -148,7 +148,9 @@ func TestNegotiationThroughTheLocalCDN(t *testing.T) {
 	raw, _ := json.Marshal(m)
 	put(manifest.Key(id), "application/json", string(raw), manifest.ManifestCacheControl)
 
-	status, _, body := get(t, c.APIURL+"/v1/images/"+id, nil)
+	req, _ := http.NewRequest(http.MethodGet, c.APIURL+"/v1/images/"+id, nil)
+	authorize(t, c, req, testUser)
+	status, _, body := do(t, req)
 	if status != http.StatusOK {
 		t.Fatalf("status API: %d %s", status, body)
 	}

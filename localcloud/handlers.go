@@ -2,6 +2,7 @@ package localcloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -78,7 +79,7 @@ func (c *Cloud) apiHandler() (http.Handler, error) {
 	}
 	if c.CDN != nil { // deletes invalidate the local CDN's cache, as on CloudFront
 		d := a.Deletions()
-		d.CDN, d.DistributionID = c.CDN, localDistributionID
+		d.CDN, d.DistributionID = c.CDN, acfg.CDNDistributionID
 	}
 	opt, err := web.OptionsFromEnv(getenv(env))
 	if err != nil {
@@ -258,11 +259,10 @@ func (c *Cloud) Recover(ctx context.Context) (int, error) {
 			if !ok {
 				continue
 			}
-			done, err := c.hasManifest(ctx, id)
-			if err != nil {
-				return n, err
-			}
-			if done {
+			if lost, err := c.lostWork(ctx, id); err != nil || !lost {
+				if err != nil {
+					return n, err
+				}
 				continue
 			}
 			if err := c.notifier.ObjectCreated(ctx, EventPut, key, deref(obj.Size), deref(obj.ETag), "127.0.0.1", "recover"); err != nil {
@@ -277,25 +277,24 @@ func (c *Cloud) Recover(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// hasManifest reports whether image id has a manifest, where it is written now or
-// where it was before manifests/ (manifest.LegacyKey).
-func (c *Cloud) hasManifest(ctx context.Context, id string) (bool, error) {
-	for _, key := range []string{manifest.Key(id), manifest.LegacyKey(id)} {
-		_, err := c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &c.OutputBucket, Key: &key})
-		if err == nil {
-			return true, nil
-		}
-		if !manifest.IsNotFound(err) {
-			return false, fmt.Errorf("head %s: %w", key, err)
-		}
-	}
-	return false, nil
-}
-
 func deref[T any](p *T) T {
 	var zero T
 	if p == nil {
 		return zero
 	}
 	return *p
+}
+
+// lostWork reports whether an upload's work may have been lost with the queues: it
+// has no manifest, or it was given up (processing_failed), which means its message
+// was in the DLQ, and goaws keeps the DLQ in memory too.
+func (c *Cloud) lostWork(ctx context.Context, id string) (bool, error) {
+	m, err := manifest.Read(ctx, c.S3, c.OutputBucket, id)
+	switch {
+	case errors.Is(err, manifest.ErrUnreadable):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("recover: %w", err)
+	}
+	return m == nil || m.Status == manifest.StatusFailed && m.Error != nil && m.Error.Code == resize.CodeProcessingFailed, nil
 }

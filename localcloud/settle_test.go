@@ -1,7 +1,9 @@
 package localcloud
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +47,14 @@ func uploadEvent(t *testing.T, c *Cloud, name string, data []byte) (id string, m
 	}
 	t.Fatalf("no event for %s", key)
 	return "", events.SQSMessage{}
+}
+
+// roomy gives s a per-image budget no test image can run out of, even decoded six
+// at a time on a loaded machine (the budget is wall-clock time): these tests are
+// about manifests, and the budget has tests of its own.
+func roomy(s settings.Settings) settings.Settings {
+	s.Resize.ImageTimeout = time.Minute
+	return s
 }
 
 // handlerFor builds the real resize handler for settings s against c, with engine
@@ -113,7 +123,8 @@ func countMetric(c *Cloud, name string) int {
 func TestConcurrentDuplicateDeliveries(t *testing.T) {
 	c := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
 	id, msg := uploadEvent(t, c, "dup.png", pngBytes(t, 640, 480))
-	h := handlerFor(t, c, c.Settings(), nil)
+	s := roomy(c.Settings())
+	h := handlerFor(t, c, s, nil)
 	var wg sync.WaitGroup
 	for i := range 6 {
 		wg.Go(func() {
@@ -126,7 +137,7 @@ func TestConcurrentDuplicateDeliveries(t *testing.T) {
 	}
 	wg.Wait()
 	m := readManifest(t, c, id)
-	if m == nil || m.Status != manifest.StatusReady || m.SettingsHash != c.Settings().OutputHash() || m.EngineVersion != imagecore.EngineVersion {
+	if m == nil || m.Status != manifest.StatusReady || m.SettingsHash != s.OutputHash() || m.EngineVersion != imagecore.EngineVersion {
 		t.Fatalf("manifest %+v", m)
 	}
 	consistent(t, c, m)
@@ -141,10 +152,10 @@ func TestConcurrentDuplicateDeliveries(t *testing.T) {
 func TestConfigChangeRedoesTheWork(t *testing.T) {
 	c := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
 	id, msg := uploadEvent(t, c, "config.png", pngBytes(t, 640, 480))
-	invoke(t, handlerFor(t, c, c.Settings(), nil), msg)
+	invoke(t, handlerFor(t, c, roomy(c.Settings()), nil), msg)
 	before := readManifest(t, c, id)
 
-	s2 := c.Settings()
+	s2 := roomy(c.Settings())
 	s2.Variants = []imagecore.Variant{{Name: "tiny", Width: 64, Height: 64, Fit: imagecore.FitCover}}
 	h2 := handlerFor(t, c, s2, nil)
 	invoke(t, h2, msg)
@@ -174,8 +185,8 @@ func (e raceEngine) Process(context.Context, []byte) (*imagecore.Result, error) 
 func TestFailedNeverOverwritesReady(t *testing.T) {
 	c := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
 	id, msg := uploadEvent(t, c, "race.png", pngBytes(t, 640, 480))
-	good := handlerFor(t, c, c.Settings(), nil)
-	slow := handlerFor(t, c, c.Settings(), raceEngine{during: func() {
+	good := handlerFor(t, c, roomy(c.Settings()), nil)
+	slow := handlerFor(t, c, roomy(c.Settings()), raceEngine{during: func() {
 		if failed := invoke(t, good, msg); len(failed) != 0 {
 			t.Errorf("the good delivery failed: %v", failed)
 		}
@@ -244,5 +255,34 @@ func TestWorkerTimedOutOnItsLastReceiveLeavesAFailedManifest(t *testing.T) {
 	}
 	if p.Abandoned() < 2 {
 		t.Errorf("%d invocations ended by the timeout, want both receives", p.Abandoned())
+	}
+}
+
+// TestRecoverRequeuesGivenUpImages: goaws keeps the DLQ in memory, so after a
+// restart an image given up (processing_failed: its message was in the DLQ) is
+// lost work, like an upload with no manifest; finished images are not.
+func TestRecoverRequeuesGivenUpImages(t *testing.T) {
+	c := startCloud(t, func(cfg *Config) { cfg.NoEventSource = true })
+	ctx := context.Background()
+	write := func(id string, m manifest.Manifest) {
+		t.Helper()
+		body, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := manifest.Key(id)
+		if _, err := c.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &c.OutputBucket, Key: &key, Body: bytes.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	givenUp, _ := putUploadDirect(t, c, "given-up.png", pngBytes(t, 8, 8))
+	ready, _ := putUploadDirect(t, c, "ready.png", pngBytes(t, 8, 8))
+	refused, _ := putUploadDirect(t, c, "refused.png", pngBytes(t, 8, 8))
+	putUploadDirect(t, c, "never-processed.png", pngBytes(t, 8, 8))
+	write(givenUp, manifest.Manifest{ID: givenUp, Status: manifest.StatusFailed, Error: &manifest.Error{Code: resize.CodeProcessingFailed, Message: "x"}})
+	write(ready, manifest.Manifest{ID: ready, Status: manifest.StatusReady})
+	write(refused, manifest.Manifest{ID: refused, Status: manifest.StatusFailed, Error: &manifest.Error{Code: "too_large", Message: "x"}})
+	if n, err := c.Recover(ctx); err != nil || n != 2 {
+		t.Fatalf("recover re-enqueued %d (%v), want 2: the given-up image and the one never processed", n, err)
 	}
 }

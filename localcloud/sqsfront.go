@@ -39,6 +39,9 @@ type sqsFront struct {
 	mu        sync.Mutex
 	track     map[string]*delivery // by message ID
 	lastSweep time.Time
+	// queues and started serve the queue timestamps goaws does not keep (sqsattrs.go).
+	queues  map[string]*queueTimes // by queue name
+	started time.Time
 }
 
 type delivery struct {
@@ -50,7 +53,8 @@ func newSQSFront(next http.Handler, baseURL string, retention time.Duration) *sq
 	return &sqsFront{
 		next: next, baseURL: baseURL, retention: retention,
 		live: goawsMessageIDs, now: time.Now, sweepEvery: time.Minute,
-		track: map[string]*delivery{},
+		track:  map[string]*delivery{},
+		queues: map[string]*queueTimes{}, started: time.Now(),
 	}
 }
 
@@ -92,8 +96,28 @@ func (f *sqsFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		goawsQueues.RLock()
 		defer goawsQueues.RUnlock()
 	}
+	// Queue attributes goaws gets wrong (sqsattrs.go).
+	var queue string
 	switch action {
-	case "ReceiveMessage", "SendMessage", "SendMessageBatch", "CreateQueue", "GetQueueUrl", "ListQueues":
+	case "CreateQueue":
+		queue = withDefaultMaxMessageSize(r)
+	case "GetQueueAttributes", "SetQueueAttributes", "DeleteQueue":
+		queue = queueName(requestQueueURL(r))
+	}
+	switch action {
+	case "ReceiveMessage", "SendMessage", "SendMessageBatch", "CreateQueue", "GetQueueUrl", "ListQueues", "GetQueueAttributes":
+	case "SetQueueAttributes", "DeleteQueue":
+		rec := &bufferedWriter{header: http.Header{}, status: http.StatusOK}
+		f.next.ServeHTTP(rec, r)
+		if rec.status == http.StatusOK {
+			f.noteQueueChange(action, queue)
+		}
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.status)
+		_, _ = w.Write(rec.body.Bytes())
+		return
 	case "DeleteMessage", "DeleteMessageBatch":
 		f.forget(r)
 		f.next.ServeHTTP(w, r)
@@ -116,7 +140,14 @@ func (f *sqsFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if fixed, ok := f.fixReceive(body); ok {
 				body = fixed
 			}
+		case "GetQueueAttributes":
+			if fixed, ok := f.fixQueueAttributes(queue, body); ok {
+				body = fixed
+			}
 		default:
+			if action == "CreateQueue" {
+				f.noteQueueChange(action, queue)
+			}
 			if fixed, ok := f.fixQueueURLs(body); ok {
 				body = fixed
 			}

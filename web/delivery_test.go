@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"github.com/imagepipe/imagepipe/localcloud"
 	"github.com/imagepipe/imagepipe/shared/delivery"
 	"github.com/imagepipe/imagepipe/shared/manifest"
+	"github.com/imagepipe/imagepipe/shared/ownership"
 	"github.com/imagepipe/imagepipe/shared/resize"
 	"github.com/imagepipe/imagepipe/shared/settings"
 )
@@ -70,8 +72,15 @@ func writeFixtures(ctx context.Context, c *localcloud.Cloud, msg events.SQSMessa
 		if !ok {
 			continue
 		}
+		// The owner is what the API signed into the upload, as the real resize reads it.
+		key := r.S3.Object.URLDecodedKey
+		head, err := c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &c.UploadsBucket, Key: &key})
+		if err != nil {
+			return err
+		}
 		m := manifest.Manifest{Version: manifest.Version, ID: id, Status: manifest.StatusReady, CompletedAt: time.Now().UTC(),
-			Source: manifest.Source{Key: r.S3.Object.URLDecodedKey, Filename: "friends.jpg", Format: "jpeg", Width: 640, Height: 963}}
+			Owner:  head.Metadata[ownership.OwnerMetaKey],
+			Source: manifest.Source{Key: key, Filename: "friends.jpg", Format: "jpeg", Width: 640, Height: 963}}
 		for _, fv := range fixtureVariants {
 			read := func(ext string) ([]byte, error) {
 				return os.ReadFile(filepath.Join("..", "testdata", "delivery", fv.name+"."+ext))
@@ -160,8 +169,7 @@ func TestPictureThroughTheLocalCDN(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.run(t,
-		chromedp.Navigate(cloud.APIURL+"/"),
-		chromedp.WaitVisible("#drop", chromedp.ByID),
+		signIn(cloud.APIURL, "alice"),
 		chromedp.SetUploadFiles("#files", []string{photo}, chromedp.ByID),
 	)
 	items := b.waitSettled(t, 1, time.Minute)
@@ -177,6 +185,8 @@ func TestPictureThroughTheLocalCDN(t *testing.T) {
 		"thumb": {"avif", 2, "8.4 KiB · JPEG, 3.7 KiB · AVIF, 5.4 KiB · WEBP"},
 		"small": {"webp", 1, "25.2 KiB · JPEG, 14.7 KiB · WEBP"},
 	}
+	var gallery []string
+	b.run(t, chromedp.Evaluate(`Array.from(document.querySelectorAll("#gallery img")).map(function (i) { return i.src; })`, &gallery))
 	for _, v := range it.Variants {
 		w := want[v.Name]
 		if !strings.HasPrefix(v.Src, cloud.CDNURL+"/") || v.CopyURL != v.Src || len(v.Sources) != w.sources {
@@ -194,7 +204,9 @@ func TestPictureThroughTheLocalCDN(t *testing.T) {
 			got.headers["vary"] != delivery.Vary || got.headers["x-content-type-options"] != "nosniff" {
 			t.Errorf("%s: Chromium got %+v", v.Name, got)
 		}
-		if _, ok := responses(v.Src); ok {
+		// The "my images" gallery shows each image's thumb by its one negotiated
+		// URL on purpose; only the upload list's <picture> must not fetch it.
+		if _, ok := responses(v.Src); ok && !slices.Contains(gallery, v.Src) {
 			t.Errorf("%s: Chromium fetched the fallback %s too", v.Name, v.Src)
 		}
 	}

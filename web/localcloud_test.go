@@ -28,6 +28,9 @@ func startCloud(t *testing.T, s settings.Settings, tune ...func(*localcloud.Conf
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// Real photos on a shared machine: the per-image budget is wall-clock time,
+	// which load stretches, so one image per invocation with most of its timeout.
+	s.Resize.BatchSize, s.Resize.ImageTimeout = 1, 45*time.Second
 	cfg := localcloud.Config{
 		Settings: s,
 		Name:     fmt.Sprintf("webtest%d", time.Now().UnixNano()%1e6),

@@ -112,3 +112,41 @@ func waitText(t *testing.T, b *browser, id, want string) {
 	}
 	t.Fatalf("#%s shows %q, want %q", id, got, want)
 }
+
+// TestOpsViewCardsFitTheirBorders checks, at common window widths, that no card's
+// text runs past its border, with the widest figures the view shows ("999 ms" and
+// seconds with two decimals).
+func TestOpsViewCardsFitTheirBorders(t *testing.T) {
+	q := &opsQueue{stats: opsview.QueueStats{Visible: 123456, InFlight: 1000, DLQ: 99999}}
+	view, err := opsview.New(q, q, opsview.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(view)
+	t.Cleanup(srv.Close)
+	em := metrics.NewEmitter(view)
+	for i := 1; i <= 100; i++ {
+		em.Emit(metrics.ServiceResize, "",
+			metrics.Value{Name: metrics.ImagesProcessed, Unit: metrics.Count, Value: 1},
+			metrics.Value{Name: metrics.ProcessingTime, Unit: metrics.Milliseconds, Value: 999},
+			metrics.Value{Name: metrics.UploadToReady, Unit: metrics.Milliseconds, Value: float64(10000 + 999*i)})
+	}
+	b := newBrowser(t)
+	b.run(t, chromedp.Navigate(srv.URL+"/ops"), chromedp.WaitVisible(`#updated`, chromedp.ByID))
+	waitText(t, b, "processed", "100")
+	for _, width := range []int64{1280, 1100, 800, 390} {
+		var overflows []string
+		b.run(t,
+			chromedp.EmulateViewport(width, 900),
+			chromedp.Evaluate(`Array.from(document.querySelectorAll(".card, .card dt, .card dd"))
+				.filter(e => e.scrollWidth > e.clientWidth ||
+					e.getBoundingClientRect().right > e.closest(".card").getBoundingClientRect().right)
+				.map(e => (e.id || e.tagName) + ": " + JSON.stringify(e.textContent) + " is " + e.scrollWidth + " px in " + e.clientWidth)`, &overflows),
+		)
+		if len(overflows) > 0 {
+			t.Errorf("at %d px, text runs past its card: %s", width, strings.Join(overflows, "; "))
+		}
+	}
+	b.screenshot(t, "ops-wide-figures.png")
+	expectNoPageErrors(t, b)
+}

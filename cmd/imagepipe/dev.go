@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,8 +24,8 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	addr := fs.String("addr", envOr("ADDR", "127.0.0.1:8080"), "address of the page and API (env ADDR)")
 	dataDir := fs.String("data", envOr("DATA_DIR", ".imagepipe/"), "where S3 data is kept across restarts (env DATA_DIR)")
-	s3Addr := fs.String("s3-addr", envOr("S3_ADDR", "127.0.0.1:0"), "address of the local S3 (env S3_ADDR; port 0 picks a free one)")
-	sqsAddr := fs.String("sqs-addr", envOr("SQS_ADDR", "127.0.0.1:0"), "address of the local SQS (env SQS_ADDR; port 0 picks a free one)")
+	s3Addr := fs.String("s3-addr", envOr("S3_ADDR", ""), "address of the local S3 (env S3_ADDR; default: the last run's, kept in the data directory, else the API's port + 100; port 0 picks a free one)")
+	sqsAddr := fs.String("sqs-addr", envOr("SQS_ADDR", ""), "address of the local SQS (env SQS_ADDR; default: the last run's, else the API's port + 200)")
 	cdnAddr := fs.String("cdn-addr", envOr("CDN_ADDR", "127.0.0.1:0"), "address of the local CDN serving the variants (env CDN_ADDR; port 0 picks a free one)")
 	logLevel := fs.String("log", envOr("LOG_LEVEL", "warn"), "level of the functions' logs: debug, info, warn or error (env LOG_LEVEL)")
 	eventsAddr := fs.String("events-addr", envOr("EVENTS_ADDR", "127.0.0.1:0"), "address of the local EventBridge (env EVENTS_ADDR; port 0 picks a free one)")
@@ -40,6 +41,18 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	// main cancels ctx on Ctrl-C or SIGTERM.
+
+	// Stable S3 and SQS ports, so the printed settings survive a restart.
+	kept, moved, err := localcloud.ChooseDevAddrs(*dataDir, *addr)
+	if err != nil {
+		return err
+	}
+	if *s3Addr == "" {
+		*s3Addr = kept.S3
+	}
+	if *sqsAddr == "" {
+		*sqsAddr = kept.SQS
+	}
 
 	s := settings.Default()
 	s.Events.WebhookURL = *webhook
@@ -62,7 +75,14 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := localcloud.SaveDevAddrs(*dataDir, cloud); err != nil {
+		_ = cloud.Close(context.Background())
+		return err
+	}
 	printBanner(out, cloud, *dataDir)
+	for _, m := range moved {
+		fmt.Fprintf(out, "note: %s; export the settings above again\n", m)
+	}
 
 	<-ctx.Done()
 	fmt.Fprintln(out, "stopping: no new work; finishing or handing back what is in flight…")
@@ -104,8 +124,16 @@ func printBanner(w io.Writer, c *localcloud.Cloud, dataDir string) {
 	if c.Recovered > 0 {
 		fmt.Fprintf(w, "  recovered     %d uploads without a manifest were queued again\n", c.Recovered)
 	}
-	fmt.Fprintf(w, "AWS CLI or SDK: export AWS_ENDPOINT_URL_S3=%s AWS_ENDPOINT_URL_SQS=%s AWS_ENDPOINT_URL_EVENTBRIDGE=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s\n",
-		env["AWS_ENDPOINT_URL_S3"], env["AWS_ENDPOINT_URL_SQS"], env["AWS_ENDPOINT_URL_EVENTBRIDGE"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_REGION"], env["AWS_DEFAULT_REGION"])
+	// Lines starting "  $ " are commands; TestDevPrintedSettingsWorkWithTheAWSCLI runs them.
+	fmt.Fprintf(w, `AWS CLI (v2 and v1) and SDKs, a profile kept in the data directory (same ports after a restart):
+  $ export AWS_CONFIG_FILE=%s AWS_PROFILE=%s
+  $ aws s3 ls s3://%s
+  $ aws sqs list-queues                                  # AWS CLI v2
+  $ aws sqs list-queues --endpoint-url %s   # AWS CLI v1: it sends SQS to queue.amazonaws.com unless --endpoint-url is given (aws/aws-cli#8737)
+Or the environment instead of a profile:
+  $ export AWS_ENDPOINT_URL_S3=%s AWS_ENDPOINT_URL_SQS=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s
+`, shellQuote(filepath.Join(absDir(dataDir), localcloud.AWSConfigFile)), localcloud.AWSProfile, c.UploadsBucket, c.SQSURL,
+		env["AWS_ENDPOINT_URL_S3"], env["AWS_ENDPOINT_URL_SQS"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_REGION"], env["AWS_DEFAULT_REGION"])
 	fmt.Fprintln(w, "Ctrl-C stops.")
 }
 
@@ -126,6 +154,22 @@ func printImage(w io.Writer, r localcloud.ImageResult) {
 	}
 	fmt.Fprintf(w, "%s ready  %s %q %s %dx%d in %dms: %s\n", time.Now().Format("15:04:05"), r.ID, name,
 		m.Source.Format, m.Source.Width, m.Source.Height, m.ProcessingMS, strings.Join(names, ", "))
+}
+
+// absDir makes dir absolute, so the printed path works from any directory.
+func absDir(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but safe characters.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:=@,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func envOr(name, def string) string {

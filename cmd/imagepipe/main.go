@@ -21,12 +21,14 @@ func main() {
 		"resize":  {runResize, "run the resize function's engine and variants on local files"},
 		"redrive": {runRedrive, "move messages from the dead-letter queue back to the resize queue"},
 		"bench":   {runBench, "compare the engine with the naive pipeline and vipsthumbnail"},
+		// Issue 16: what a traffic profile would do on AWS.
+		"capacity": {runCapacity, "model the event source's scaling, queue, latency and cost for an arrival profile"},
 		// Settling: re-queue originals after a limit, variants or engine change.
 		"reprocess": {runReprocess, "send originals through the resize queue again (all, failed with given codes, or by id)"},
 		"token":     {runToken, "print an access token for the local cloud of DATA_DIR"},
 		"erase":     {runErase, "delete every image of one user (GDPR erasure)"},
 	}
-	order := []string{"dev", "resize", "redrive", "reprocess", "bench", "token", "erase"}
+	order := []string{"dev", "resize", "redrive", "reprocess", "bench", "capacity", "token", "erase"}
 	cmd, ok := command{}, false
 	if len(os.Args) >= 2 {
 		cmd, ok = commands[os.Args[1]]

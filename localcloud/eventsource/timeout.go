@@ -34,9 +34,10 @@ func (p *Poller) callWithin(ctx context.Context, ev events.SQSEvent) (events.SQS
 		return r.resp, r.err
 	case <-ctx.Done():
 		p.abandoned.Add(1)
-		p.log.Warn("event source: invocation ended by its timeout; its handler is abandoned and its result will be ignored",
-			"records", len(ev.Records), "timeout", p.cfg.Timeout)
-		return events.SQSEventResponse{}, p.ended(ctx)
+		err := p.ended(ctx)
+		p.log.Warn("event source: invocation ended while its handler runs; the handler is abandoned and its result will be ignored",
+			"records", len(ev.Records), "reason", err)
+		return events.SQSEventResponse{}, err
 	}
 }
 

@@ -192,6 +192,9 @@ func TestImageStatus(t *testing.T) {
 	putManifest(t, objects, manifest.Manifest{ID: failed, Status: manifest.StatusFailed, Owner: settings.AnonymousSubject,
 		Source: manifest.Source{Filename: "notes.jpg", Bytes: 12},
 		Error:  &manifest.Error{Code: "unsupported_format", Message: "not an image"}})
+	cli := manifest.NewID() // uploaded with the AWS CLI, before manifests carried the key's name
+	putManifest(t, objects, manifest.Manifest{ID: cli, Status: manifest.StatusReady, Owner: settings.AnonymousSubject,
+		Source: manifest.Source{Key: "uploads/holiday/beach.jpg", Format: "jpeg", Bytes: 10}})
 	a := newTestAPI(t, objects)
 
 	tests := []struct {
@@ -231,6 +234,11 @@ func TestImageStatus(t *testing.T) {
 		{"pending", pending, 200, func(t *testing.T, r imageResponse) {
 			if r.Status != manifest.StatusPending || r.Filename != "é cat.jpg" || r.Source.Bytes != 5 || !r.Source.UploadedAt.Equal(uploaded) {
 				t.Errorf("got %+v", r)
+			}
+		}},
+		{"no file name: the key's base name", cli, 200, func(t *testing.T, r imageResponse) {
+			if r.Filename != "beach.jpg" {
+				t.Errorf("filename %q, want beach.jpg", r.Filename)
 			}
 		}},
 		{"unknown", manifest.NewID(), 404, nil},

@@ -96,7 +96,12 @@ func (a *API) describe(ctx context.Context, id, subject string) (*imageResponse,
 		if m.Owner != subject {
 			return nil, false, nil
 		}
-		resp := imageResponse{ID: id, Status: m.Status, Filename: m.Source.Filename, Variants: []variantInfo{},
+		name := m.Source.Filename
+		if name == "" {
+			// Manifests written before the resize function recorded the key's base name.
+			name = manifest.KeyBaseName(m.Source.Key)
+		}
+		resp := imageResponse{ID: id, Status: m.Status, Filename: name, Variants: []variantInfo{},
 			Source: &sourceInfo{Format: m.Source.Format, Width: m.Source.Width, Height: m.Source.Height, Bytes: m.Source.Bytes}}
 		if !m.Source.UploadedAt.IsZero() {
 			resp.Source.UploadedAt = &m.Source.UploadedAt

@@ -92,6 +92,7 @@ var outcomes = []outcome{
 	{file: "heif-iinf-100000-items.heic", code: imagecore.CodeCorrupt},
 	{file: "heif-grid-100000-tiles.heic", code: imagecore.CodeCorrupt},
 	{file: "heif-grid-count-mismatch.heic", code: imagecore.CodeCorrupt},
+	{file: "heif-grid-huge-tiles.heic", code: imagecore.CodeTooComplex},
 	{file: "heif-extent-past-end.heic", code: imagecore.CodeCorrupt},
 	{file: "heif-missing-property.heic", code: imagecore.CodeCorrupt},
 	{file: "heif-no-meta.heic", code: imagecore.CodeCorrupt},

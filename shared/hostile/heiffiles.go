@@ -48,6 +48,15 @@ func heifFiles() []File {
 		mismatch.Items = append(mismatch.Items, HEIFItem{ID: id, Type: "hvc1", Hidden: true, Data: junk, Props: [][]byte{hvcC, Ispe(64, 64)}})
 	}
 
+	// Four 4096x4096 tiles cropped to a 100x100 output: a cheap-looking
+	// picture whose decode would cost 67 megapixels.
+	hugeTiles := HEIF{Brand: "heic", Compat: []string{"mif1", "heic"}, Primary: 1,
+		Items: []HEIFItem{{ID: 1, Type: "grid", Data: GridData(2, 2, 100, 100), Props: [][]byte{Ispe(100, 100)}}},
+		Refs:  []HEIFRef{{Type: "dimg", From: 1, To: []uint32{2, 3, 4, 5}}}}
+	for id := uint32(2); id <= 5; id++ {
+		hugeTiles.Items = append(hugeTiles.Items, HEIFItem{ID: id, Type: "hvc1", Hidden: true, Data: junk, Props: [][]byte{hvcC, Ispe(4096, 4096)}})
+	}
+
 	// The grid descriptor's extent points past the end of the file.
 	pastEnd := HEIF{Brand: "heic", Compat: []string{"mif1", "heic"}, Primary: 1,
 		Items: []HEIFItem{{ID: 1, Type: "grid", Data: GridData(1, 1, 64, 64), Props: [][]byte{Ispe(64, 64)}},
@@ -69,6 +78,7 @@ func heifFiles() []File {
 		{"heif-iinf-100000-items.heic", "iinf declaring 100,000 items", manyItems},
 		{"heif-grid-100000-tiles.heic", "a 65535x65535 grid of 256x256 tiles referencing 100,000 tiles in two dimg boxes", tiles},
 		{"heif-grid-count-mismatch.heic", "a grid descriptor of 4x4 tiles over 4 tile references", mismatch.Build()},
+		{"heif-grid-huge-tiles.heic", "a 2x2 grid of 4096x4096 tiles cropped to a 100x100 output", hugeTiles.Build()},
 		{"heif-extent-past-end.heic", "a grid whose descriptor's iloc extent lies past the end of the file", pastEnd},
 		{"heif-missing-property.heic", "the primary item associated with property 200 of 2", missingProp},
 		{"heif-no-meta.heic", "an ftyp and an mdat, no meta box", noMeta},

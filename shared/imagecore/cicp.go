@@ -1,6 +1,7 @@
 package imagecore
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"math"
 )
@@ -197,4 +198,45 @@ func bradford(sx, sy, dx, dy float64) mat3 {
 	}
 	scale := mat3{{cd[0] / cs[0], 0, 0}, {0, cd[1] / cs[1], 0}, {0, 0, cd[2] / cs[2]}}
 	return mulM(invM(ma), mulM(scale, ma))
+}
+
+// pngColour is a PNG's gAMA (the file gamma, 1/2.2 for sRGB-like data) and
+// cHRM (sRGB's primaries when absent).
+type pngColour struct {
+	gamma float64
+	prim  chromaticities
+	chrm  bool
+}
+
+// transform is the table for pixels of ch channels, or nil when the
+// description is sRGB within what encoders write for it (gamma 0.45-0.46,
+// primaries within 0.01).
+func (c pngColour) transform(ch int) *colourTransform {
+	prim := primSRGB
+	if c.chrm {
+		prim = c.prim
+	}
+	// cHRM values that cannot be primaries make the chunk unusable.
+	for _, v := range []float64{prim.rx, prim.ry, prim.gx, prim.gy, prim.bx, prim.by, prim.wx, prim.wy} {
+		if v <= 0 || v >= 1 {
+			prim = primSRGB
+		}
+	}
+	near := func(a, b float64, tol float64) bool { return math.Abs(a-b) <= tol }
+	srgbPrim := near(prim.rx, 0.64, 0.01) && near(prim.ry, 0.33, 0.01) && near(prim.gx, 0.30, 0.01) && near(prim.gy, 0.60, 0.01) &&
+		near(prim.bx, 0.15, 0.01) && near(prim.by, 0.06, 0.01) && near(prim.wx, 0.3127, 0.01) && near(prim.wy, 0.3290, 0.01)
+	if c.gamma < 0.01 || c.gamma > 10 || (near(c.gamma, 1/2.2, 0.005) && (srgbPrim || ch == 1)) {
+		return nil
+	}
+	exp := 1 / c.gamma
+	decode := func(v float64) float64 { return math.Pow(v, exp) }
+	key := sha256.Sum256([]byte(fmt.Sprintf("png %d %v %v", ch, c.gamma, prim)))
+	t, _ := transforms.get(key, func() (*colourTransform, error) {
+		name := fmt.Sprintf("PNG gAMA %.5f", c.gamma)
+		if ch == 1 {
+			return bakeTransform(name, 1, 1, gridGray, func(dev, srgb []float64) { srgb[0] = srgbEncode(decode(dev[0])) }), nil
+		}
+		return rgbTransform(name, prim, decode), nil
+	})
+	return t
 }

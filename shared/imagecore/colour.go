@@ -32,6 +32,7 @@ import (
 type colourSource struct {
 	ICC  []byte
 	CICP *cicp
+	png  *pngColour // PNG gAMA/cHRM, when there is neither iCCP nor sRGB
 }
 
 // cicp holds ITU-T H.273 code points. Only Primaries and Transfer are used
@@ -55,11 +56,14 @@ type colourTransform struct {
 	in   int // input channels: 1 gray, 3 RGB, 4 CMYK
 	out  int // output channels: 1 (gray) or 3
 	grid int
-	lut  []uint16 // grid^in * out values, 0..65535; the last input varies fastest
+	lut  []uint16 // grid^in * out values, 0..lutOne; the last input varies fastest
 	// cell and frac place an 8-bit input on the grid: cell index and the
 	// position inside the cell, 0..65535.
 	cell [256]int32
 	frac [256]int32
+	// off0..off2 are an 8-bit input's cell offset in the table along each of
+	// the (last) three axes, so an RGB lookup adds them.
+	off [3][256]int32
 }
 
 // bakeTransform samples f (device values in [0,1] to sRGB values in [0,1])
@@ -87,11 +91,16 @@ func bakeTransform(name string, in, out, grid int, f func(dev, srgb []float64)) 
 		}
 		f(dev, res)
 		for c := range out {
-			t.lut[p*out+c] = uint16(min(max(res[c], 0), 1)*65535 + 0.5)
+			t.lut[p*out+c] = uint16(min(max(res[c], 0), 1)*lutOne + 0.5)
 		}
 	}
 	for v := range 256 {
 		t.cell[v], t.frac[v] = t.place(uint32(v) * 257)
+		s := int32(out)
+		for a := 2; a >= 0; a-- {
+			t.off[a][v] = t.cell[v] * s
+			s *= int32(grid)
+		}
 	}
 	return t
 }
@@ -145,7 +154,7 @@ func (t *colourTransform) tetra(o int, i0, i1, i2, f0, f1, f2 int32, dst *[3]int
 	}
 }
 
-// rgb16 converts one 16-bit RGB value; results are 0..65535.
+// rgb16 converts one 16-bit RGB value; results are 0..lutOne.
 func (t *colourTransform) rgb16(r, g, b uint32) (uint32, uint32, uint32) {
 	i0, f0 := t.place(r)
 	i1, f1 := t.place(g)
@@ -155,11 +164,38 @@ func (t *colourTransform) rgb16(r, g, b uint32) (uint32, uint32, uint32) {
 	return uint32(d[0]), uint32(d[1]), uint32(d[2])
 }
 
-// rgb8 converts one 8-bit RGB value.
+// rgb8 converts one 8-bit RGB value: tetra for a 3-input table, with the
+// cell offsets looked up.
 func (t *colourTransform) rgb8(r, g, b uint8) (uint8, uint8, uint8) {
-	var d [3]int32
-	t.tetra(0, t.cell[r], t.cell[g], t.cell[b], t.frac[r], t.frac[g], t.frac[b], &d)
-	return to8(d[0]), to8(d[1]), to8(d[2])
+	s2 := int32(t.out)
+	s1 := s2 * int32(t.grid)
+	s0 := s1 * int32(t.grid)
+	c000 := t.off[0][r] + t.off[1][g] + t.off[2][b]
+	f0, f1, f2 := int64(t.frac[r]), int64(t.frac[g]), int64(t.frac[b])
+	var ca, cb int32
+	var fa, fb, fc int64
+	switch {
+	case f0 >= f1 && f1 >= f2:
+		ca, cb, fa, fb, fc = s0, s0+s1, f0, f1, f2
+	case f0 >= f2 && f2 >= f1:
+		ca, cb, fa, fb, fc = s0, s0+s2, f0, f2, f1
+	case f2 >= f0 && f0 >= f1:
+		ca, cb, fa, fb, fc = s2, s0+s2, f2, f0, f1
+	case f1 >= f0 && f0 >= f2:
+		ca, cb, fa, fb, fc = s1, s0+s1, f1, f0, f2
+	case f1 >= f2 && f2 >= f0:
+		ca, cb, fa, fb, fc = s1, s1+s2, f1, f2, f0
+	default:
+		ca, cb, fa, fb, fc = s2, s1+s2, f2, f1, f0
+	}
+	c := t.lut[c000 : c000+s0+s1+s2+3]
+	a, bb, e := c[ca:ca+3], c[cb:cb+3], c[s0+s1+s2:s0+s1+s2+3]
+	ch := func(k int) uint8 {
+		v0, va, vb, v1 := int64(c[k]), int64(a[k]), int64(bb[k]), int64(e[k])
+		v := v0<<16 + (va-v0)*fa + (vb-va)*fb + (v1-vb)*fc
+		return to8(int32((v + 1<<15) >> 16))
+	}
+	return ch(0), ch(1), ch(2)
 }
 
 // cmyk8 converts one 8-bit CMYK value (255 = full ink): tetrahedral in M,
@@ -182,14 +218,17 @@ func (t *colourTransform) cmyk8(c, m, y, k uint8) (uint8, uint8, uint8) {
 	return out[0], out[1], out[2]
 }
 
-// gray16 converts one 16-bit gray value; the result is 0..65535.
+// gray16 converts one 16-bit gray value; the result is 0..lutOne.
 func (t *colourTransform) gray16(v uint32) uint32 {
 	i, f := t.place(v)
 	a, b := int64(t.lut[i]), int64(t.lut[i+1])
 	return uint32((a<<16 + (b-a)*int64(f) + 1<<15) >> 16)
 }
 
-func to8(v int32) uint8 { return uint8((min(max(v, 0), 65535)*255 + 32767) / 65535) }
+// lutOne is 1.0 in the tables: 255 * 256, so an 8-bit result is a shift.
+const lutOne = 255 * 256
+
+func to8(v int32) uint8 { return uint8((min(max(v, 0), lutOne) + 128) >> 8) }
 
 // transformCache keeps the tables of recently seen profiles: a warm function
 // sees the same camera and phone profiles over and over.
@@ -325,6 +364,8 @@ func transformFor(src colourSource, ch int) (*colourTransform, []string) {
 			notes = append(notes, fmt.Sprintf("the embedded colour profile (%s) is for %d channels and the image has %d; it was ignored and the image %s", t.name, t.in, ch, treatedAs(ch)))
 			t = nil
 		}
+	case src.png != nil:
+		t = src.png.transform(ch)
 	case src.CICP != nil:
 		var err error
 		t, err = cicpTransform(*src.CICP)
@@ -560,15 +601,22 @@ func (t *colourTransform) apply(m image.Image) (image.Image, error) {
 func (t *colourTransform) ycbcr(m *image.YCbCr) *image.YCbCr {
 	b := m.Rect
 	n := image.NewYCbCr(b, image.YCbCrSubsampleRatio444)
+	// A chroma sample's column offset depends on x alone.
+	dx := make([]int, b.Dx())
+	c0 := m.COffset(b.Min.X, b.Min.Y)
+	for i := range dx {
+		dx[i] = m.COffset(b.Min.X+i, b.Min.Y) - c0
+	}
 	rows(b.Dy(), func(y0, y1 int) {
 		for y := b.Min.Y + y0; y < b.Min.Y+y1; y++ {
-			o := n.YOffset(b.Min.X, y)
-			for x := b.Min.X; x < b.Max.X; x++ {
-				yi, ci := m.YOffset(x, y), m.COffset(x, y)
-				r, g, bb := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
+			yo, co, o := m.YOffset(b.Min.X, y), m.COffset(b.Min.X, y), n.YOffset(b.Min.X, y)
+			yr := m.Y[yo : yo+len(dx)]
+			ny, ncb, ncr := n.Y[o:o+len(dx)], n.Cb[o:o+len(dx)], n.Cr[o:o+len(dx)]
+			for i, yv := range yr {
+				ci := co + dx[i]
+				r, g, bb := color.YCbCrToRGB(yv, m.Cb[ci], m.Cr[ci])
 				r, g, bb = t.rgb8(r, g, bb)
-				n.Y[o], n.Cb[o], n.Cr[o] = color.RGBToYCbCr(r, g, bb)
-				o++
+				ny[i], ncb[i], ncr[i] = color.RGBToYCbCr(r, g, bb)
 			}
 		}
 	})
@@ -604,18 +652,38 @@ func (t *colourTransform) rgbaPix(pix []byte, stride int, r image.Rectangle, pre
 	})
 }
 
-// wide converts a 16-bit image with 16-bit input precision to 8-bit NRGBA.
+// wide converts a 16-bit image with 16-bit input precision to 8-bit NRGBA,
+// reading the big-endian samples directly (premultiplied ones are
+// unpremultiplied first).
 func (t *colourTransform) wide(m image.Image) *image.NRGBA {
 	b := m.Bounds()
 	n := image.NewNRGBA(b)
+	var pix []byte
+	var stride int
+	premul := false
+	switch m := m.(type) {
+	case *image.NRGBA64:
+		pix, stride = m.Pix, m.Stride
+	case *image.RGBA64:
+		pix, stride, premul = m.Pix, m.Stride, true
+	}
+	w := b.Dx()
 	rows(b.Dy(), func(y0, y1 int) {
-		for y := b.Min.Y + y0; y < b.Min.Y+y1; y++ {
-			o := n.PixOffset(b.Min.X, y)
-			for x := b.Min.X; x < b.Max.X; x++ {
-				c := color.NRGBA64Model.Convert(m.At(x, y)).(color.NRGBA64)
-				r, g, bb := t.rgb16(uint32(c.R), uint32(c.G), uint32(c.B))
-				n.Pix[o], n.Pix[o+1], n.Pix[o+2], n.Pix[o+3] = to8(int32(r)), to8(int32(g)), to8(int32(bb)), uint8(c.A>>8)
-				o += 4
+		for y := y0; y < y1; y++ {
+			s := pix[y*stride : y*stride+8*w]
+			d := n.Pix[y*n.Stride : y*n.Stride+4*w]
+			for x := range w {
+				p := s[8*x : 8*x+8]
+				r, g, bl, a := uint32(p[0])<<8|uint32(p[1]), uint32(p[2])<<8|uint32(p[3]), uint32(p[4])<<8|uint32(p[5]), uint32(p[6])<<8|uint32(p[7])
+				if premul && a != 0xFFFF {
+					if a == 0 {
+						d[4*x+3] = 0
+						continue
+					}
+					r, g, bl = min(r*0xFFFF/a, 0xFFFF), min(g*0xFFFF/a, 0xFFFF), min(bl*0xFFFF/a, 0xFFFF)
+				}
+				cr, cg, cb := t.rgb16(r, g, bl)
+				d[4*x], d[4*x+1], d[4*x+2], d[4*x+3] = to8(int32(cr)), to8(int32(cg)), to8(int32(cb)), uint8(a>>8)
 			}
 		}
 	})

@@ -112,6 +112,13 @@ func TestColourTestdata(t *testing.T) {
 		}
 		run("/usr/bin/convert", append(args, "-profile", srgb, "-type", "TrueColor", filepath.Join(dir, "small-"+c.name+".magick.png"))...)
 	}
+	// The ProPhoto case in the other containers that carry profiles: a 16-bit
+	// PNG (iCCP) of the same pixels, and a lossy WebP (ICCP) with its own
+	// reference.
+	pp := filepath.Join(dir, "small-prophoto.jpg")
+	run("/usr/bin/convert", pp, "-depth", "16", filepath.Join(dir, "small-prophoto-16bit.png"))
+	run("cwebp", "-quiet", "-metadata", "icc", "-q", "95", pp, "-o", filepath.Join(dir, "small-prophoto.webp"))
+	run("/usr/bin/convert", filepath.Join(dir, "small-prophoto.webp"), "-profile", srgb, "-type", "TrueColor", filepath.Join(dir, "small-prophoto-webp.magick.png"))
 	// libvips' medium variants of the CMYK files, the figures the engine's
 	// CMYK error is held to: its colour transform (the embedded profile, or
 	// its default CMYK profile) then Lanczos-3 to 1024 wide, as sharp does.
@@ -178,6 +185,31 @@ func TestColourMatchesImageMagick(t *testing.T) {
 			}
 			if len(res.Notes) != 0 {
 				t.Errorf("notes %q, want none", res.Notes)
+			}
+		})
+	}
+}
+
+// PNG iCCP (16-bit) and WebP ICCP profiles are applied like JPEG ones.
+func TestColourOtherContainers(t *testing.T) {
+	e := newEngine(t, Variant{Name: "full", Width: 4000, Format: FormatPNG})
+	for _, c := range []struct {
+		file, ref string
+		limit     float64
+	}{
+		{"small-prophoto-16bit.png", "small-prophoto.magick.png", 0.8},
+		{"small-prophoto.webp", "small-prophoto-webp.magick.png", 1.5}, // libwebp upsamples chroma differently
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			res := process(t, e, readColour(t, c.file))
+			if len(res.Notes) != 0 {
+				t.Errorf("notes %q", res.Notes)
+			}
+			got := decodeOutput(t, res.Outputs[0])
+			if d := rmse(t, got, decodeFile(t, readColour(t, c.ref))); d > c.limit {
+				t.Errorf("RMSE against ImageMagick %.2f%%, want <= %.2f%%", d, c.limit)
+			} else {
+				t.Logf("RMSE against ImageMagick %.2f%%", d)
 			}
 		})
 	}
@@ -285,6 +317,21 @@ func TestColourMediumRMSE(t *testing.T) {
 			t.Error(msg)
 		} else {
 			t.Log(msg)
+		}
+	}
+}
+
+// Lossy WebP is limited-range Y'CbCr: its decode matches libwebp's own
+// (dwebp -nofancy) up to chroma upsampling, instead of coming out washed out.
+func TestWebPFullRange(t *testing.T) {
+	e := newEngine(t, Variant{Name: "full", Width: 4000, Format: FormatPNG})
+	for _, name := range []string{"yellow_rose.lossy", "yellow_rose.lossy-with-alpha"} {
+		got := decodeOutput(t, process(t, e, readTestdata(t, "formats", name+".webp")).Outputs[0])
+		want := decodeFile(t, readTestdata(t, "formats", name+".dwebp.png"))
+		if d := rmse(t, got, want); d > 1.2 { // it was 6 % before
+			t.Errorf("%s: RMSE against libwebp %.2f%%, want <= 1.2%%", name, d)
+		} else {
+			t.Logf("%s: RMSE against libwebp %.2f%%", name, d)
 		}
 	}
 }

@@ -113,8 +113,12 @@ func jpegICC(data []byte) (colourSource, []string) {
 
 // pngICC reads the iCCP chunk (a zlib-compressed profile) that must come
 // before the image data. An sRGB chunk means sRGB whatever else is there.
+// Without either, gAMA (and cHRM) describe the colour space, as browsers
+// read them.
 func pngICC(data []byte) (colourSource, []string) {
 	var src colourSource
+	var notes []string
+	var pc pngColour
 	for pos := 8; pos+12 <= len(data); {
 		n := int(binary.BigEndian.Uint32(data[pos:]))
 		typ := string(data[pos+4 : pos+8])
@@ -125,22 +129,37 @@ func pngICC(data []byte) (colourSource, []string) {
 		pos += 12 + n
 		switch typ {
 		case "IDAT", "IEND":
-			return src, nil
+			if src.ICC == nil && len(notes) == 0 && pc.gamma > 0 {
+				src.png = &pc
+			}
+			return src, notes
 		case "sRGB":
 			return colourSource{}, nil
+		case "gAMA":
+			if len(body) == 4 {
+				pc.gamma = float64(binary.BigEndian.Uint32(body)) / 100000
+			}
+		case "cHRM":
+			if len(body) == 32 {
+				v := func(i int) float64 { return float64(binary.BigEndian.Uint32(body[4*i:])) / 100000 }
+				pc.prim = chromaticities{v(2), v(3), v(4), v(5), v(6), v(7), v(0), v(1)}
+				pc.chrm = true
+			}
 		case "iCCP":
 			i := bytes.IndexByte(body, 0)
 			if i < 1 || i > 79 || i+2 > len(body) || body[i+1] != 0 {
-				return colourSource{}, []string{"the embedded colour profile could not be read and was ignored: its PNG iCCP chunk is malformed"}
+				notes = []string{"the embedded colour profile could not be read and was ignored: its PNG iCCP chunk is malformed"}
+				continue
 			}
 			p, err := inflateBounded(body[i+2:], maxICCBytes)
 			if err != nil {
-				return colourSource{}, []string{fmt.Sprintf("the embedded colour profile could not be read and was ignored: %v", err)}
+				notes = []string{fmt.Sprintf("the embedded colour profile could not be read and was ignored: %v", err)}
+				continue
 			}
 			src.ICC = p
 		}
 	}
-	return src, nil
+	return src, notes
 }
 
 // inflateBounded decompresses zlib data, refusing more than limit bytes out.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"strings"
@@ -151,6 +152,16 @@ func TestToSRGBLayouts(t *testing.T) {
 	if c := out.(*image.NRGBA).NRGBAAt(0, 0); c.A != 128 || c == (color.NRGBA{200, 100, 50, 128}) {
 		t.Errorf("NRGBA pixel %v: alpha must stay, colour must change", c)
 	}
+	// 16-bit: converted with 16-bit precision, alpha kept; agrees with the
+	// 8-bit conversion of the same colour.
+	w16 := image.NewNRGBA64(image.Rect(0, 0, 2, 2))
+	w16.SetNRGBA64(1, 1, color.NRGBA64{200 * 257, 100 * 257, 50 * 257, 0x8000})
+	out, _ = toSRGB(w16, wide)
+	n8 := filled(1, 1, color.NRGBA{200, 100, 50, 255})
+	conv, _ := toSRGB(n8, wide)
+	if c, want := out.(*image.NRGBA).NRGBAAt(1, 1), conv.(*image.NRGBA).NRGBAAt(0, 0); c.A != 0x80 || !near(color.NRGBA{c.R, c.G, c.B, 255}, want, 1) {
+		t.Errorf("16-bit pixel %v, want %v with alpha 0x80", c, want)
+	}
 	pal := image.NewPaletted(image.Rect(0, 0, 2, 2), color.Palette{color.NRGBA{200, 100, 50, 255}})
 	out, _ = toSRGB(pal, wide)
 	if c := out.(*image.Paletted).Palette[0]; c == (color.NRGBA{200, 100, 50, 255}) {
@@ -164,5 +175,54 @@ func TestToSRGBLayouts(t *testing.T) {
 	gray := image.NewGray(image.Rect(0, 0, 2, 2))
 	if _, notes := toSRGB(gray, wide); len(notes) != 1 || !strings.Contains(notes[0], "3 channels and the image has 1") {
 		t.Errorf("RGB profile on gray: notes %q", notes)
+	}
+}
+
+// PNG gAMA/cHRM without iCCP or sRGB: a linear-light gray PNG (gAMA 1.0)
+// comes out sRGB-encoded; the usual gAMA 1/2.2 with sRGB primaries is left
+// alone, as is anything with an sRGB chunk.
+func TestPNGGamma(t *testing.T) {
+	ramp := image.NewGray(image.Rect(0, 0, 4, 1))
+	copy(ramp.Pix, []byte{0, 10, 64, 255})
+	plain := encodePNG(t, ramp)
+	chunk := func(typ string, body []byte) []byte {
+		c := binary.BigEndian.AppendUint32(nil, uint32(len(body)))
+		c = append(append(c, typ...), body...)
+		return binary.BigEndian.AppendUint32(c, crc32.ChecksumIEEE(c[4:]))
+	}
+	with := func(cs ...[]byte) []byte {
+		out := append([]byte(nil), plain[:33]...)
+		for _, c := range cs {
+			out = append(out, c...)
+		}
+		return append(out, plain[33:]...)
+	}
+	gama := func(g uint32) []byte { return chunk("gAMA", binary.BigEndian.AppendUint32(nil, g)) }
+	e := newEngine(t, Variant{Name: "full", Width: 100, Format: FormatPNG})
+	pixels := func(data []byte) []uint8 {
+		t.Helper()
+		m := decodeOutput(t, process(t, e, data).Outputs[0])
+		var px []uint8
+		for x := range 4 {
+			r, _, _, _ := m.At(x, 0).RGBA()
+			px = append(px, uint8(r>>8))
+		}
+		return px
+	}
+	linear := pixels(with(gama(100000)))
+	for i, v := range []byte{0, 10, 64, 255} {
+		want := uint8(srgbEncode(float64(v)/255)*255 + 0.5)
+		if abs(int(linear[i])-int(want)) > 1 {
+			t.Errorf("gAMA 1.0: %d became %d, want %d", v, linear[i], want)
+		}
+	}
+	for name, data := range map[string][]byte{
+		"gAMA 1/2.2":       with(gama(45455)),
+		"sRGB chunk wins":  with(chunk("sRGB", []byte{0}), gama(100000)),
+		"no colour chunks": plain,
+	} {
+		if got := pixels(data); string(got) != string([]byte{0, 10, 64, 255}) {
+			t.Errorf("%s: pixels %v changed", name, got)
+		}
 	}
 }

@@ -13,6 +13,12 @@
 // of their markers, and Process stops soon after its context is done, with an
 // error that wraps the context's.
 //
+// Colour (docs/colour.md): an embedded ICC profile (JPEG APP2, PNG iCCP, WebP
+// ICCP) is checked, turned into a lookup table once and applied right after
+// decoding, so every output is sRGB with no profile; untagged CMYK is read as
+// SWOP press output. A profile that cannot be used leaves the pixels as they
+// are, with a note in Result.Notes.
+//
 // Speed (docs/performance.md): opaque JPEG and WebP sources are resampled per
 // Y/Cb/Cr plane and handed to the JPEG encoder as YCbCr, with no RGB image in
 // between; other sources go through premultiplied RGBA. Both shrink with 2x

@@ -51,7 +51,7 @@ type Result struct {
 // EngineVersion names the engine's output: bump it whenever the bytes it makes for
 // the same input and settings change (a decoder fix, an encoder change), so
 // manifests and cached URLs made by an older engine are known to be stale.
-const EngineVersion = "4"
+const EngineVersion = "5"
 
 // Engine turns image bytes into the configured variants. It is safe for
 // concurrent use; it holds only immutable configuration.
@@ -156,6 +156,10 @@ func (e *Engine) header(data []byte) (info SourceInfo, cfg image.Config, hf *hei
 	if format == SourceHEIC || format == SourceAVIF {
 		// HEIF's irot and imir are the orientation; EXIF's is not applied again.
 		hf, info.Format, cfg, orientation, err = heifHeader(data)
+		var te *tileError
+		if errors.As(err, &te) {
+			return info, cfg, nil, &Error{Code: CodeTooComplex, Message: fmt.Sprintf("the %s grid's tiles would cost far more than its picture: %s", format, te.msg), Err: err}
+		}
 		if err != nil {
 			return info, cfg, nil, &Error{Code: CodeCorrupt, Message: fmt.Sprintf("the %s structure is damaged, truncated or over a bound", format), Err: err}
 		}
@@ -221,6 +225,9 @@ func decodeImage(format string, data []byte) (image.Image, error) {
 		m, err = gif.Decode(r) // the first frame only
 	case SourceWebP:
 		m, err = webp.Decode(bytes.NewReader(padVP8L(data)))
+		if err == nil {
+			webpFullRange(m)
+		}
 	default:
 		return nil, fmt.Errorf("no decoder for %q", format)
 	}

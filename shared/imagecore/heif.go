@@ -26,7 +26,16 @@ const (
 	// heifMaxTiles bounds a grid; 1024 tiles of 512x512 is 268 MP, far over
 	// any pixel limit, so a grid refused here would be refused anyway.
 	heifMaxTiles = 1024
+	// heifMaxTileSide bounds one tile: libheif decodes each whole, so a grid
+	// of huge tiles cropped to a small output would be a work bomb.
+	heifMaxTileSide = 4096
 )
+
+// tileError is a grid whose tiles would cost more than its output: refused
+// as too_complex rather than corrupt.
+type tileError struct{ msg string }
+
+func (e *tileError) Error() string { return "heif: " + e.msg }
 
 // CICP is the colour description of an nclx colr box (ITU-T H.273 code points).
 type CICP struct {
@@ -467,10 +476,25 @@ func parseMeta(file, meta []byte, count *int) (*heifFile, error) {
 			return nil, heifError("the grid's output is %dx%d but its ispe says %dx%d", ow, oh, f.width, f.height)
 		}
 		f.tiles = len(tiles)
+		var tw, th int
 		for _, id := range tiles {
 			t := items[id]
 			if t == nil {
 				return nil, heifError("grid tile %d is not in iinf", id)
+			}
+			// Every tile's size is declared and the same (HEIF 6.6.2.3.1), at
+			// most 4096 a side, and the tiles cover the output with no spare
+			// row or column: the decode then costs what the output's pixels do.
+			tp, ok := prop(t, "ispe")
+			if !ok || len(tp.body) < 12 {
+				return nil, heifError("grid tile %d has no ispe", id)
+			}
+			w, h := int(binary.BigEndian.Uint32(tp.body[4:])), int(binary.BigEndian.Uint32(tp.body[8:]))
+			if tw == 0 {
+				tw, th = w, h
+			}
+			if w != tw || h != th || w < 1 || h < 1 || w > heifMaxTileSide || h > heifMaxTileSide {
+				return nil, &tileError{fmt.Sprintf("grid tile %d is %dx%d (tiles must be equal, at most %d a side)", id, w, h, heifMaxTileSide)}
 			}
 			if t.typ != "hvc1" && t.typ != "av01" {
 				return nil, heifError("grid tile %d is of type %q", id, printable(t.typ))
@@ -480,6 +504,9 @@ func parseMeta(file, meta []byte, count *int) (*heifFile, error) {
 			} else if f.codec != t.typ {
 				return nil, heifError("grid tiles mix %s and %s", f.codec, t.typ)
 			}
+		}
+		if cols*tw < f.width || rows*th < f.height || (cols-1)*tw >= f.width || (rows-1)*th >= f.height {
+			return nil, &tileError{fmt.Sprintf("%dx%d tiles of %dx%d do not fit a %dx%d grid output", cols, rows, tw, th, f.width, f.height)}
 		}
 	default:
 		return nil, heifError("the primary item is of type %q, not an HEVC or AV1 image or a grid", printable(item.typ))

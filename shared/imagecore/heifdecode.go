@@ -2,6 +2,7 @@ package imagecore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 )
@@ -39,6 +40,10 @@ func heifHeader(data []byte) (*heifFile, string, image.Config, int, error) {
 // decodeHEIF decodes a file heifHeader accepted. notes say what was not kept.
 func (w *wasmDecoders) decodeHEIF(ctx context.Context, format string, data []byte, hf *heifFile) (image.Image, []string, error) {
 	corrupt := func(err error) error {
+		var refusal *Error
+		if errors.As(err, &refusal) { // already judged (over the decoder's memory bound)
+			return refusal
+		}
 		return &Error{Code: CodeCorrupt, Message: fmt.Sprintf("the %s data is damaged, truncated or uses a feature the decoder does not support", format), Err: err}
 	}
 	var notes []string

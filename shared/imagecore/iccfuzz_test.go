@@ -82,3 +82,62 @@ func TestCheckICCRefuses(t *testing.T) {
 		})
 	}
 }
+
+// lutAtoB and lutBtoA tags: a CLUT maps the tag's inputs to its outputs in
+// both directions (a CMYK profile's B2A has 3 inputs and 4 outputs).
+func TestCheckICCModular(t *testing.T) {
+	curve := []byte("curv\x00\x00\x00\x00\x00\x00\x00\x00") // identity, 12 bytes
+	mk := func(sig string, in, out, grid int) []byte {
+		tag := append([]byte(sig+"\x00\x00\x00\x00"), byte(in), byte(out), 0, 0)
+		offs := make([]byte, 20) // B, matrix, M, CLUT, A
+		tag = append(tag, offs...)
+		put := func(field int, off int) {
+			p := 12 + 4*field
+			tag[p], tag[p+1], tag[p+2], tag[p+3] = byte(off>>24), byte(off>>16), byte(off>>8), byte(off)
+		}
+		bCount, aCount := out, in
+		if sig == "mBA " {
+			bCount, aCount = in, out
+		}
+		put(0, len(tag))
+		for range bCount {
+			tag = append(tag, curve...)
+		}
+		put(1, len(tag)) // the matrix: 12 numbers, not curves
+		tag = append(tag, make([]byte, 48)...)
+		put(2, len(tag))
+		for range bCount {
+			tag = append(tag, curve...)
+		}
+		put(3, len(tag))
+		clut := make([]byte, 20)
+		for i := range in {
+			clut[i] = byte(grid)
+		}
+		clut[16] = 2
+		n := 1
+		for range in {
+			n *= grid
+		}
+		tag = append(append(tag, clut...), make([]byte, 2*n*out)...)
+		put(4, len(tag))
+		for range aCount {
+			tag = append(tag, curve...)
+		}
+		return tag
+	}
+	for _, tc := range []struct {
+		name    string
+		tag     []byte
+		refused bool
+	}{
+		{"A2B CMYK", mk("mAB ", 4, 3, 5), false},
+		{"B2A CMYK", mk("mBA ", 3, 4, 5), false},
+		{"B2A RGB", mk("mBA ", 3, 3, 9), false},
+		{"A2B short CLUT", mk("mAB ", 4, 3, 5)[:200], true},
+	} {
+		if err := checkICCTag(tc.tag); (err != nil) != tc.refused {
+			t.Errorf("%s: %v, refused want %v", tc.name, err, tc.refused)
+		}
+	}
+}

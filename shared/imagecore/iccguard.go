@@ -223,8 +223,8 @@ func checkICCModular(t []byte) error {
 	if in < 1 || in > 4 || out < 1 || out > 4 {
 		return iccErr("lutAtoB tag with %d inputs and %d outputs", in, out)
 	}
-	offB, offM, offM2, offCLUT, offA := be.Uint32(t[12:]), be.Uint32(t[16:]), be.Uint32(t[20:]), be.Uint32(t[24:]), be.Uint32(t[28:])
-	_ = offM2
+	// Offsets of the B curves, the matrix, the M curves, the CLUT and the A curves.
+	offB, offMatrix, offM, offCLUT, offA := be.Uint32(t[12:]), be.Uint32(t[16:]), be.Uint32(t[20:]), be.Uint32(t[24:]), be.Uint32(t[28:])
 	// Per element: where it is and how many curves it holds. For A to B the
 	// A curves face the inputs and B and M the outputs; B to A is reversed.
 	aCurves, bCurves := in, out
@@ -257,18 +257,15 @@ func checkICCModular(t []byte) error {
 	if err := curves(offA, aCurves); err != nil {
 		return err
 	}
-	if offM2 != 0 && uint64(offM2)+48 > uint64(len(t)) { // the matrix element: 12 s15Fixed16
-		return iccErr("matrix at %d runs past the tag's %d bytes", offM2, len(t))
+	if offMatrix != 0 && uint64(offMatrix)+48 > uint64(len(t)) { // the matrix element: 12 s15Fixed16
+		return iccErr("matrix at %d runs past the tag's %d bytes", offMatrix, len(t))
 	}
 	if offCLUT != 0 {
 		if uint64(offCLUT)+20 > uint64(len(t)) {
 			return iccErr("CLUT at %d runs past the tag's %d bytes", offCLUT, len(t))
 		}
 		c := t[offCLUT:]
-		dims, outs := in, out
-		if be.Uint32(t) == iccTypeMBA {
-			dims, outs = out, in
-		}
+		dims, outs := in, out // in both directions the CLUT maps the tag's inputs to its outputs
 		n := uint64(1)
 		for i := range dims {
 			g := uint64(c[i])

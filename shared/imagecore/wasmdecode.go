@@ -50,13 +50,18 @@ type wasmModule struct {
 	err  error
 }
 
+// wasmMemoryCap bounds one decoder instance's linear memory whatever the
+// limits allow: with the Go copy of the picture beside it, it must fit in the
+// function's memory (1769 MB). A 12 MP AVIF peaks near 900 MB of process RSS,
+// a 12 MP HEIC near 450 MB (docs/performance.md).
+const wasmMemoryCap = 1 << 30
+
 func newWASMDecoders(l Limits) *wasmDecoders {
 	// The decoders hold the input, the coded planes, the assembled picture
-	// and our output copy: about 12 bytes a pixel for 8-bit 4:2:0 HEIC and
+	// and the output buffer: about 12 bytes a pixel for 8-bit 4:2:0 HEIC and
 	// 16 for AVIF's RGBA (twice that at 16 bits), plus their own working set.
-	bytes := int64(96<<20) + 40*l.MaxPixels + 2*l.MaxBytes
-	pages := min(bytes/65536, 65536)
-	return &wasmDecoders{memPages: uint32(pages)}
+	bytes := min(int64(96<<20)+40*l.MaxPixels+2*l.MaxBytes, wasmMemoryCap)
+	return &wasmDecoders{memPages: uint32(bytes / 65536)}
 }
 
 func (w *wasmDecoders) module(m *wasmModule, gz []byte) (wazero.Runtime, wazero.CompiledModule, error) {
@@ -155,13 +160,21 @@ func (w *wasmDecoders) instance(ctx context.Context, m *wasmModule, gz []byte) (
 }
 
 // finish turns a failed call into the right error: the caller's context
-// ending is not the file's fault.
-func (c *wasmCall) finish() error {
+// ending is not the file's fault, and a decoder that ran out of its memory
+// bound was refused for the picture's size, not for damage.
+func (c *wasmCall) finish(decodeErr error, limitPages uint32) error {
+	full := c.mod.Memory().Size() >= uint32(uint64(limitPages)*65536*9/10)
 	c.mod.Close(context.Background())
 	if err := c.ctx.Err(); err != nil {
 		return fmt.Errorf("image engine: %w", err)
 	}
-	return c.err
+	if (c.err != nil || decodeErr != nil) && full {
+		return &Error{Code: CodeTooManyPixels, Message: fmt.Sprintf("decoding this image needs more than the decoder's %d MiB of memory", uint64(limitPages)*65536>>20)}
+	}
+	if c.err != nil {
+		return c.err
+	}
+	return decodeErr
 }
 
 var errDecode = errors.New("the decoder refused the data")
@@ -243,10 +256,10 @@ func (w *wasmDecoders) decodeHEIC(ctx context.Context, data []byte, want image.P
 		return nil, err
 	}
 	m, err := c.heic(data, want)
-	if ferr := c.finish(); ferr != nil {
-		return nil, ferr
+	if err := c.finish(err, w.memPages); err != nil {
+		return nil, err
 	}
-	return m, err
+	return m, nil
 }
 
 func (c *wasmCall) heic(data []byte, want image.Point) (image.Image, error) {
@@ -343,10 +356,10 @@ func (w *wasmDecoders) decodeAVIF(ctx context.Context, data []byte, want image.P
 		return nil, err
 	}
 	m, err := c.avif(data, want)
-	if ferr := c.finish(); ferr != nil {
-		return nil, ferr
+	if err := c.finish(err, w.memPages); err != nil {
+		return nil, err
 	}
-	return m, err
+	return m, nil
 }
 
 func (c *wasmCall) avif(data []byte, want image.Point) (image.Image, error) {

@@ -123,6 +123,16 @@ func NewID() string {
 // ValidID reports whether id has the form NewID makes.
 func ValidID(id string) bool { return idPattern.MatchString(id) }
 
+// KeyBaseName is the last element of an object key ("uploads/trip/cat.jpg" ->
+// "cat.jpg"): the label of an upload that carries no file name. A key ending in
+// "/" (a folder marker) has none.
+func KeyBaseName(key string) string {
+	if key == "" || strings.HasSuffix(key, "/") {
+		return ""
+	}
+	return path.Base(key)
+}
+
 // UploadKey is where the browser uploads the original.
 func UploadKey(prefix, id string) string { return prefix + id }
 

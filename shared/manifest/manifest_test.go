@@ -83,6 +83,20 @@ func TestKeys(t *testing.T) {
 	}
 }
 
+func TestKeyBaseName(t *testing.T) {
+	for _, tc := range []struct{ key, want string }{
+		{"uploads/cat.jpg", "cat.jpg"},
+		{"uploads/trip/day 1/é+cat.JPG", "é+cat.JPG"},
+		{"cat.jpg", "cat.jpg"},
+		{"uploads/folder/", ""},
+		{"", ""},
+	} {
+		if got := KeyBaseName(tc.key); got != tc.want {
+			t.Errorf("KeyBaseName(%q) = %q, want %q", tc.key, got, tc.want)
+		}
+	}
+}
+
 // TestVariantTag checks that the tag changes with everything that shapes the bytes
 // and with nothing else.
 func TestVariantTag(t *testing.T) {

@@ -24,9 +24,10 @@ import (
 	"github.com/imagepipe/imagepipe/shared/manifest"
 )
 
-// Store is the part of *s3.Client reprocess uses: listing originals and reading
+// Store is the part of *s3.Client reprocess uses: finding originals and reading
 // manifests.
 type Store interface {
+	HeadObject(ctx context.Context, params *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 	ListObjectsV2(ctx context.Context, params *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 	GetObject(ctx context.Context, params *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 }
@@ -143,41 +144,52 @@ func Run(ctx context.Context, store Store, queue Queue, o Options) (Report, erro
 		batch = batch[:0]
 		return err
 	}
-	p := s3.NewListObjectsV2Paginator(store, &s3.ListObjectsV2Input{Bucket: &o.UploadsBucket, Prefix: &o.UploadPrefix})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return rep, fmt.Errorf("reprocess: list %s/%s: %w", o.UploadsBucket, o.UploadPrefix, err)
+	consider := func(id, key string, size int64, etag string) error {
+		seen[id] = true
+		status, chosen, err := choose(ctx, store, o, id)
+		if err != nil || !chosen {
+			return err
 		}
-		for _, obj := range page.Contents {
-			key := deref(obj.Key)
-			id, ok := manifest.IDForUploadKey(o.UploadPrefix, key)
-			if !ok {
-				continue
+		rep.Selected++
+		rep.ByStatus[status]++
+		batch = append(batch, original{key: key, size: size, etag: etag})
+		if len(batch) == 10 {
+			return flush()
+		}
+		return nil
+	}
+	// Ids the API made name their key: look them up directly. Only the rest (ids
+	// derived from other keys, or unknown) need the listing.
+	for _, id := range o.IDs {
+		key := manifest.UploadKey(o.UploadPrefix, id)
+		head, err := store.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &o.UploadsBucket, Key: &key})
+		if manifest.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return rep, fmt.Errorf("reprocess: head %s: %w", key, err)
+		}
+		rep.Scanned++
+		if err := consider(id, key, deref(head.ContentLength), deref(head.ETag)); err != nil {
+			return rep, err
+		}
+	}
+	if len(o.IDs) == 0 || len(seen) < len(wanted) {
+		if err := list(ctx, store, o, func(id, key string, size int64, etag string) error {
+			if seen[id] {
+				return nil // found by its id already
 			}
 			rep.Scanned++
 			if len(wanted) > 0 && !wanted[id] {
-				continue
+				return nil
 			}
-			seen[id] = true
-			status, chosen, err := choose(ctx, store, o, id)
-			if err != nil {
-				return rep, err
+			return consider(id, key, size, etag)
+		}, func() {
+			if o.Progress != nil {
+				o.Progress(rep.Progress)
 			}
-			if !chosen {
-				continue
-			}
-			rep.Selected++
-			rep.ByStatus[status]++
-			batch = append(batch, original{key: key, size: deref(obj.Size), etag: deref(obj.ETag)})
-			if len(batch) == 10 {
-				if err := flush(); err != nil {
-					return rep, err
-				}
-			}
-		}
-		if o.Progress != nil {
-			o.Progress(rep.Progress)
+		}); err != nil {
+			return rep, err
 		}
 	}
 	if err := flush(); err != nil {
@@ -192,6 +204,27 @@ func Run(ctx context.Context, store Store, queue Queue, o Options) (Report, erro
 		o.Progress(rep.Progress)
 	}
 	return rep, nil
+}
+
+// list calls each for every original under the prefix, and page after each page.
+func list(ctx context.Context, store Store, o Options, each func(id, key string, size int64, etag string) error, page func()) error {
+	p := s3.NewListObjectsV2Paginator(store, &s3.ListObjectsV2Input{Bucket: &o.UploadsBucket, Prefix: &o.UploadPrefix})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("reprocess: list %s/%s: %w", o.UploadsBucket, o.UploadPrefix, err)
+		}
+		for _, obj := range out.Contents {
+			key := deref(obj.Key)
+			if id, ok := manifest.IDForUploadKey(o.UploadPrefix, key); ok {
+				if err := each(id, key, deref(obj.Size), deref(obj.ETag)); err != nil {
+					return err
+				}
+			}
+		}
+		page()
+	}
+	return nil
 }
 
 // choose reads the image's manifest when the selection needs it (or to report the

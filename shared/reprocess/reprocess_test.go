@@ -26,9 +26,18 @@ type fakeStore struct {
 	keys      []string
 	manifests map[string]string // id -> body
 	listErr   error
+	lists     int
+}
+
+func (f *fakeStore) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	if slices.Contains(f.keys, *in.Key) {
+		return &s3.HeadObjectOutput{ContentLength: ptr(int64(len(*in.Key))), ETag: ptr(`"etag-` + *in.Key + `"`)}, nil
+	}
+	return nil, &s3types.NotFound{}
 }
 
 func (f *fakeStore) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	f.lists++
 	if f.listErr != nil {
 		return nil, f.listErr
 	}
@@ -153,7 +162,7 @@ func TestRun(t *testing.T) {
 				!slices.Equal(rep.NotFound, tc.notFound) {
 				t.Errorf("report %+v, want %d queued by status %v, not found %v", rep, len(tc.want), tc.status, tc.notFound)
 			}
-			if len(progress) < 3 || progress[len(progress)-1] != rep.Progress {
+			if len(progress) < 2 || progress[len(progress)-1] != rep.Progress {
 				t.Errorf("progress %v: want one per page of originals and the final count", progress)
 			}
 		})
@@ -211,4 +220,23 @@ type brokenGets struct{ *fakeStore }
 
 func (brokenGets) GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
 	return nil, errors.New("SlowDown")
+}
+
+// Ids the API made are looked up directly: no listing of the whole bucket.
+func TestRunByIDsWithoutListing(t *testing.T) {
+	a, b := manifest.NewID(), manifest.NewID()
+	s := &fakeStore{keys: []string{"uploads/" + a, "uploads/" + b, "uploads/" + manifest.NewID()}}
+	q := &fakeQueue{}
+	rep, err := Run(context.Background(), s, q, Options{UploadsBucket: "up", QueueURL: "q", IDs: []string{a, b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.lists != 0 || rep.Scanned != 2 || rep.Queued != 2 || len(rep.NotFound) != 0 {
+		t.Errorf("%d listings, report %+v; want no listing and both queued", s.lists, rep)
+	}
+	want := []string{"uploads/" + a, "uploads/" + b}
+	sort.Strings(want)
+	if got := sentKeys(t, q); !slices.Equal(got, want) {
+		t.Errorf("sent %v", got)
+	}
 }

@@ -30,8 +30,8 @@ func (h *Handler) lastReceive(msg events.SQSMessage) bool {
 // attempt never ends: a worker killed by a timeout or out of memory writes
 // nothing afterwards. The attempt's own outcome replaces it.
 func (h *Handler) markLastAttempt(ctx context.Context, up upload) {
-	reason := fmt.Sprintf("the image could not be processed in %d attempts; the last one did not finish "+
-		"(the function timed out or stopped)", h.cfg.MaxReceiveCount)
+	reason := fmt.Sprintf("the image could not be processed in %d attempts: the last one did not finish "+
+		"(the function timed out or was stopped) or is still running; set aside for an operator to retry", h.cfg.MaxReceiveCount)
 	if err := h.recordGiveUp(ctx, up, reason, false); err != nil {
 		h.log.WarnContext(ctx, "could not mark the last attempt; trying anyway", "id", up.id, "key", up.key, "error", err)
 	}
@@ -71,7 +71,7 @@ func (h *Handler) recordGiveUp(ctx context.Context, up upload, reason string, fi
 		j.src.ETag = deref(head.ETag)
 		j.src.Bytes = deref(head.ContentLength)
 		j.src.UploadedAt = deref(head.LastModified)
-		j.src.Filename = filenameOf(head.Metadata)
+		j.src.Filename = filenameOf(head.Metadata, up.key)
 	}
 	if j.prev, err = h.readManifest(ctx, up.id); err != nil {
 		return err

@@ -302,7 +302,7 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 		j.src.ETag = deref(head.ETag)
 		j.src.Bytes = deref(head.ContentLength)
 		j.src.UploadedAt = deref(head.LastModified)
-		j.src.Filename = filenameOf(head.Metadata)
+		j.src.Filename = filenameOf(head.Metadata, key)
 	}
 	var mErr error
 	if j.prev, mErr = h.readManifest(ctx, id); mErr != nil {
@@ -553,8 +553,13 @@ func (h *Handler) readManifest(ctx context.Context, id string) (stored, error) {
 	return stored{m: m, etag: etag}, nil
 }
 
-func filenameOf(meta map[string]string) string {
+// filenameOf is the client's file name from the upload's metadata, or, for an
+// upload made without the API (the AWS CLI, the console), the key's base name.
+func filenameOf(meta map[string]string, key string) string {
 	raw := meta[manifest.FilenameMetaKey]
+	if raw == "" {
+		return manifest.KeyBaseName(key)
+	}
 	if name, err := url.PathUnescape(raw); err == nil {
 		return name
 	}

@@ -431,6 +431,19 @@ func TestFilenameAndSourceFactsRecorded(t *testing.T) {
 	}
 }
 
+// An upload made without the API (the AWS CLI) has no filename metadata; its label
+// is the key's base name.
+func TestFilenameFallsBackToKeyBaseName(t *testing.T) {
+	h := newHarness(t)
+	key := "uploads/trip/day 1/cat+dog.jpg"
+	h.store.add(uploads, key, []byte("jpeg"), nil)
+	h.run(t, context.Background(), s3Message("m", uploads, key))
+	id, _ := manifest.IDForUploadKey("uploads/", key)
+	if m := h.manifest(t, id); m == nil || m.Source.Filename != "cat+dog.jpg" {
+		t.Fatalf("manifest %+v, want filename cat+dog.jpg", m)
+	}
+}
+
 // The engine's notes (an unusable colour profile, say) reach the manifest and the log.
 func TestEngineNotesRecorded(t *testing.T) {
 	h := newHarness(t)

@@ -28,6 +28,8 @@ var ContextKeys = append([]string{
 	// events.go
 	"eventArchiveRetention", "webhookUrl", "webhookHeaderName", "webhookSecretArn",
 	"webhookRateLimitPerSecond", "webhookRetryAttempts", "webhookMaxEventAge",
+	// Service levels (issue 16).
+	"sloApiAvailability", "sloApiLatencyP99", "sloUploadToReadyP50", "sloUploadToReadyP99", "sloTerminalWithin",
 	// The CDN in front of the variants (cdn.go).
 	"cdn", "cdnPriceClass", "cdnDomainName", "cdnCertificateArn",
 }, authContextKeys...)
@@ -122,6 +124,12 @@ func FromContext(lookup func(key string) any) (Settings, error) {
 	str("alarmEmail", &s.AlarmEmail)
 	dur("oldestMessageAlarm", &s.OldestMessageAlarm)
 	eventsFromContext(&s, str, integer, dur)
+	// Service levels (issue 16).
+	set("sloApiAvailability", assign(&s.SLO.APIAvailability, contextFloat))
+	dur("sloApiLatencyP99", &s.SLO.APILatencyP99)
+	dur("sloUploadToReadyP50", &s.SLO.UploadToReadyP50)
+	dur("sloUploadToReadyP99", &s.SLO.UploadToReadyP99)
+	dur("sloTerminalWithin", &s.SLO.TerminalWithin)
 	// The CDN in front of the variants (cdn.go).
 	set("cdn", assign(&s.CDN.Enabled, contextBool))
 	str("cdnPriceClass", &s.CDN.PriceClass)
@@ -240,6 +248,21 @@ func contextInt64(v any) (int64, error) {
 		return n, nil
 	}
 	return 0, fmt.Errorf("want a whole number, got %s", describe(v))
+}
+
+// contextFloat accepts a JSON number or a decimal string (`-c sloApiAvailability=0.999`).
+func contextFloat(v any) (float64, error) {
+	switch x := v.(type) {
+	case float64:
+		return x, nil
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, fmt.Errorf("want a number like 0.999, got %q", x)
+		}
+		return f, nil
+	}
+	return 0, fmt.Errorf("want a number like 0.999, got %s", describe(v))
 }
 
 func contextInt(v any) (int, error) {

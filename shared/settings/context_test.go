@@ -115,6 +115,13 @@ func TestFromContextValues(t *testing.T) {
 			func(s Settings) bool {
 				return s.OriginalsExpireDays == 7 && s.LogRetentionDays == 90 && s.AlarmEmail == "ops@example.com"
 			}},
+		{"service levels", map[string]any{"sloApiAvailability": "0.995", "sloApiLatencyP99": "500ms", "sloUploadToReadyP50": "1s",
+			"sloUploadToReadyP99": 3.0, "sloTerminalWithin": "30m"},
+			func(s Settings) bool {
+				o := s.SLO
+				return o.APIAvailability == 0.995 && o.APILatencyP99 == 500*time.Millisecond && o.UploadToReadyP50 == time.Second &&
+					o.UploadToReadyP99 == 3*time.Second && o.TerminalWithin == 30*time.Minute
+			}},
 		{"upload prefix and download TTL", map[string]any{"uploadPrefix": "in/", "downloadUrlTtl": "1h"},
 			func(s Settings) bool { return s.UploadPrefix == "in/" && s.DownloadURLTTL == time.Hour }},
 	}
@@ -149,6 +156,9 @@ func TestFromContextRejects(t *testing.T) {
 		{"timeout too long", map[string]any{"resizeTimeout": "20m"}, "resizeTimeout"},
 		{"timeout a boolean", map[string]any{"resizeTimeout": true}, "resizeTimeout"},
 		{"batch size zero", map[string]any{"resizeBatchSize": "0"}, "resizeBatchSize"},
+		{"availability not a number", map[string]any{"sloApiAvailability": "three nines"}, "sloApiAvailability"},
+		{"availability of 100%", map[string]any{"sloApiAvailability": 1.0}, "sloApiAvailability"},
+		{"p50 over p99", map[string]any{"sloUploadToReadyP50": "10s", "sloUploadToReadyP99": "5s"}, "sloUploadToReadyP50"},
 		{"large batch without window", map[string]any{"resizeBatchSize": "50", "resizeBatchWindow": "0s"}, "resizeBatchWindow"},
 		{"concurrency one", map[string]any{"resizeMaxConcurrency": 1.0}, "resizeMaxConcurrency"},
 		{"receive count zero", map[string]any{"maxReceiveCount": "0"}, "maxReceiveCount"},

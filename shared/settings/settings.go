@@ -36,6 +36,22 @@ type Settings struct {
 	// Access control (issue 13): who may call the API, and how much one user uploads.
 	Auth  Auth
 	Quota Quota
+	// SLO is the service levels the SLO alarms watch (docs/slo.md).
+	SLO SLO
+}
+
+// SLO states the service's objectives; infra/slo.go alarms on each.
+type SLO struct {
+	// APIAvailability is the fraction of API requests answered without a 5xx.
+	APIAvailability float64
+	// APILatencyP99 is the API's p99 latency (API Gateway's Latency metric).
+	APILatencyP99 time.Duration
+	// UploadToReadyP50 and UploadToReadyP99 bound the time from the upload to the
+	// manifest (the UploadToReady metric); 99% of images must meet the p99.
+	UploadToReadyP50, UploadToReadyP99 time.Duration
+	// TerminalWithin is how soon every accepted upload has a terminal manifest
+	// (ready or failed): no message may wait longer, in the queue or the DLQ.
+	TerminalWithin time.Duration
 }
 
 // ResizeFunction tunes the resize function and the event source that feeds it.
@@ -73,11 +89,16 @@ func Default() Settings {
 		Variants:       imagecore.DefaultVariants(),
 		UploadURLTTL:   5 * time.Minute,
 		DownloadURLTTL: 10 * time.Minute,
+		// Batch size 1 and no batching window: one image per invocation, invoked as
+		// soon as it is received. At idle an upload is ready in its resize time plus
+		// tens of milliseconds (the 2 s window used to be most of it), and photos
+		// dropped together are resized side by side instead of one after another in
+		// a batch; invocations are the cheap part ($0.20 per million). docs/load.md.
 		Resize: ResizeFunction{
 			MemoryMB:       1769, // one full vCPU: lowest latency at the same cost per image (docs/performance.md)
 			Timeout:        60 * time.Second,
-			BatchSize:      5,
-			BatchWindow:    2 * time.Second,
+			BatchSize:      1,
+			BatchWindow:    0,
 			MaxConcurrency: 10,
 			DeadlineMargin: 10 * time.Second,
 			// 5 images x 10s + the 10s margin fit in the 60s timeout (see Validate).
@@ -95,6 +116,15 @@ func Default() Settings {
 		CDN:                 CDN{Enabled: true},
 		Auth:                defaultAuth(),
 		Quota:               defaultQuota(),
+		// Upload to ready on AWS: the resize time of a 12-20 MP photo (0.4-1.1 s,
+		// docs/performance.md) plus S3's event delivery, with room for the slow tail.
+		SLO: SLO{
+			APIAvailability:  0.999,
+			APILatencyP99:    time.Second,
+			UploadToReadyP50: 2 * time.Second,
+			UploadToReadyP99: 5 * time.Second,
+			TerminalWithin:   time.Hour,
+		},
 	}
 }
 
@@ -185,6 +215,23 @@ func (s Settings) Validate() error {
 		bad("oldestMessageAlarm", "must be at least 1m, got %s", s.OldestMessageAlarm)
 	}
 	s.Events.validate(bad)
+	// Service levels (issue 16).
+	o := s.SLO
+	if !(o.APIAvailability >= 0.9 && o.APIAvailability < 1) {
+		bad("sloApiAvailability", "must be at least 0.9 and below 1 (an objective of 100%% leaves no error budget), got %v", o.APIAvailability)
+	}
+	if o.APILatencyP99 < 50*time.Millisecond || o.APILatencyP99 > 30*time.Second {
+		bad("sloApiLatencyP99", "must be between 50ms and 30s (the HTTP API's timeout), got %s", o.APILatencyP99)
+	}
+	if o.UploadToReadyP50 < 100*time.Millisecond || o.UploadToReadyP50 > o.UploadToReadyP99 {
+		bad("sloUploadToReadyP50", "must be at least 100ms and at most sloUploadToReadyP99 (%s), got %s", o.UploadToReadyP99, o.UploadToReadyP50)
+	}
+	if o.UploadToReadyP99 < 100*time.Millisecond || o.UploadToReadyP99 > s.Resize.Timeout*time.Duration(max(s.Queue.MaxReceiveCount, 1)) {
+		bad("sloUploadToReadyP99", "must be at least 100ms and at most resizeTimeout x maxReceiveCount, got %s", o.UploadToReadyP99)
+	}
+	if o.TerminalWithin < time.Minute || o.TerminalWithin >= s.Queue.Retention {
+		bad("sloTerminalWithin", "must be at least 1m and shorter than queueRetention (%s), got %s", s.Queue.Retention, o.TerminalWithin)
+	}
 	s.CDN.validate(bad)
 	s.validateAuth(bad)
 	return errors.Join(errs...)

@@ -43,13 +43,19 @@ func TestValidateNamesEachMistake(t *testing.T) {
 		{"resizeMaxConcurrency", func(s *settings.Settings) { s.Resize.MaxConcurrency = 1 }},
 		{"resizeDeadlineMargin", func(s *settings.Settings) { s.Resize.DeadlineMargin = s.Resize.Timeout }},
 		{"resizeImageTimeout", func(s *settings.Settings) { s.Resize.ImageTimeout = 0 }},
-		{"resizeImageTimeout", func(s *settings.Settings) { s.Resize.ImageTimeout = 11 * time.Second }}, // 5 x 11s + 10s > 60s
+		{"resizeImageTimeout", func(s *settings.Settings) { s.Resize.BatchSize, s.Resize.ImageTimeout = 5, 11*time.Second }}, // 5 x 11s + 10s > 60s
 		{"resizeImageTimeout", func(s *settings.Settings) { s.Resize.BatchSize, s.Resize.BatchWindow = 10, time.Second }},
 		{"maxReceiveCount", func(s *settings.Settings) { s.Queue.MaxReceiveCount = 0 }},
 		{"dlqRetention", func(s *settings.Settings) { s.Queue.DLQRetention = s.Queue.Retention }},
 		{"originalsExpireDays", func(s *settings.Settings) { s.OriginalsExpireDays = 0 }},
 		{"alarmEmail", func(s *settings.Settings) { s.AlarmEmail = "ops@example.com, me@example.com" }},
 		{"oldestMessageAlarm", func(s *settings.Settings) { s.OldestMessageAlarm = time.Second }},
+		{"sloApiAvailability", func(s *settings.Settings) { s.SLO.APIAvailability = 1 }},
+		{"sloApiAvailability", func(s *settings.Settings) { s.SLO.APIAvailability = 0.5 }},
+		{"sloApiLatencyP99", func(s *settings.Settings) { s.SLO.APILatencyP99 = time.Minute }},
+		{"sloUploadToReadyP50", func(s *settings.Settings) { s.SLO.UploadToReadyP50 = 10 * time.Second }},
+		{"sloUploadToReadyP99", func(s *settings.Settings) { s.SLO.UploadToReadyP99 = time.Hour }},
+		{"sloTerminalWithin", func(s *settings.Settings) { s.SLO.TerminalWithin = s.Queue.Retention }},
 	}
 	for _, tc := range tests {
 		s := settings.Default()

@@ -64,8 +64,8 @@
     text("processed", t.processed);
     text("failed", t.failed);
     text("transient", t.transientErrors);
-    text("processing", pct(s.processingMs));
-    text("u2r", pct(s.uploadToReadyMs));
+    pct($("processing"), s.processingMs);
+    pct($("u2r"), s.uploadToReadyMs);
     text("window", Math.round(s.windowSeconds / 60));
     Array.prototype.forEach.call(document.querySelectorAll(".bucket"), function (e) { e.textContent = s.bucketSeconds + " s"; });
 
@@ -98,9 +98,18 @@
     $("updated").textContent = "Updated " + new Date(s.now).toLocaleTimeString() + (lastDLQ > 0 ? ". The DLQ holds " + lastDLQ + " messages." : ".");
   }
 
-  function pct(p) {
-    if (!p || !p.count) return "–";
-    return ms(p.p50) + " / " + ms(p.p99);
+  // pct shows "p50 / p99" in el, each figure unbreakable, so a narrow card wraps
+  // at the slash instead of overflowing its border.
+  function pct(el, p) {
+    el.textContent = "";
+    if (!p || !p.count) { el.textContent = "–"; return; }
+    [ms(p.p50), " / ", ms(p.p99)].forEach(function (part, i) {
+      if (i === 1) { el.appendChild(document.createTextNode(part)); return; }
+      var span = document.createElement("span");
+      span.className = "figure";
+      span.textContent = part;
+      el.appendChild(span);
+    });
   }
 
   function ms(v) {
