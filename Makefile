@@ -176,13 +176,15 @@ destroy:
 # --- local cloud (issue 3) ---
 ADDR ?= 127.0.0.1:8080
 DATA_DIR ?= .imagepipe/
+# events (issue 14): every ImageReady/ImageFailed/ImageDeleted is POSTed here when set
+WEBHOOK_URL ?=
 # AUTH=none runs the API open; empty keeps the settings' mode (cognito: local sign-in).
 AUTH ?=
 .PHONY: dev
-## dev: the whole service on this machine: page+API on ADDR, S3 data under DATA_DIR (Ctrl-C stops)
+## dev: the whole service on this machine: page+API on ADDR, S3 data under DATA_DIR, events to WEBHOOK_URL if set (Ctrl-C stops)
 dev:
 	$(GO) build -o bin/imagepipe ./cmd/imagepipe
-	ADDR='$(ADDR)' DATA_DIR='$(DATA_DIR)' AUTH='$(AUTH)' exec bin/imagepipe dev
+	ADDR='$(ADDR)' DATA_DIR='$(DATA_DIR)' AUTH='$(AUTH)' WEBHOOK_URL='$(WEBHOOK_URL)' exec bin/imagepipe dev
 
 ## ---- reliability (issue 6), continued: fuzzing ----
 # Each fuzz target with its package; their seed corpora already run in `make test`.

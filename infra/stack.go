@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -29,6 +30,7 @@ type Stack struct {
 	Alarms    *Alarms
 	SLO       *SLO
 	Dashboard *Dashboard
+	Events    *Events
 	// CDN is nil when the cdn setting is off.
 	CDN  *CDN
 	Auth *Auth
@@ -92,6 +94,12 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		// Service levels (issue 16).
 		ServiceLevels: slo.Widgets(),
 	})
+	// events.go: the bus, its archive and DLQ, the optional webhook.
+	events := NewEvents(stack, "Events", EventsProps{
+		Settings:   s,
+		Publishers: []awslambda.Function{functions.Resize, functions.API},
+		AlarmTopic: alarms.Topic,
+	})
 	acknowledgeNotificationsHandler(stack)
 
 	output := func(id, description string, value *string) {
@@ -119,5 +127,12 @@ func NewStack(scope constructs.Construct, id string, props StackProps) *Stack {
 		"https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards:name=%s",
 		*stack.Region(), *stack.Region(), *dashboard.Dashboard.DashboardName())))
 
-	return &Stack{Stack: stack, API: api, Storage: storage, Queue: queue, Functions: functions, Alarms: alarms, SLO: slo, Dashboard: dashboard, CDN: cdn, Auth: auth}
+	output("EventBusName", "EventBridge bus of ImageReady, ImageFailed, ImageDeleted (docs/events.md)", events.Bus.EventBusName())
+	output("EventBusArn", "EventBridge bus ARN; put your own rules on it", events.Bus.EventBusArn())
+	output("EventsDeadLetterQueueUrl", "Events no target could take after every retry", events.DLQ.QueueUrl())
+	if events.WebhookSecret != nil {
+		output("WebhookSecretArn", "Secrets Manager secret holding the webhook's API key", events.WebhookSecret.SecretArn())
+	}
+
+	return &Stack{Stack: stack, API: api, Storage: storage, Queue: queue, Functions: functions, Alarms: alarms, SLO: slo, Dashboard: dashboard, CDN: cdn, Auth: auth, Events: events}
 }

@@ -626,6 +626,9 @@ func TestAlarms(t *testing.T) {
 			map[string]any{"Name": "FunctionName", "Value": ref(s.id(s.stack.Functions.Resize))}, 0},
 		{"API 5xx", s.stack.Alarms.APIServerErrors, "AWS/ApiGateway", "5xx",
 			map[string]any{"Name": "ApiId", "Value": ref(s.id(s.stack.API.HttpApi))}, 0},
+		// events.go
+		{"events DLQ has messages", s.stack.Events.DLQAlarm, "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+			map[string]any{"Name": "QueueName", "Value": getAtt(s.id(s.stack.Events.DLQ), "QueueName")}, 0},
 	}
 	// + the rate alarms, below, and the service-level alarms of TestSLOAlarms (slo_test.go).
 	if n := len(tests) + 2 + 3 + 1 + len(s.stack.SLO.Windows); len(s.ofType("AWS::CloudWatch::Alarm")) != n {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	ebsdk "github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/johannesboyne/gofakes3"
@@ -28,6 +29,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/imagepipe/imagepipe/localcloud/cdn"
+	"github.com/imagepipe/imagepipe/localcloud/eventbridge"
 	"github.com/imagepipe/imagepipe/localcloud/eventsource"
 	"github.com/imagepipe/imagepipe/localcloud/oidc"
 	"github.com/imagepipe/imagepipe/localcloud/sigv4"
@@ -78,6 +80,13 @@ type Config struct {
 	Log *slog.Logger
 	// OnImage hears about every image the resize handler finished.
 	OnImage func(ImageResult)
+
+	// Events (events.go): EventsAddr is the EventBridge endpoint (a free port when
+	// empty); WebhookAPIKey is the value of the webhook's API key header (the
+	// connection's secret on AWS); WebhookRetry tunes the local delivery bounds.
+	EventsAddr    string
+	WebhookAPIKey string
+	WebhookRetry  WebhookRetry
 }
 
 // Cloud is a running local cloud.
@@ -111,6 +120,13 @@ type Cloud struct {
 	Gateway *APIGateway
 	API     *api.API
 
+	// Events is the event bus (EventsURL its endpoint), Webhook its webhook target
+	// when Settings.Events.WebhookURL is set, EventsDLQURL the targets' DLQ.
+	EventsURL, EventBusName, EventsDLQURL string
+	Events                                *eventbridge.Bus
+	Webhook                               *eventbridge.Webhook
+	EventBridge                           *ebsdk.Client
+
 	handler  eventsource.Handler
 	api      *http.Server
 	stopOps  func()
@@ -139,6 +155,9 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.SQSAddr == "" {
 		cfg.SQSAddr = "127.0.0.1:0"
+	}
+	if cfg.EventsAddr == "" {
+		cfg.EventsAddr = "127.0.0.1:0"
 	}
 	if cfg.CDNAddr == "" {
 		cfg.CDNAddr = "127.0.0.1:0"
@@ -186,7 +205,7 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 		}
 	}()
 	resizeQueue, dlq := cfg.Name+"-resize", cfg.Name+"-resize-dlq"
-	if queueInUse(resizeQueue) || queueInUse(dlq) {
+	if queueInUse(resizeQueue) || queueInUse(dlq) || queueInUse(eventsDLQName(cfg.Name)) {
 		return nil, fmt.Errorf("queue %s already exists in this process: give each local cloud its own Name", resizeQueue)
 	}
 	creds := credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, "")
@@ -207,8 +226,16 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 		s3Ln.Close()
 		return nil, fmt.Errorf("listen for SQS on %s: %w", cfg.SQSAddr, err)
 	}
+	eventsLn, err := net.Listen("tcp", cfg.EventsAddr)
+	if err != nil {
+		apiLn.Close()
+		s3Ln.Close()
+		sqsLn.Close()
+		return nil, fmt.Errorf("listen for EventBridge on %s: %w", cfg.EventsAddr, err)
+	}
 	// Close closes them even if Start fails before they are served.
-	c.listeners = []net.Listener{apiLn, s3Ln, sqsLn}
+	c.listeners = []net.Listener{apiLn, s3Ln, sqsLn, eventsLn}
+	c.EventsURL = "http://" + eventsLn.Addr().String()
 	c.APIURL = "http://" + apiLn.Addr().String()
 	c.S3URL = "http://" + s3Ln.Addr().String()
 	c.SQSURL = "http://" + sqsLn.Addr().String()
@@ -232,6 +259,9 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 		name: resizeQueue, visibility: cfg.VisibilityTimeout, retention: q.Retention,
 		dlqARN: c.DLQARN, maxReceive: q.MaxReceiveCount,
 	}); err != nil {
+		return nil, err
+	}
+	if err := c.startEvents(ctx, eventsLn, creds); err != nil {
 		return nil, err
 	}
 
@@ -406,6 +436,8 @@ func (c *Cloud) Env() map[string]string {
 	} {
 		env[k] = v
 	}
+	// events.go
+	env["AWS_ENDPOINT_URL_EVENTBRIDGE"], env["EVENT_BUS_NAME"] = c.EventsURL, c.EventBusName
 	return env
 }
 
@@ -437,8 +469,12 @@ func (c *Cloud) Close(ctx context.Context) error {
 			c.stopOps()
 		}
 		var errs []error
+		if c.Events != nil {
+			// After the poller: the handlers publish no more.
+			errs = append(errs, c.Events.Close(ctx))
+		}
 		// goaws queues live in process globals: remove ours so the name is free again.
-		for _, u := range []string{c.ResizeQueueURL, c.DLQURL} {
+		for _, u := range []string{c.ResizeQueueURL, c.DLQURL, c.EventsDLQURL} {
 			if u != "" && c.SQS != nil {
 				dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 				if _, err := c.SQS.DeleteQueue(dctx, &sqs.DeleteQueueInput{QueueUrl: &u}); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/imagepipe/imagepipe/localcloud/eventsource"
 	"github.com/imagepipe/imagepipe/shared/api"
+	"github.com/imagepipe/imagepipe/shared/imageevents"
 	"github.com/imagepipe/imagepipe/shared/manifest"
 	"github.com/imagepipe/imagepipe/shared/metrics"
 	"github.com/imagepipe/imagepipe/shared/resize"
@@ -24,13 +25,25 @@ import (
 // resizeHandler builds the real resize handler exactly as functions/resize does,
 // from the environment settings.ResizeEnv describes.
 func (c *Cloud) resizeHandler() (eventsource.Handler, error) {
-	rcfg, err := resize.ConfigFromEnv(getenv(c.cfg.Settings.ResizeEnv(c.UploadsBucket, c.OutputBucket)))
+	env := c.cfg.Settings.ResizeEnv(c.UploadsBucket, c.OutputBucket)
+	env["EVENT_BUS_NAME"] = c.EventBusName // as the CDK app adds it
+	for k, v := range c.deliveryEnv() {
+		env[k] = v // the variant URLs events carry
+	}
+	rcfg, err := resize.ConfigFromEnv(getenv(env))
 	if err != nil {
 		return nil, fmt.Errorf("resize configuration: %w", err)
 	}
 	h, err := resize.New(rcfg, c.S3, c.log.With("function", "resize"), c.emitter)
 	if err != nil {
 		return nil, fmt.Errorf("resize handler: %w", err)
+	}
+	if rcfg.EventBus != "" {
+		bus, err := imageevents.NewBus(c.EventBridge, rcfg.EventBus)
+		if err != nil {
+			return nil, fmt.Errorf("resize handler: %w", err)
+		}
+		h.WithEvents(bus, imageevents.CDNURLs(rcfg.CDNURL))
 	}
 	return h.Handle, nil
 }
@@ -47,6 +60,7 @@ func (c *Cloud) apiHandler() (http.Handler, error) {
 		env["AUTH_CLIENT_ID"], env["AUTH_AUTHORIZE_URL"] = c.Issuer.ClientID(), c.Issuer.AuthorizeURL()
 		env["AUTH_TOKEN_URL"], env["AUTH_LOGOUT_URL"] = c.Issuer.TokenURL(), c.Issuer.LogoutURL()
 	}
+	env["EVENT_BUS_NAME"] = c.EventBusName // as the CDK app adds it
 	acfg, err := api.ConfigFromEnv(getenv(env))
 	if err != nil {
 		return nil, fmt.Errorf("api configuration: %w", err)
@@ -56,6 +70,13 @@ func (c *Cloud) apiHandler() (http.Handler, error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	c.API = a
+	if acfg.EventBus != "" { // deletes tell the application, as functions/api wires it
+		bus, err := imageevents.NewBus(c.EventBridge, acfg.EventBus)
+		if err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		a.Deletions().Listener = imageevents.DeletionEvents{Publisher: bus, UploadPrefix: acfg.UploadPrefix}
+	}
 	if c.CDN != nil { // deletes invalidate the local CDN's cache, as on CloudFront
 		d := a.Deletions()
 		d.CDN, d.DistributionID = c.CDN, acfg.CDNDistributionID

@@ -16,6 +16,9 @@ import (
 // goaws has no message move tasks). Serve the view at "/ops" and "/ops/"; stop
 // unsubscribes it and ends its background sampling.
 func (c *Cloud) OpsView(opt opsview.Options) (view *opsview.View, stop func(), err error) {
+	if opt.Events == nil {
+		opt.Events = opsview.EventsFunc(c.recentEvents) // events.go
+	}
 	view, err = opsview.New(
 		opsview.QueueStatsFunc(func(ctx context.Context) (opsview.QueueStats, error) {
 			q, err := c.QueueStats(ctx)

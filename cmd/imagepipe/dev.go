@@ -28,6 +28,9 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	sqsAddr := fs.String("sqs-addr", envOr("SQS_ADDR", ""), "address of the local SQS (env SQS_ADDR; default: the last run's, else the API's port + 200)")
 	cdnAddr := fs.String("cdn-addr", envOr("CDN_ADDR", "127.0.0.1:0"), "address of the local CDN serving the variants (env CDN_ADDR; port 0 picks a free one)")
 	logLevel := fs.String("log", envOr("LOG_LEVEL", "warn"), "level of the functions' logs: debug, info, warn or error (env LOG_LEVEL)")
+	eventsAddr := fs.String("events-addr", envOr("EVENTS_ADDR", "127.0.0.1:0"), "address of the local EventBridge (env EVENTS_ADDR; port 0 picks a free one)")
+	webhook := fs.String("webhook", envOr("WEBHOOK_URL", ""), "deliver every ImageReady, ImageFailed and ImageDeleted event to this URL, as an EventBridge API destination would (env WEBHOOK_URL)")
+	webhookKey := fs.String("webhook-key", envOr("WEBHOOK_API_KEY", localcloud.DefaultWebhookAPIKey), "value of the webhook's API key header (env WEBHOOK_API_KEY)")
 	authMode := fs.String("auth", envOr("AUTH", ""), "auth mode: cognito or jwt (both sign in with the local issuer) or none (open); default from settings (env AUTH)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -52,6 +55,7 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	s := settings.Default()
+	s.Events.WebhookURL = *webhook
 	if *authMode != "" {
 		s.Auth.Mode = *authMode // validated with the other settings by Start
 	}
@@ -64,6 +68,9 @@ func runDev(ctx context.Context, args []string, out io.Writer) error {
 		DataDir:  *dataDir,
 		Log:      log,
 		OnImage:  func(r localcloud.ImageResult) { printImage(out, r) },
+		// events
+		EventsAddr:    *eventsAddr,
+		WebhookAPIKey: *webhookKey,
 	})
 	if err != nil {
 		return err
@@ -100,6 +107,12 @@ func printBanner(w io.Writer, c *localcloud.Cloud, dataDir string) {
     DLQ         %s
   data          %s
 `, c.APIURL, c.APIURL, c.S3URL, c.UploadsBucket, c.OutputBucket, c.SQSURL, c.ResizeQueueURL, c.DLQURL, dataDir)
+	fmt.Fprintf(w, "  EventBridge   %s  (bus %s, DLQ %s)\n", c.EventsURL, c.EventBusName, c.EventsDLQURL)
+	if c.Webhook != nil {
+		fmt.Fprintf(w, "    webhook     %s  (header %s)\n", c.Settings().Events.WebhookURL, c.Settings().Events.WebhookHeaderName)
+	} else {
+		fmt.Fprintln(w, "    webhook     none (make dev WEBHOOK_URL=http://127.0.0.1:PORT/path delivers every event there)")
+	}
 	if c.CDNURL != "" {
 		fmt.Fprintf(w, "  CDN           %s  (the variants' URLs)\n", c.CDNURL)
 	}

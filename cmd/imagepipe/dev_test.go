@@ -56,3 +56,10 @@ func TestDevRejectsABadLogLevel(t *testing.T) {
 		t.Fatal("accepted -log loud")
 	}
 }
+
+func TestDevRejectsAWebhookAnAPIDestinationCouldNotReach(t *testing.T) {
+	err := runDev(context.Background(), []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-webhook", "http://app.example.com/hook"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "webhookUrl") {
+		t.Fatalf("dev -webhook http://app.example.com/hook: %v", err)
+	}
+}

@@ -11,10 +11,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/imagepipe/imagepipe/shared/api"
+	"github.com/imagepipe/imagepipe/shared/imageevents"
 	"github.com/imagepipe/imagepipe/web"
 )
 
@@ -37,6 +39,14 @@ func main() {
 	if cfg.CDNDistributionID != "" {
 		d := handler.Deletions()
 		d.CDN, d.DistributionID = cloudfront.NewFromConfig(awsCfg), cfg.CDNDistributionID
+	}
+	// Deletes tell the application (ImageDeleted) on the event bus.
+	if cfg.EventBus != "" {
+		bus, err := imageevents.NewBus(eventbridge.NewFromConfig(awsCfg), cfg.EventBus)
+		if err != nil {
+			fail(log, "event bus", err)
+		}
+		handler.Deletions().Listener = imageevents.DeletionEvents{Publisher: bus, UploadPrefix: cfg.UploadPrefix}
 	}
 	opt, err := web.OptionsFromEnv(os.Getenv)
 	if err != nil {

@@ -9,8 +9,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/imagepipe/imagepipe/shared/imageevents"
 	"github.com/imagepipe/imagepipe/shared/metrics"
 	"github.com/imagepipe/imagepipe/shared/resize"
 )
@@ -29,6 +31,13 @@ func main() {
 	handler, err := resize.New(cfg, s3.NewFromConfig(awsCfg), log, metrics.NewEmitter(os.Stdout))
 	if err != nil {
 		fail(log, "handler", err)
+	}
+	if cfg.EventBus != "" {
+		bus, err := imageevents.NewBus(eventbridge.NewFromConfig(awsCfg), cfg.EventBus)
+		if err != nil {
+			fail(log, "event bus", err)
+		}
+		handler.WithEvents(bus, imageevents.CDNURLs(cfg.CDNURL))
 	}
 	lambda.Start(handler.Handle)
 }

@@ -6,7 +6,9 @@ package sigv4
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -133,6 +135,27 @@ func (v *Verifier) Verify(r *http.Request) (*Signed, *Error) {
 	default:
 		return nil, errUnsigned
 	}
+}
+
+// VerifyBody checks a header-signed request of a service other than S3 (SQS,
+// EventBridge), whose clients sign the body's hash without sending it in
+// x-amz-content-sha256: the hash is computed from body, which the caller has read
+// (bounded) from r.
+func (v *Verifier) VerifyBody(r *http.Request, body []byte) (*Signed, *Error) {
+	if r.Header.Get("Authorization") == "" {
+		return nil, errUnsigned
+	}
+	sum := sha256.Sum256(body)
+	hash := hex.EncodeToString(sum[:])
+	switch sent := r.Header.Get("X-Amz-Content-Sha256"); sent {
+	case "":
+		r = r.Clone(r.Context())
+		r.Header.Set("X-Amz-Content-Sha256", hash)
+	case hash:
+	default:
+		return nil, &Error{http.StatusBadRequest, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."}
+	}
+	return v.Verify(r)
 }
 
 // scope is the parsed Credential value: AKID/yyyymmdd/region/service/aws4_request.

@@ -15,6 +15,9 @@ import (
 
 // Config is the API function's configuration, read once from the environment.
 type Config struct {
+	// EventBus is the EventBridge bus ImageDeleted goes to (EVENT_BUS_NAME).
+	EventBus string
+
 	UploadsBucket  string
 	OutputBucket   string
 	UploadPrefix   string
@@ -80,6 +83,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
 		}
 	}
+	// The event bus for ImageDeleted (imageevents.DeletionEvents); empty: none.
+	cfg.EventBus = strings.TrimSpace(getenv("EVENT_BUS_NAME"))
 	// The CDN (settings.DeliveryEnv).
 	cfg.CDNURL = strings.TrimSpace(getenv("CDN_URL"))
 	cfg.CDNDistributionID = strings.TrimSpace(getenv("CDN_DISTRIBUTION_ID"))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imagepipe/imagepipe/shared/delivery"
 	"github.com/imagepipe/imagepipe/shared/imagecore"
 )
 
@@ -18,6 +19,11 @@ type Config struct {
 	Limits         imagecore.Limits
 	Variants       []imagecore.Variant
 	DeadlineMargin time.Duration
+	// EventBus is the EventBridge bus for ImageReady and ImageFailed (EVENT_BUS_NAME);
+	// empty publishes none. CDNURL (CDN_URL, settings.DeliveryEnv) is the base of
+	// the variant URLs the events carry; empty gives none.
+	EventBus string
+	CDNURL   string
 	// UploadsBucket is the only bucket whose events are processed; events naming
 	// any other bucket are logged and dropped.
 	UploadsBucket string
@@ -48,6 +54,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	if !strings.HasSuffix(cfg.UploadPrefix, "/") {
 		errs = append(errs, fmt.Errorf("UPLOAD_PREFIX: want a folder ending in '/', got %q", cfg.UploadPrefix))
+	}
+	cfg.EventBus = strings.TrimSpace(getenv("EVENT_BUS_NAME"))
+	if cfg.CDNURL = strings.TrimSpace(getenv("CDN_URL")); cfg.CDNURL != "" {
+		if err := delivery.CheckBase(cfg.CDNURL); err != nil {
+			errs = append(errs, fmt.Errorf("CDN_URL: %w", err))
+		}
 	}
 	limits, variants, err := EngineSettingsFromEnv(getenv)
 	cfg.Limits, cfg.Variants = limits, variants

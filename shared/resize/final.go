@@ -86,6 +86,11 @@ func (h *Handler) recordGiveUp(ctx context.Context, up upload, reason string, fi
 	}
 	if written && final {
 		h.report(ctx, j.log, m)
+		// The message goes to the DLQ whatever happens here, so a failed publish
+		// cannot be retried with it; the redrive settles the image and publishes.
+		if err := h.announce(ctx, j.log, m); err != nil {
+			j.log.ErrorContext(ctx, "ImageFailed not published; it will be when the message is redriven", "error", err)
+		}
 	}
 	return nil
 }

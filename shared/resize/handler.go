@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/imagepipe/imagepipe/shared/imagecore"
+	"github.com/imagepipe/imagepipe/shared/imageevents"
 	"github.com/imagepipe/imagepipe/shared/manifest"
 	"github.com/imagepipe/imagepipe/shared/metrics"
 	"github.com/imagepipe/imagepipe/shared/ownership"
@@ -60,6 +61,19 @@ type Handler struct {
 	settingsHash string
 	// deletions checks tombstones, so a delete racing this function leaves nothing.
 	deletions *ownership.Deleter
+	// events hears of every committed manifest (nil: no bus configured); urls
+	// gives the variants' public URLs in the events.
+	events imageevents.Publisher
+	urls   imageevents.URLs
+}
+
+// WithEvents makes the handler publish ImageReady or ImageFailed once a manifest is
+// committed, and again whenever a delivery finds the manifest already there, so a
+// failed publish is retried with the message. url maps an output key to its public
+// URLs (imageevents.CDNURLs; none without a CDN). It returns h.
+func (h *Handler) WithEvents(p imageevents.Publisher, url imageevents.URLs) *Handler {
+	h.events, h.urls = p, url
+	return h
 }
 
 // New builds a Handler; the engine is made from cfg's limits and variants.
@@ -302,7 +316,9 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 		if gone || h.settledFor(existing, j.src) {
 			j.log.InfoContext(ctx, "already processed", "status", existing.Status,
 				"engineVersion", existing.EngineVersion, "settingsHash", existing.SettingsHash)
-			return nil
+			// The event may be what failed last time: publish it again (duplicates
+			// are identical, and consumers dedupe on id and status).
+			return h.announce(ctx, j.log, *existing)
 		}
 	}
 	if err != nil {
@@ -405,6 +421,28 @@ func (h *Handler) settle(ctx context.Context, j *job, err error, variants []mani
 	if written {
 		h.report(ctx, j.log, m)
 	}
+	// The event tells what the bucket now holds: this outcome, or the one kept.
+	committed := m
+	if !written && j.prev.m != nil {
+		committed = *j.prev.m
+	}
+	return h.announce(ctx, j.log, committed)
+}
+
+// announce publishes the event of a committed manifest. A failure hands the
+// message back: the retry finds the manifest and publishes again.
+func (h *Handler) announce(ctx context.Context, log *slog.Logger, m manifest.Manifest) error {
+	if h.events == nil {
+		return nil
+	}
+	ev, err := imageevents.FromManifest(m, h.urls)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", m.ID, err)
+	}
+	if err := h.events.Publish(ctx, ev); err != nil {
+		return fmt.Errorf("image %s: publish %s: %w", m.ID, ev.DetailType, err)
+	}
+	log.InfoContext(ctx, "event published", "type", ev.DetailType)
 	return nil
 }
 

@@ -25,6 +25,9 @@ var ContextKeys = append([]string{
 	"resizeImageTimeout",
 	"maxReceiveCount", "queueRetention", "dlqRetention",
 	"originalsExpireDays", "logRetentionDays", "alarmEmail", "oldestMessageAlarm",
+	// events.go
+	"eventArchiveRetention", "webhookUrl", "webhookHeaderName", "webhookSecretArn",
+	"webhookRateLimitPerSecond", "webhookRetryAttempts", "webhookMaxEventAge",
 	// Service levels (issue 16).
 	"sloApiAvailability", "sloApiLatencyP99", "sloUploadToReadyP50", "sloUploadToReadyP99", "sloTerminalWithin",
 	// The CDN in front of the variants (cdn.go).
@@ -120,6 +123,7 @@ func FromContext(lookup func(key string) any) (Settings, error) {
 	})
 	str("alarmEmail", &s.AlarmEmail)
 	dur("oldestMessageAlarm", &s.OldestMessageAlarm)
+	eventsFromContext(&s, str, integer, dur)
 	// Service levels (issue 16).
 	set("sloApiAvailability", assign(&s.SLO.APIAvailability, contextFloat))
 	dur("sloApiLatencyP99", &s.SLO.APILatencyP99)
@@ -158,6 +162,9 @@ func FromContext(lookup func(key string) any) (Settings, error) {
 				}
 			}
 		}
+	}
+	if err := deployedEventsErrors(s); err != nil && !failed["webhookUrl"] {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return Settings{}, errors.Join(errs...)

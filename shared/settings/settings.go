@@ -29,6 +29,8 @@ type Settings struct {
 	AlarmEmail          string
 	// OldestMessageAlarm is the queue age that means processing has fallen behind.
 	OldestMessageAlarm time.Duration
+	// Events: the event bus, its archive and the optional webhook (events.go).
+	Events Events
 	// CDN serves the variants (cdn.go).
 	CDN CDN
 	// Access control (issue 13): who may call the API, and how much one user uploads.
@@ -110,6 +112,7 @@ func Default() Settings {
 		OriginalsExpireDays: 30,
 		LogRetentionDays:    30,
 		OldestMessageAlarm:  15 * time.Minute,
+		Events:              DefaultEvents(),
 		CDN:                 CDN{Enabled: true},
 		Auth:                defaultAuth(),
 		Quota:               defaultQuota(),
@@ -211,6 +214,7 @@ func (s Settings) Validate() error {
 	if s.OldestMessageAlarm < time.Minute {
 		bad("oldestMessageAlarm", "must be at least 1m, got %s", s.OldestMessageAlarm)
 	}
+	s.Events.validate(bad)
 	// Service levels (issue 16).
 	o := s.SLO
 	if !(o.APIAvailability >= 0.9 && o.APIAvailability < 1) {

@@ -76,6 +76,8 @@ type Options struct {
 	Bucket time.Duration    // chart resolution
 	Now    func() time.Time // for tests
 	Log    *slog.Logger
+	// Events lists recent events and webhook deliveries (events.go); optional.
+	Events EventsLister
 }
 
 // View collects metrics and serves the page. Safe for concurrent use.
@@ -87,6 +89,7 @@ type View struct {
 	now     func() time.Time
 	log     *slog.Logger
 	files   http.Handler
+	events  EventsLister
 
 	mu      sync.Mutex
 	sink    *metrics.Sink
@@ -134,6 +137,7 @@ func New(queue QueueStatter, redrive Redriver, opt Options) (*View, error) {
 	v := &View{
 		queue: queue, redrive: redrive, window: opt.Window, bucket: opt.Bucket, now: opt.Now, log: opt.Log,
 		files:  http.StripPrefix("/ops/", http.FileServerFS(sub)),
+		events: opt.Events,
 		totals: Totals{FailedByCode: map[string]int{}},
 	}
 	v.sink = metrics.NewSink(v.Observe)
@@ -378,6 +382,8 @@ func (v *View) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		v.log.Info("ops view: redrive", "moved", moved)
 		writeJSON(w, http.StatusOK, map[string]int{"moved": moved})
+	case "/ops/events":
+		v.serveEvents(w, r)
 	case "/ops/index.html":
 		http.NotFound(w, r) // one address for the page
 	default:

@@ -357,8 +357,8 @@ func TestPageAssetsAreLocalAndServed(t *testing.T) {
 	v := newView(t, &fakeQueue{}, &fakeRedriver{}, &clock{t: t0})
 	_, page := serve(t, v, "GET", "/ops", nil)
 	refs := regexp.MustCompile(`(?:src|href)="([^"]+)"`).FindAllStringSubmatch(page, -1)
-	if len(refs) != 2 {
-		t.Errorf("page references %d assets, want the script and the stylesheet", len(refs))
+	if len(refs) != 3 {
+		t.Errorf("page references %d assets, want the two scripts and the stylesheet", len(refs))
 	}
 	for _, m := range refs {
 		if res, _ := serve(t, v, "GET", m[1], nil); res.StatusCode != 200 {
