@@ -88,7 +88,8 @@ func TestS3FaultsEveryImageReadyOnce(t *testing.T) {
 		// Only the resize function's traffic: HEAD/GET of originals, PUT of outputs
 		// (not the API's owner index and quota records, also in the output bucket).
 		handler := (bucket == c.UploadsBucket && (method == http.MethodGet || method == http.MethodHead)) ||
-			(bucket == c.OutputBucket && method == http.MethodPut && strings.HasPrefix(key, manifest.VariantsPrefix))
+			(bucket == c.OutputBucket && method == http.MethodPut &&
+				(strings.HasPrefix(key, manifest.VariantsPrefix) || strings.HasPrefix(key, manifest.ManifestsPrefix)))
 		if !handler {
 			return nil
 		}
