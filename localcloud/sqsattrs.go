@@ -11,7 +11,7 @@ import (
 )
 
 // defaultMaxMessageSize is SQS's MaximumMessageSize for a queue created without
-// one (1 MiB, also its upper limit).
+// one (1 MiB, also its upper limit); goaws keeps 0 and enforces nothing.
 const defaultMaxMessageSize = 1 << 20
 
 // queueTimes is what SQS reports as CreatedTimestamp and LastModifiedTimestamp;
@@ -21,39 +21,6 @@ type queueTimes struct{ created, modified time.Time }
 // queueName is the last element of a queue URL, as goaws reads it.
 func queueName(queueURL string) string {
 	return queueURL[strings.LastIndex(queueURL, "/")+1:]
-}
-
-// withDefaultMaxMessageSize gives a CreateQueue request SQS's default
-// MaximumMessageSize when it names none: goaws would otherwise keep 0, answer
-// "0" and enforce no limit at all.
-func withDefaultMaxMessageSize(r *http.Request) (name string) {
-	body, err := io.ReadAll(r.Body)
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if err != nil {
-		return ""
-	}
-	var in map[string]json.RawMessage
-	if json.Unmarshal(body, &in) != nil {
-		return ""
-	}
-	_ = json.Unmarshal(in["QueueName"], &name)
-	attrs := map[string]string{}
-	if raw, ok := in["Attributes"]; ok && json.Unmarshal(raw, &attrs) != nil {
-		return name
-	}
-	if _, ok := attrs["MaximumMessageSize"]; ok {
-		return name
-	}
-	attrs["MaximumMessageSize"] = strconv.Itoa(defaultMaxMessageSize)
-	in["Attributes"], _ = json.Marshal(attrs)
-	fixed, err := json.Marshal(in)
-	if err != nil {
-		return name
-	}
-	r.Body = io.NopCloser(bytes.NewReader(fixed))
-	r.ContentLength = int64(len(fixed))
-	r.Header.Set("Content-Length", strconv.Itoa(len(fixed)))
-	return name
 }
 
 // requestQueueURL reads the QueueUrl of a JSON-protocol request, leaving the body
@@ -71,9 +38,10 @@ func requestQueueURL(r *http.Request) string {
 	return in.QueueURL
 }
 
-// noteQueueChange records a successful CreateQueue (the first one sets the
-// creation time: SQS answers an existing queue's URL unchanged),
-// SetQueueAttributes or DeleteQueue.
+// noteQueueChange records a successful SetQueueAttributes or DeleteQueue. A
+// queue's creation time is the front's start, moments before the cloud creates
+// its queues (reading CreateQueue requests here upset goaws' handling of them:
+// TestWorkerKilledMidBatch stopped finishing; the cause was not found).
 func (f *sqsFront) noteQueueChange(action, name string) {
 	if name == "" {
 		return
@@ -89,6 +57,8 @@ func (f *sqsFront) noteQueueChange(action, name string) {
 	case "SetQueueAttributes":
 		if q := f.queues[name]; q != nil {
 			q.modified = now
+		} else {
+			f.queues[name] = &queueTimes{created: f.started, modified: now}
 		}
 	case "DeleteQueue":
 		delete(f.queues, name)

@@ -99,8 +99,6 @@ func (f *sqsFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Queue attributes goaws gets wrong (sqsattrs.go).
 	var queue string
 	switch action {
-	case "CreateQueue":
-		queue = withDefaultMaxMessageSize(r)
 	case "GetQueueAttributes", "SetQueueAttributes", "DeleteQueue":
 		queue = queueName(requestQueueURL(r))
 	}
