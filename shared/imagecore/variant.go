@@ -93,9 +93,11 @@ func DefaultLimits() Limits {
 // suites' per-image budgets (600-800 ms on a loaded machine) allow for it.
 func DefaultVariants() []Variant {
 	return []Variant{
-		{Name: "thumb", Width: 200, Height: 200, Fit: FitCover},
-		{Name: "small", Width: 480, Fit: FitInside},
-		{Name: "medium", Width: 1024, Fit: FitInside},
+		// AVIF beside the JPEG where it fits the CPU budget of a photo
+		// (docs/performance.md, "Formats"); on large it would more than double it.
+		{Name: "thumb", Width: 200, Height: 200, Fit: FitCover, Formats: []Format{FormatAVIF}},
+		{Name: "small", Width: 480, Fit: FitInside, Formats: []Format{FormatAVIF}},
+		{Name: "medium", Width: 1024, Fit: FitInside, Formats: []Format{FormatAVIF}},
 		{Name: "large", Width: 2048, Fit: FitInside},
 	}
 }
