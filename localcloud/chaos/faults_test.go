@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"github.com/aws/aws-lambda-go/events"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -195,8 +196,18 @@ func TestWorkerKilledMidBatch(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	deadline := time.Now().Add(120 * time.Second)
 	kills := 0
+	// Each record also costs a fixed 150 ms before the work, so an invocation
+	// lives long enough to be cut off however fast this machine resizes.
+	slow := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		select {
+		case <-time.After(time.Duration(len(ev.Records)) * 150 * time.Millisecond):
+		case <-ctx.Done():
+			return events.SQSEventResponse{}, ctx.Err()
+		}
+		return h.Handle(ctx, ev)
+	}
 	for {
-		p, err := eventsource.New(cfg, c.SQS, h.Handle)
+		p, err := eventsource.New(cfg, c.SQS, slow)
 		if err != nil {
 			t.Fatal(err)
 		}
