@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -64,6 +65,18 @@ func runBench(ctx context.Context, args []string) error {
 	limits, variants, err := resize.EngineSettingsFromEnv(os.Getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
+	}
+	// The comparisons are of JPEG variants: sharp and vipsthumbnail make no
+	// alternates here, so neither does the engine (the children read VARIANTS).
+	for i := range variants {
+		variants[i].Formats = nil
+	}
+	primaries, err := json.Marshal(variants)
+	if err != nil {
+		return err
+	}
+	if err := os.Setenv("VARIANTS", string(primaries)); err != nil {
+		return err
 	}
 	procList, err := ints(*procs)
 	if err != nil {
