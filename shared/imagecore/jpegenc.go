@@ -264,9 +264,10 @@ func encodeJPEGPlanes(m image.Image, quality int, buf []byte) ([]byte, error) {
 		case image.YCbCrSubsampleRatio420:
 		case image.YCbCrSubsampleRatio444:
 			// Written 4:2:0 like every web JPEG (and image/jpeg): full-size
-			// chroma is averaged 2x2 here, which is what small variants rely on.
-			cb, cs = halveChroma(m.Cb, m.CStride, w, h), cw
-			cr = halveChroma(m.Cr, m.CStride, w, h)
+			// chroma is averaged 2x2 here (plane.halve), which is what small variants rely on.
+			hb := plane{pix: m.Cb, w: w, h: h, stride: m.CStride}.halve()
+			hr := plane{pix: m.Cr, w: w, h: h, stride: m.CStride}.halve()
+			cb, cr, cs = hb.pix, hr.pix, hb.stride
 		default:
 			return nil, errors.New("jpeg encoder: only 4:4:4 and 4:2:0 YCbCr")
 		}
@@ -323,26 +324,6 @@ func encodeJPEGPlanes(m image.Image, quality int, buf []byte) ([]byte, error) {
 	}
 	bw.finish()
 	return append(bw.out, 0xFF, 0xD9), nil
-}
-
-// halveChroma averages a w x h chroma plane 2x2 (rounding to nearest), an
-// odd last row or column standing for itself.
-func halveChroma(p []byte, stride, w, h int) []byte {
-	cw, ch := (w+1)/2, (h+1)/2
-	out := make([]byte, cw*ch)
-	for y := 0; y < ch; y++ {
-		r0 := p[2*y*stride:][:w]
-		r1 := r0
-		if 2*y+1 < h {
-			r1 = p[(2*y+1)*stride:][:w]
-		}
-		o := out[y*cw:][:cw]
-		for x := range o {
-			x0, x1 := 2*x, min(2*x+1, w-1)
-			o[x] = byte((uint32(r0[x0]) + uint32(r0[x1]) + uint32(r1[x0]) + uint32(r1[x1]) + 2) >> 2)
-		}
-	}
-	return out
 }
 
 // loadBlock copies the 8x8 block at (x0, y0) of c, level-shifted; past the
