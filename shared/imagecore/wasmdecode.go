@@ -251,15 +251,20 @@ func planeStrides(written, rowBytes, h, cw, ch, planes int) (int, int, error) {
 // *image.Gray or *image.NRGBA/RGBA. want is the size the header promised;
 // any other is refused before the pixel buffer is made.
 func (w *wasmDecoders) decodeHEIC(ctx context.Context, data []byte, want image.Point) (image.Image, error) {
-	c, err := w.instance(ctx, &w.heif, heifWasmGz)
+	return w.decodeIn(ctx, &w.heif, heifWasmGz, func(c *wasmCall) (image.Image, error) { return c.heic(data, want) })
+}
+
+// decodeIn runs decode in a fresh instance of module m and settles its errors.
+func (w *wasmDecoders) decodeIn(ctx context.Context, m *wasmModule, gz []byte, decode func(*wasmCall) (image.Image, error)) (image.Image, error) {
+	c, err := w.instance(ctx, m, gz)
 	if err != nil {
 		return nil, err
 	}
-	m, err := c.heic(data, want)
+	img, err := decode(c)
 	if err := c.finish(err, w.memPages); err != nil {
 		return nil, err
 	}
-	return m, nil
+	return img, nil
 }
 
 func (c *wasmCall) heic(data []byte, want image.Point) (image.Image, error) {
@@ -351,15 +356,7 @@ func (c *wasmCall) heic(data []byte, want image.Point) (image.Image, error) {
 // decodeAVIF decodes the primary image with libavif: premultiplied RGBA,
 // 16-bit samples (for 10 and 12-bit sources) rounded to 8.
 func (w *wasmDecoders) decodeAVIF(ctx context.Context, data []byte, want image.Point) (image.Image, error) {
-	c, err := w.instance(ctx, &w.avif, avifWasmGz)
-	if err != nil {
-		return nil, err
-	}
-	m, err := c.avif(data, want)
-	if err := c.finish(err, w.memPages); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return w.decodeIn(ctx, &w.avif, avifWasmGz, func(c *wasmCall) (image.Image, error) { return c.avif(data, want) })
 }
 
 func (c *wasmCall) avif(data []byte, want image.Point) (image.Image, error) {
