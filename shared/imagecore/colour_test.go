@@ -139,21 +139,7 @@ func TestColourTestdata(t *testing.T) {
 // of full scale.
 func rmse(t *testing.T, a, b image.Image) float64 {
 	t.Helper()
-	if a.Bounds().Size() != b.Bounds().Size() {
-		t.Fatalf("sizes differ: %v vs %v", a.Bounds(), b.Bounds())
-	}
-	var se float64
-	ab, bb := a.Bounds(), b.Bounds()
-	for y := 0; y < ab.Dy(); y++ {
-		for x := 0; x < ab.Dx(); x++ {
-			r1, g1, b1, _ := a.At(ab.Min.X+x, ab.Min.Y+y).RGBA()
-			r2, g2, b2, _ := b.At(bb.Min.X+x, bb.Min.Y+y).RGBA()
-			for _, d := range []float64{float64(r1>>8) - float64(r2>>8), float64(g1>>8) - float64(g2>>8), float64(b1>>8) - float64(b2>>8)} {
-				se += d * d
-			}
-		}
-	}
-	return 100 * math.Sqrt(se/float64(3*ab.Dx()*ab.Dy())) / 255
+	return 100 * math.Sqrt(meanSquaredRGB(t, a, b)) / 255
 }
 
 func decodeFile(t *testing.T, b []byte) image.Image {

@@ -11,6 +11,16 @@ import (
 // psnr is the peak signal-to-noise ratio of b against a over RGB, in dB.
 func psnr(t *testing.T, a, b image.Image) float64 {
 	t.Helper()
+	mse := meanSquaredRGB(t, a, b)
+	if mse == 0 {
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(255*255/mse)
+}
+
+// meanSquaredRGB is the mean squared 8-bit difference of b against a over RGB.
+func meanSquaredRGB(t *testing.T, a, b image.Image) float64 {
+	t.Helper()
 	if a.Bounds().Size() != b.Bounds().Size() {
 		t.Fatalf("sizes differ: %v vs %v", a.Bounds(), b.Bounds())
 	}
@@ -25,11 +35,7 @@ func psnr(t *testing.T, a, b image.Image) float64 {
 			}
 		}
 	}
-	mse := se / float64(3*ab.Dx()*ab.Dy())
-	if mse == 0 {
-		return math.Inf(1)
-	}
-	return 10 * math.Log10(255*255/mse)
+	return se / float64(3*ab.Dx()*ab.Dy())
 }
 
 // qualityPhotos are the committed photos plus, when IMAGEPIPE_PHOTOS names a
