@@ -113,7 +113,10 @@ type jpegComp struct {
 	n            int // output samples per block side: 8, 4, 2 or 1
 	pix          []byte
 	stride       int
-	coef         []int16  // progressive: every block's coefficients, natural order
+	coef         []int16  // progressive: per block, the kept coefficients only (n x n, row-major)
+	kept         int      // progressive: coefficients kept per block, n*n
+	slot         [64]int8 // progressive: zigzag index -> place in a block's kept coefficients, or -1
+	keepMask     uint64   // progressive: bit k set if zigzag coefficient k is kept
 	nz           []uint64 // progressive: per block, bit k set if zigzag coefficient k is non-zero
 	any          []uint64 // progressive: bit per block (index row*bw+col), set if any AC coefficient is non-zero
 	pred         int32
@@ -392,7 +395,11 @@ func (d *jpegDecoder) decode(ctx context.Context, n []int) ([]plane, error) {
 		c.stride = c.bw * c.n
 		c.pix = make([]byte, c.stride*c.bh*c.n)
 		if d.progressive {
-			c.coef = make([]int16, c.bw*c.bh*64)
+			// Only the coefficients the n x n inverse DCT reads are stored; the
+			// others are decoded, and their non-zero bits kept in nz (the
+			// refinement scans need them), but their values are dropped.
+			c.setKept()
+			c.coef = make([]int16, c.bw*c.bh*c.kept)
 			c.nz = make([]uint64, c.bw*c.bh)
 			c.any = make([]uint64, (c.bw*c.bh+63)/64)
 		}
@@ -703,7 +710,7 @@ func (d *jpegDecoder) entropy(sp *scanParams) error {
 								idct(&blk, &d.qt[c.tq], c.n, c.pix[row*c.n*c.stride+col*c.n:], c.stride)
 							}
 						} else {
-							b := (*[64]int16)(c.coef[(row*c.bw+col)*64:])
+							b := c.coef[(row*c.bw+col)*c.kept:]
 							if sp.ah == 0 {
 								err = d.dcFirst(c, b, sp.al)
 							} else {
@@ -770,7 +777,7 @@ func (d *jpegDecoder) entropyAC(sp *scanParams) error {
 			continue
 		}
 		bi := (i/mx)*c.bw + i%mx
-		b := (*[64]int16)(c.coef[bi*64:])
+		b := c.coef[bi*c.kept : (bi+1)*c.kept]
 		var err error
 		if refine {
 			err = d.acRefine(c, b, &c.nz[bi], sp)
@@ -815,7 +822,7 @@ func (d *jpegDecoder) refineRun(c *jpegComp, sp *scanParams, i, k, mx int) {
 			d.work++
 			for ; m != 0; m &= m - 1 {
 				bi := w<<6 + bits.TrailingZeros64(m)
-				d.refineNonZero(c.coef[bi*64:bi*64+64:bi*64+64], c.nz[bi], sp.ss, sp)
+				d.refineNonZero(c, c.coef[bi*c.kept:(bi+1)*c.kept], c.nz[bi], sp.ss, sp.se+1, sp)
 				d.work++
 			}
 		}
@@ -907,7 +914,7 @@ func (d *jpegDecoder) baselineBlock(c *jpegComp, blk *[64]int32) error {
 	return nil
 }
 
-func (d *jpegDecoder) dcFirst(c *jpegComp, b *[64]int16, al int) error {
+func (d *jpegDecoder) dcFirst(c *jpegComp, b []int16, al int) error {
 	s := d.decodeHuff(&d.dc[c.td])
 	if s > 16 {
 		return jpegErr("bad DC size")
@@ -917,9 +924,32 @@ func (d *jpegDecoder) dcFirst(c *jpegComp, b *[64]int16, al int) error {
 	return nil
 }
 
+// setKept chooses which coefficients of each block a progressive decode
+// stores: the n x n at the top left, the only ones the scaled inverse DCT
+// reads (at half scale 16 of 64, a quarter of the memory).
+func (c *jpegComp) setKept() {
+	c.kept = c.n * c.n
+	c.keepMask = 0
+	for k := range 64 {
+		z := int(zigzag[k])
+		u, v := z%8, z/8
+		c.slot[k] = -1
+		if u < c.n && v < c.n {
+			c.slot[k] = int8(v*c.n + u)
+			c.keepMask |= 1 << uint(k)
+		}
+	}
+}
+
+// bandMask has bits lo..hi set (0 <= lo <= hi <= 63).
+func bandMask(lo, hi int) uint64 {
+	return ^uint64(0) >> uint(63-hi) >> uint(lo) << uint(lo)
+}
+
 // acFirst decodes a block of an AC first scan; it is entered outside a run.
 // An end-of-band ends the block and starts a run of d.eobrun more blocks.
-func (d *jpegDecoder) acFirst(c *jpegComp, b *[64]int16, nz *uint64, sp *scanParams) error {
+// Every coefficient is decoded; only the kept ones are stored.
+func (d *jpegDecoder) acFirst(c *jpegComp, b []int16, nz *uint64, sp *scanParams) error {
 	t := &d.ac[c.ta]
 	for k := sp.ss; k <= sp.se; {
 		rs := d.decodeHuff(t)
@@ -939,7 +969,10 @@ func (d *jpegDecoder) acFirst(c *jpegComp, b *[64]int16, nz *uint64, sp *scanPar
 		if k > sp.se {
 			return jpegErr("too many coefficients")
 		}
-		b[zigzag[k]] = int16(d.receive(s) << sp.al)
+		v := int16(d.receive(s) << sp.al)
+		if i := c.slot[k]; i >= 0 {
+			b[i] = v
+		}
 		*nz |= 1 << uint(k)
 		k++
 	}
@@ -950,9 +983,12 @@ func (d *jpegDecoder) acFirst(c *jpegComp, b *[64]int16, nz *uint64, sp *scanPar
 // coefficients of magnitude 1<<al, and one correction bit for each
 // coefficient that is already non-zero. It is entered outside a run; an
 // end-of-band it decodes starts one (the rest of this block, then d.eobrun
-// more blocks).
-func (d *jpegDecoder) acRefine(c *jpegComp, b *[64]int16, nz *uint64, sp *scanParams) error {
+// more blocks). Which coefficients are non-zero comes from the mask nz, not
+// the values, so a coefficient whose value is not kept is refined (its bit
+// read) all the same, and a run of zeros is found with bit operations.
+func (d *jpegDecoder) acRefine(c *jpegComp, b []int16, nz *uint64, sp *scanParams) error {
 	p1, m1 := int16(1)<<sp.al, int16(-1)<<sp.al
+	band := bandMask(sp.ss, sp.se)
 	k := sp.ss
 	t := &d.ac[c.ta]
 	for k <= sp.se {
@@ -972,61 +1008,80 @@ func (d *jpegDecoder) acRefine(c *jpegComp, b *[64]int16, nz *uint64, sp *scanPa
 			if r > 0 {
 				d.eobrun += d.bits(r)
 			}
-			d.refineNonZero(b[:], *nz, k, sp)
+			d.refineNonZero(c, b, *nz, k, sp.se+1, sp)
 			d.eobrun--
 			return nil
 		}
-		for k <= sp.se {
-			z := zigzag[k]
-			if b[z] != 0 {
-				d.refineBit(b[:], z, p1, m1)
-			} else {
-				if r == 0 {
-					break
-				}
-				r--
-			}
-			k++
+		// The new coefficient (or, for ZRL, the end of the 16 zeros) is at
+		// the (r+1)-th zero from k; the non-zero ones passed take a bit each.
+		zeros := ^*nz & band >> uint(k) << uint(k)
+		for ; r > 0 && zeros != 0; r-- {
+			zeros &= zeros - 1
 		}
-		if val != 0 {
-			if k > sp.se {
+		if zeros == 0 {
+			d.refineNonZero(c, b, *nz, k, sp.se+1, sp)
+			if val != 0 {
 				return jpegErr("too many coefficients")
 			}
-			b[zigzag[k]] = val
-			*nz |= 1 << uint(k)
+			return nil
 		}
-		k++
+		p := bits.TrailingZeros64(zeros)
+		d.refineNonZero(c, b, *nz, k, p, sp)
+		if val != 0 {
+			if i := c.slot[p]; i >= 0 {
+				b[i] = val
+			}
+			*nz |= 1 << uint(p)
+		}
+		k = p + 1
 	}
 	return nil
 }
 
 // refineNonZero reads a correction bit for each non-zero coefficient of a
-// block in zigzag positions k..se (the block's non-zero mask nz says which).
-func (d *jpegDecoder) refineNonZero(b []int16, nz uint64, k int, sp *scanParams) {
+// block in zigzag positions lo..hi-1 (the block's non-zero mask nz says
+// which), in order. Bits of coefficients that are not kept are skipped in
+// one step between the kept ones.
+func (d *jpegDecoder) refineNonZero(c *jpegComp, b []int16, nz uint64, lo, hi int, sp *scanParams) {
+	if lo >= hi {
+		return
+	}
+	m := nz & bandMask(lo, hi-1)
+	if m == 0 {
+		return
+	}
 	p1, m1 := int16(1)<<sp.al, int16(-1)<<sp.al
-	m := nz >> uint(k) << uint(k)
-	if sp.se < 63 {
-		m &= 1<<uint(sp.se+1) - 1
+	for mk := m & c.keepMask; mk != 0; mk &= mk - 1 {
+		p := bits.TrailingZeros64(mk)
+		d.skipBits(bits.OnesCount64(m & (1<<uint(p) - 1))) // the dropped ones before it
+		m &= ^uint64(0) << uint(p) << 1
+		if d.nbits == 0 {
+			d.fill()
+		}
+		bit := d.acc>>63 != 0
+		d.acc <<= 1
+		d.nbits--
+		if i := c.slot[p]; bit && b[i]&p1 == 0 {
+			if b[i] >= 0 {
+				b[i] += p1
+			} else {
+				b[i] += m1
+			}
+		}
 	}
-	for ; m != 0; m &= m - 1 {
-		d.refineBit(b, zigzag[bits.TrailingZeros64(m)], p1, m1)
-	}
+	d.skipBits(bits.OnesCount64(m))
 }
 
-// refineBit applies one correction bit to the non-zero coefficient b[z].
-func (d *jpegDecoder) refineBit(b []int16, z uint8, p1, m1 int16) {
-	if d.nbits == 0 {
-		d.fill()
-	}
-	bit := d.acc>>63 != 0
-	d.acc <<= 1
-	d.nbits--
-	if bit && b[z]&p1 == 0 {
-		if b[z] >= 0 {
-			b[z] += p1
-		} else {
-			b[z] += m1
+// skipBits drops n <= 64 bits of the scan.
+func (d *jpegDecoder) skipBits(n int) {
+	for n > 0 {
+		if d.nbits == 0 {
+			d.fill()
 		}
+		s := min(uint(n), d.nbits)
+		d.acc <<= s
+		d.nbits -= s
+		n -= int(s)
 	}
 }
 
@@ -1046,10 +1101,10 @@ func (d *jpegDecoder) reconstruct() error {
 				}
 			}
 			for col := 0; col < c.bw; col++ {
-				src := c.coef[(row*c.bw+col)*64:][:64]
+				src := c.coef[(row*c.bw+col)*c.kept:][:c.kept]
 				for v := 0; v < n; v++ {
 					for u := 0; u < n; u++ {
-						blk[v*8+u] = int32(src[v*8+u])
+						blk[v*8+u] = int32(src[v*n+u])
 					}
 				}
 				idct(&blk, &d.qt[c.tq], n, c.pix[row*n*c.stride+col*n:], c.stride)
