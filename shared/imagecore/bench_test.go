@@ -71,3 +71,46 @@ func benchPhotosWith(b *testing.B, variants []Variant, run func(*Engine, []byte)
 		})
 	}
 }
+
+// BenchmarkJPEGDecode is the scaled decoder alone, at the scale the default
+// variants choose (jpegScales): the part of BenchmarkProcess that sharp's
+// libjpeg-turbo does with SIMD.
+func BenchmarkJPEGDecode(b *testing.B) {
+	photos := qualityPhotos(&testing.T{})
+	names := make([]string, 0, len(photos))
+	for n := range photos {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	e, err := NewEngine(DefaultLimits(), primariesOnly(DefaultVariants()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range names {
+		data := photos[name]
+		b.Run(name, func(b *testing.B) {
+			info, err := e.CheckHeader(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			d, err := newJPEGDecoder(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ns := jpegScales(info, d, e.variants)
+			for i, k := range ns {
+				ns[i] = 8 >> k
+			}
+			b.ReportAllocs()
+			loopCPU(b, func() {
+				d, err := newJPEGDecoder(data)
+				if err == nil {
+					_, err = d.decode(context.Background(), ns)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+	}
+}

@@ -985,63 +985,127 @@ func (d *jpegDecoder) acFirst(c *jpegComp, b []int16, nz *uint64, sp *scanParams
 // end-of-band it decodes starts one (the rest of this block, then d.eobrun
 // more blocks). Which coefficients are non-zero comes from the mask nz, not
 // the values, so a coefficient whose value is not kept is refined (its bit
-// read) all the same, and a run of zeros is found with bit operations.
+// read) all the same, and a run of zeros is found with bit operations. As in
+// baselineBlock the bit buffer lives in locals, back in d around calls out.
 func (d *jpegDecoder) acRefine(c *jpegComp, b []int16, nz *uint64, sp *scanParams) error {
 	p1, m1 := int16(1)<<sp.al, int16(-1)<<sp.al
 	band := bandMask(sp.ss, sp.se)
-	k := sp.ss
 	t := &d.ac[c.ta]
-	for k <= sp.se {
-		rs := d.decodeHuff(t)
-		r, s := int(rs>>4), int(rs&15)
+	mask := *nz
+	acc, nbits := d.acc, d.nbits
+	var err error
+	for k := sp.ss; k <= sp.se; {
+		if nbits < 32 { // room for a code, its sign bit or run bits
+			d.acc, d.nbits = acc, nbits
+			d.fill()
+			acc, nbits = d.acc, d.nbits
+		}
+		var rs uint8
+		if e := t.lut[acc>>(64-huffLookBits)]; e>>8 != 0 {
+			n := uint(e >> 8)
+			acc <<= n
+			nbits -= n
+			rs = uint8(e)
+		} else {
+			d.acc, d.nbits = acc, nbits
+			rs = d.decodeHuffSlow(t)
+			acc, nbits = d.acc, d.nbits
+		}
+		r, s := uint(rs>>4), rs&15
 		var val int16
 		if s != 0 {
 			if s != 1 {
-				return jpegErr("bad refinement size")
+				err = jpegErr("bad refinement size")
+				break
 			}
 			val = m1
-			if d.bit() {
+			if acc>>63 != 0 {
 				val = p1
 			}
-		} else if r != 15 {
-			d.eobrun = 1 << r
+			acc <<= 1
+			nbits--
+		} else if r != 15 { // end of band: the rest of this block starts the run
+			eob := int32(1) << r
 			if r > 0 {
-				d.eobrun += d.bits(r)
+				eob += int32(acc >> (64 - r))
+				acc <<= r
+				nbits -= r
 			}
-			d.refineNonZero(c, b, *nz, k, sp.se+1, sp)
-			d.eobrun--
+			d.eobrun = eob - 1
+			d.acc, d.nbits = acc, nbits
+			d.refineNonZero(c, b, mask, k, sp.se+1, sp)
+			*nz = mask
 			return nil
 		}
 		// The new coefficient (or, for ZRL, the end of the 16 zeros) is at
 		// the (r+1)-th zero from k; the non-zero ones passed take a bit each.
-		zeros := ^*nz & band >> uint(k) << uint(k)
+		zeros := ^mask & band >> uint(k) << uint(k)
 		for ; r > 0 && zeros != 0; r-- {
 			zeros &= zeros - 1
 		}
-		if zeros == 0 {
-			d.refineNonZero(c, b, *nz, k, sp.se+1, sp)
-			if val != 0 {
-				return jpegErr("too many coefficients")
-			}
-			return nil
+		p := sp.se + 1
+		if zeros != 0 {
+			p = bits.TrailingZeros64(zeros)
 		}
-		p := bits.TrailingZeros64(zeros)
-		d.refineNonZero(c, b, *nz, k, p, sp)
+		if m := mask & bandMask(k, p-1); m != 0 && p > k {
+			n := uint(bits.OnesCount64(m))
+			if nbits < n {
+				d.acc, d.nbits = acc, nbits
+				d.fill()
+				acc, nbits = d.acc, d.nbits
+			}
+			if n <= nbits {
+				refineWord(c, b, m, acc, p1, m1)
+				acc <<= n
+				nbits -= n
+			} else { // more non-zero coefficients passed than bits buffered
+				d.acc, d.nbits = acc, nbits
+				d.refineNonZero(c, b, mask, k, p, sp)
+				acc, nbits = d.acc, d.nbits
+			}
+		}
+		if zeros == 0 {
+			if val != 0 {
+				err = jpegErr("too many coefficients")
+			}
+			break
+		}
 		if val != 0 {
 			if i := c.slot[p]; i >= 0 {
 				b[i] = val
 			}
-			*nz |= 1 << uint(p)
+			mask |= 1 << uint(p)
 		}
 		k = p + 1
 	}
-	return nil
+	d.acc, d.nbits = acc, nbits
+	*nz = mask
+	return err
+}
+
+// refineWord applies correction bits to the kept coefficients among the
+// non-zero ones m: the i-th set bit of m (from the lowest) has its bit at
+// the i-th place of w from the top.
+func refineWord(c *jpegComp, b []int16, m, w uint64, p1, m1 int16) {
+	for mk := m & c.keepMask; mk != 0; mk &= mk - 1 {
+		q := bits.TrailingZeros64(mk)
+		if w<<uint(bits.OnesCount64(m&(1<<uint(q)-1)))>>63 == 0 {
+			continue
+		}
+		if i := c.slot[q]; b[i]&p1 == 0 {
+			if b[i] >= 0 {
+				b[i] += p1
+			} else {
+				b[i] += m1
+			}
+		}
+	}
 }
 
 // refineNonZero reads a correction bit for each non-zero coefficient of a
 // block in zigzag positions lo..hi-1 (the block's non-zero mask nz says
-// which), in order. Bits of coefficients that are not kept are skipped in
-// one step between the kept ones.
+// which), in order: at once when the bit buffer holds them all, else the
+// kept ones one by one, the others skipped between them.
 func (d *jpegDecoder) refineNonZero(c *jpegComp, b []int16, nz uint64, lo, hi int, sp *scanParams) {
 	if lo >= hi {
 		return
@@ -1051,6 +1115,16 @@ func (d *jpegDecoder) refineNonZero(c *jpegComp, b []int16, nz uint64, lo, hi in
 		return
 	}
 	p1, m1 := int16(1)<<sp.al, int16(-1)<<sp.al
+	n := uint(bits.OnesCount64(m))
+	if d.nbits < n {
+		d.fill()
+	}
+	if n <= d.nbits {
+		refineWord(c, b, m, d.acc, p1, m1)
+		d.acc <<= n
+		d.nbits -= n
+		return
+	}
 	for mk := m & c.keepMask; mk != 0; mk &= mk - 1 {
 		p := bits.TrailingZeros64(mk)
 		d.skipBits(bits.OnesCount64(m & (1<<uint(p) - 1))) // the dropped ones before it
@@ -1058,16 +1132,10 @@ func (d *jpegDecoder) refineNonZero(c *jpegComp, b []int16, nz uint64, lo, hi in
 		if d.nbits == 0 {
 			d.fill()
 		}
-		bit := d.acc>>63 != 0
+		w := d.acc
 		d.acc <<= 1
 		d.nbits--
-		if i := c.slot[p]; bit && b[i]&p1 == 0 {
-			if b[i] >= 0 {
-				b[i] += p1
-			} else {
-				b[i] += m1
-			}
-		}
+		refineWord(c, b, 1<<uint(p), w, p1, m1)
 	}
 	d.skipBits(bits.OnesCount64(m))
 }
