@@ -1169,7 +1169,12 @@ func (d *jpegDecoder) reconstruct() error {
 				}
 			}
 			for col := 0; col < c.bw; col++ {
-				src := c.coef[(row*c.bw+col)*c.kept:][:c.kept]
+				bi := row*c.bw + col
+				src := c.coef[bi*c.kept:][:c.kept]
+				if c.nz[bi]&c.keepMask == 0 { // a flat block: no copy, no transform
+					fillDC(src[0], &d.qt[c.tq], n, c.pix[row*n*c.stride+col*n:], c.stride)
+					continue
+				}
 				for v := 0; v < n; v++ {
 					for u := 0; u < n; u++ {
 						blk[v*8+u] = int32(src[v*n+u])
@@ -1212,13 +1217,7 @@ func idct(blk *[64]int32, q *[64]uint16, n int, dst []byte, stride int) {
 	}
 	// Flat blocks (only DC) are common in smooth areas and at small scales.
 	if onlyDC(blk, n) {
-		f := clampf(float32(blk[0])*float32(q[0])/8 + 128)
-		for y := 0; y < n; y++ {
-			row := dst[y*stride : y*stride+n]
-			for x := range row {
-				row[x] = f
-			}
-		}
+		fillDC(blk[0], q, n, dst, stride)
 		return
 	}
 	if n == 4 {
@@ -1316,4 +1315,16 @@ func clampf(f float32) uint8 {
 		return 255
 	}
 	return uint8(f)
+}
+
+// fillDC writes the n x n reconstruction of a block whose only non-zero
+// coefficient is its (quantized) DC: one value.
+func fillDC[T int16 | int32](dc T, q *[64]uint16, n int, dst []byte, stride int) {
+	f := clampf(float32(dc)*float32(q[0])/8 + 128)
+	for y := 0; y < n; y++ {
+		row := dst[y*stride : y*stride+n]
+		for x := range row {
+			row[x] = f
+		}
+	}
 }
