@@ -394,11 +394,11 @@ func (d *jpegDecoder) decode(ctx context.Context, n []int) ([]plane, error) {
 		c.n = n[i]
 		c.stride = c.bw * c.n
 		c.pix = make([]byte, c.stride*c.bh*c.n)
+		c.setKept()
 		if d.progressive {
 			// Only the coefficients the n x n inverse DCT reads are stored; the
 			// others are decoded, and their non-zero bits kept in nz (the
 			// refinement scans need them), but their values are dropped.
-			c.setKept()
 			c.coef = make([]int16, c.bw*c.bh*c.kept)
 			c.nz = make([]uint64, c.bw*c.bh)
 			c.any = make([]uint64, (c.bw*c.bh+63)/64)
@@ -705,9 +705,16 @@ func (d *jpegDecoder) entropy(sp *scanParams) error {
 						col, row := x*bh+bx, y*bv+by
 						var err error
 						if !d.progressive {
-							clear(blk[:])
-							if err = d.baselineBlock(c, &blk); err == nil {
-								idct(&blk, &d.qt[c.tq], c.n, c.pix[row*c.n*c.stride+col*c.n:], c.stride)
+							kb := blk[:c.kept]
+							clear(kb)
+							var ac bool
+							if ac, err = d.baselineBlock(c, kb); err == nil {
+								dst := c.pix[row*c.n*c.stride+col*c.n:]
+								if ac {
+									idct(kb, &d.qt[c.tq], c.n, dst, c.stride)
+								} else {
+									fillDC(kb[0], &d.qt[c.tq], c.n, dst, c.stride)
+								}
 							}
 						} else {
 							b := c.coef[(row*c.bw+col)*c.kept:]
@@ -831,7 +838,7 @@ func (d *jpegDecoder) refineRun(c *jpegComp, sp *scanParams, i, k, mx int) {
 	}
 }
 
-func (d *jpegDecoder) baselineBlock(c *jpegComp, blk *[64]int32) error {
+func (d *jpegDecoder) baselineBlock(c *jpegComp, blk []int32) (ac bool, err error) {
 	// The bit buffer lives in locals for the whole block (registers, not
 	// loads and stores through d); it goes back to d around every call out.
 	acc, nbits := d.acc, d.nbits
@@ -853,7 +860,7 @@ func (d *jpegDecoder) baselineBlock(c *jpegComp, blk *[64]int32) error {
 	}
 	if s > 16 {
 		d.acc, d.nbits = acc, nbits
-		return jpegErr("bad DC size")
+		return false, jpegErr("bad DC size")
 	}
 	if s > 0 {
 		if nbits < s {
@@ -899,7 +906,7 @@ func (d *jpegDecoder) baselineBlock(c *jpegComp, blk *[64]int32) error {
 		k += r
 		if k > 63 {
 			d.acc, d.nbits = acc, nbits
-			return jpegErr("too many coefficients")
+			return false, jpegErr("too many coefficients")
 		}
 		v := int32(acc >> (64 - s)) // at least 16 bits remain after a code
 		acc <<= s
@@ -907,11 +914,14 @@ func (d *jpegDecoder) baselineBlock(c *jpegComp, blk *[64]int32) error {
 		if v < 1<<s>>1 {
 			v += -1<<s + 1
 		}
-		blk[zigzag[k]] = v
+		if i := c.slot[k]; i >= 0 { // the others are never read
+			blk[i] = v
+			ac = true
+		}
 		k++
 	}
 	d.acc, d.nbits = acc, nbits
-	return nil
+	return ac, nil
 }
 
 func (d *jpegDecoder) dcFirst(c *jpegComp, b []int16, al int) error {
@@ -1175,12 +1185,11 @@ func (d *jpegDecoder) reconstruct() error {
 					fillDC(src[0], &d.qt[c.tq], n, c.pix[row*n*c.stride+col*n:], c.stride)
 					continue
 				}
-				for v := 0; v < n; v++ {
-					for u := 0; u < n; u++ {
-						blk[v*8+u] = int32(src[v*n+u])
-					}
+				kb := blk[:c.kept]
+				for i, v := range src {
+					kb[i] = int32(v)
 				}
-				idct(&blk, &d.qt[c.tq], n, c.pix[row*n*c.stride+col*n:], c.stride)
+				idct(kb, &d.qt[c.tq], n, c.pix[row*n*c.stride+col*n:], c.stride)
 			}
 		}
 		c.coef, c.nz, c.any = nil, nil, nil
@@ -1208,20 +1217,16 @@ var idctBasis = func() (b [9][64]float32) {
 	return b
 }()
 
-// idct writes the n x n reconstruction of a block (natural order, quantized
-// coefficients in blk; only the top-left n x n are read) at dst.
-func idct(blk *[64]int32, q *[64]uint16, n int, dst []byte, stride int) {
+// idct writes the n x n reconstruction of a block at dst. blk holds the
+// block's quantized coefficients (u, v < n) at v*n+u; q is the table in
+// natural order. Callers send flat blocks (DC only) to fillDC instead.
+func idct(blk []int32, q *[64]uint16, n int, dst []byte, stride int) {
 	if n == 1 {
-		dst[0] = clampf(float32(blk[0])*float32(q[0])/8 + 128)
-		return
-	}
-	// Flat blocks (only DC) are common in smooth areas and at small scales.
-	if onlyDC(blk, n) {
-		fillDC(blk[0], q, n, dst, stride)
+		fillDC(blk[0], q, 1, dst, stride)
 		return
 	}
 	if n == 4 {
-		idct4(blk, q, dst, stride)
+		idct4((*[16]int32)(blk), q, dst, stride)
 		return
 	}
 	basis := &idctBasis[n]
@@ -1231,10 +1236,10 @@ func idct(blk *[64]int32, q *[64]uint16, n int, dst []byte, stride int) {
 	for v := 0; v < n; v++ {
 		last := -1
 		for u := 0; u < n; u++ {
-			if blk[v*8+u] != 0 {
+			if blk[v*n+u] != 0 {
 				last = u
 			}
-			in[u] = float32(blk[v*8+u]) * float32(q[v*8+u])
+			in[u] = float32(blk[v*n+u]) * float32(q[v*8+u])
 		}
 		if last < 0 {
 			continue
@@ -1264,7 +1269,7 @@ func idct(blk *[64]int32, q *[64]uint16, n int, dst []byte, stride int) {
 
 // idct4 is the 4-point case of idct with the basis folded into an
 // even/odd butterfly: per row and column, 4 multiplications instead of 16.
-func idct4(blk *[64]int32, q *[64]uint16, dst []byte, stride int) {
+func idct4(blk *[16]int32, q *[64]uint16, dst []byte, stride int) {
 	const (
 		k0 = 0.35355339 // cos(pi/4)/2
 		k1 = 0.46193977 // cos(pi/8)/2
@@ -1272,7 +1277,7 @@ func idct4(blk *[64]int32, q *[64]uint16, dst []byte, stride int) {
 	)
 	var t [16]float32
 	for v := 0; v < 4; v++ {
-		r := blk[v*8 : v*8+4 : v*8+4]
+		r := blk[v*4 : v*4+4 : v*4+4]
 		if r[0]|r[1]|r[2]|r[3] == 0 {
 			continue
 		}
@@ -1293,17 +1298,6 @@ func idct4(blk *[64]int32, q *[64]uint16, dst []byte, stride int) {
 		dst[2*stride+x] = clampf(b - o2)
 		dst[3*stride+x] = clampf(a - o1)
 	}
-}
-
-func onlyDC(blk *[64]int32, n int) bool {
-	for v := 0; v < n; v++ {
-		for u, c := range blk[v*8 : v*8+n] {
-			if c != 0 && (u|v) != 0 {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func clampf(f float32) uint8 {
