@@ -67,8 +67,11 @@ const huffLookBits = 9
 // huffTable decodes one Huffman table: codes up to huffLookBits long through
 // a lookup table, longer ones through the canonical code limits (T.81 F.2.2.3).
 type huffTable struct {
-	lut     [1 << huffLookBits]uint16 // (length << 8) | value; 0 for none
-	maxcode [17]int32                 // largest code of each length, -1 if none
+	lut [1 << huffLookBits]uint16 // (length << 8) | value; 0 for none
+	// fast decodes, as an AC table, a code and its value bits together when
+	// both fit in huffLookBits: value << 16 | run << 4 | total length; 0 for none.
+	fast    [1 << huffLookBits]int32
+	maxcode [17]int32 // largest code of each length, -1 if none
 	valptr  [17]int32
 	mincode [17]int32
 	vals    [256]uint8
@@ -101,6 +104,18 @@ func (t *huffTable) build(counts []byte, vals []byte) error {
 				t.lut[j] = v
 			}
 		}
+	}
+	for j, e := range t.lut {
+		l, rs := uint(e>>8), uint8(e)
+		r, sz := uint(rs>>4), uint(rs&15)
+		if l == 0 || sz == 0 || l+sz > huffLookBits {
+			continue
+		}
+		v := int32(j>>(huffLookBits-l-sz)) & (1<<sz - 1)
+		if v < 1<<sz>>1 {
+			v += -1<<sz + 1
+		}
+		t.fast[j] = v<<16 | int32(r<<4) | int32(l+sz)
 	}
 	t.set = true
 	return nil
@@ -883,6 +898,22 @@ func (d *jpegDecoder) baselineBlock(c *jpegComp, blk []int32) (ac bool, err erro
 			d.acc, d.nbits = acc, nbits
 			d.fill()
 			acc, nbits = d.acc, d.nbits
+		}
+		if f := t.fast[acc>>(64-huffLookBits)]; f != 0 { // a short code and its value
+			n := uint(f & 15)
+			acc <<= n
+			nbits -= n
+			k += int(f >> 4 & 15)
+			if k > 63 {
+				d.acc, d.nbits = acc, nbits
+				return false, jpegErr("too many coefficients")
+			}
+			if i := c.slot[k]; i >= 0 {
+				blk[i] = f >> 16
+				ac = true
+			}
+			k++
+			continue
 		}
 		var rs uint8
 		if e := t.lut[acc>>(64-huffLookBits)]; e>>8 != 0 {
