@@ -992,32 +992,70 @@ func bandMask(lo, hi int) uint64 {
 // Every coefficient is decoded; only the kept ones are stored.
 func (d *jpegDecoder) acFirst(c *jpegComp, b []int16, nz *uint64, sp *scanParams) error {
 	t := &d.ac[c.ta]
+	al := uint(sp.al)
+	mask := *nz
+	acc, nbits := d.acc, d.nbits
+	var err error
 	for k := sp.ss; k <= sp.se; {
-		rs := d.decodeHuff(t)
-		r, s := int(rs>>4), int(rs&15)
-		if s == 0 {
-			if r < 15 {
-				d.eobrun = 1<<r - 1
-				if r > 0 {
-					d.eobrun += d.bits(r)
-				}
-				break
+		if nbits < 32 { // room for a code and its value or run bits
+			d.acc, d.nbits = acc, nbits
+			d.fill()
+			acc, nbits = d.acc, d.nbits
+		}
+		var v int32
+		if f := t.fast[acc>>(64-huffLookBits)]; f != 0 { // a short code and its value
+			n := uint(f & 15)
+			acc <<= n
+			nbits -= n
+			k += int(f >> 4 & 15)
+			v = f >> 16
+		} else {
+			var rs uint8
+			if e := t.lut[acc>>(64-huffLookBits)]; e>>8 != 0 {
+				n := uint(e >> 8)
+				acc <<= n
+				nbits -= n
+				rs = uint8(e)
+			} else {
+				d.acc, d.nbits = acc, nbits
+				rs = d.decodeHuffSlow(t)
+				acc, nbits = d.acc, d.nbits
 			}
-			k += 16
-			continue
+			r, s := uint(rs>>4), uint(rs&15)
+			if s == 0 {
+				if r < 15 { // end of band: a run of this block and 2^r-1+bits more
+					d.eobrun = 1<<r - 1
+					if r > 0 {
+						d.eobrun += int32(acc >> (64 - r))
+						acc <<= r
+						nbits -= r
+					}
+					break
+				}
+				k += 16
+				continue
+			}
+			k += int(r)
+			v = int32(acc >> (64 - s)) // at least 16 bits remain after a code
+			acc <<= s
+			nbits -= s
+			if v < 1<<s>>1 {
+				v += -1<<s + 1
+			}
 		}
-		k += r
 		if k > sp.se {
-			return jpegErr("too many coefficients")
+			err = jpegErr("too many coefficients")
+			break
 		}
-		v := int16(d.receive(s) << sp.al)
 		if i := c.slot[k]; i >= 0 {
-			b[i] = v
+			b[i] = int16(v << al)
 		}
-		*nz |= 1 << uint(k)
+		mask |= 1 << uint(k)
 		k++
 	}
-	return nil
+	d.acc, d.nbits = acc, nbits
+	*nz = mask
+	return err
 }
 
 // acRefine is a successive-approximation AC scan (T.81 G.1.2.3): new
