@@ -3,6 +3,7 @@ package imagecore
 import (
 	"context"
 	"sort"
+	"sync"
 	"testing"
 )
 
@@ -42,13 +43,18 @@ func primariesOnly(vs []Variant) []Variant {
 	return out
 }
 
-func benchPhotosWith(b *testing.B, variants []Variant, run func(*Engine, []byte) (*Result, error)) {
-	photos := qualityPhotos(&testing.T{})
-	names := make([]string, 0, len(photos))
+// benchPhotoData are the benchmarks' photos (qualityPhotos), in name order.
+func benchPhotoData() (names []string, photos map[string][]byte) {
+	photos = qualityPhotos(&testing.T{})
 	for n := range photos {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	return names, photos
+}
+
+func benchPhotosWith(b *testing.B, variants []Variant, run func(*Engine, []byte) (*Result, error)) {
+	names, photos := benchPhotoData()
 	e, err := NewEngine(DefaultLimits(), variants)
 	if err != nil {
 		b.Fatal(err)
@@ -68,6 +74,54 @@ func benchPhotosWith(b *testing.B, variants []Variant, run func(*Engine, []byte)
 				}
 			})
 			b.ReportMetric(float64(info.Width*info.Height)/1e6*float64(b.N)/b.Elapsed().Seconds(), "MP/s")
+		})
+	}
+}
+
+// BenchmarkAlternates is each default variant's encodes alone, in every
+// format (the JPEG primary, WebP, AVIF), on the pixels the engine encodes for
+// it: cpu-ms/op per variant and format, the rows imagepipe bench -formats
+// prints per photo. The WASM encoders are compiled before any timing.
+func BenchmarkAlternates(b *testing.B) {
+	variants := DefaultVariants()
+	for i := range variants {
+		variants[i].Formats = []Format{FormatWebP, FormatAVIF}
+	}
+	e, err := NewEngine(DefaultLimits(), variants)
+	if err != nil {
+		b.Fatal(err)
+	}
+	names, photos := benchPhotoData()
+	for _, name := range names {
+		data := photos[name]
+		e.Prepare(data)
+		var mu sync.Mutex
+		images := map[string]VariantImage{}
+		ctx := WithVariantImages(context.Background(), func(vi VariantImage) {
+			mu.Lock()
+			defer mu.Unlock()
+			images[vi.Variant.Name] = vi
+		})
+		if _, err := e.Process(ctx, data); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name, func(b *testing.B) {
+			for _, v := range variants {
+				vi := images[v.Name]
+				for _, f := range append([]Format{vi.PrimaryFormat()}, v.Formats...) {
+					b.Run(v.Name+"-"+string(f), func(b *testing.B) {
+						var n int
+						loopCPU(b, func() {
+							out, err := vi.Encode(f)
+							if err != nil {
+								b.Fatal(err)
+							}
+							n = len(out)
+						})
+						b.ReportMetric(float64(n), "out-bytes")
+					})
+				}
+			}
 		})
 	}
 }
