@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -54,7 +53,7 @@ func compileRun(e *imagecore.Engine, file string, w io.Writer) error {
 }
 
 // encodeRuns times each variant's encodes alone, n times each, on the pixels
-// the engine encodes (imagecore.WithVariantImages): the primary and every
+// the engine encodes (Engine.VariantImages): the primary and every
 // alternate of the variant. One line each, in variant order:
 // "encode variant=NAME format=F width=W height=H cpu_us=N bytes=N runs=N".
 // At GOMAXPROCS=1 the process's CPU time around one encode is that encode's.
@@ -63,21 +62,12 @@ func encodeRuns(ctx context.Context, e *imagecore.Engine, file string, n int, w 
 	if err != nil {
 		return err
 	}
-	var mu sync.Mutex
-	images := map[string]imagecore.VariantImage{}
-	observe := imagecore.WithVariantImages(ctx, func(vi imagecore.VariantImage) {
-		mu.Lock()
-		defer mu.Unlock()
-		images[vi.Variant.Name] = vi
-	})
-	if _, err := e.Process(observe, data); err != nil {
+	images, _, err := e.VariantImages(ctx, data)
+	if err != nil {
 		return err
 	}
-	for _, v := range e.Variants() {
-		vi, ok := images[v.Name]
-		if !ok {
-			return fmt.Errorf("variant %s: the engine encoded no pixels for it", v.Name)
-		}
+	for _, vi := range images {
+		v := vi.Variant
 		b := vi.Image.Bounds()
 		for _, f := range append([]imagecore.Format{vi.PrimaryFormat()}, v.Formats...) {
 			cpus := make([]time.Duration, 0, n)

@@ -3,7 +3,6 @@ package imagecore
 import (
 	"context"
 	"sort"
-	"sync"
 	"testing"
 )
 
@@ -95,21 +94,14 @@ func BenchmarkAlternates(b *testing.B) {
 	for _, name := range names {
 		data := photos[name]
 		e.Prepare(data)
-		var mu sync.Mutex
-		images := map[string]VariantImage{}
-		ctx := WithVariantImages(context.Background(), func(vi VariantImage) {
-			mu.Lock()
-			defer mu.Unlock()
-			images[vi.Variant.Name] = vi
-		})
-		if _, err := e.Process(ctx, data); err != nil {
+		images, _, err := e.VariantImages(context.Background(), data)
+		if err != nil {
 			b.Fatal(err)
 		}
 		b.Run(name, func(b *testing.B) {
-			for _, v := range variants {
-				vi := images[v.Name]
-				for _, f := range append([]Format{vi.PrimaryFormat()}, v.Formats...) {
-					b.Run(v.Name+"-"+string(f), func(b *testing.B) {
+			for _, vi := range images {
+				for _, f := range append([]Format{vi.PrimaryFormat()}, vi.Variant.Formats...) {
+					b.Run(vi.Variant.Name+"-"+string(f), func(b *testing.B) {
 						var n int
 						loopCPU(b, func() {
 							out, err := vi.Encode(f)

@@ -5,11 +5,9 @@ import (
 	"context"
 	"fmt"
 	"image"
-	"image/jpeg"
-	"image/png"
+	"sync"
 
 	"github.com/gen2brain/avif"
-	"golang.org/x/image/webp"
 )
 
 // What imagepipe bench and the benchmarks need to put a figure on each
@@ -27,14 +25,32 @@ type VariantImage struct {
 
 type variantImagesKey struct{}
 
-// WithVariantImages returns a context under which Process hands f a copy of
-// every variant's pixels before encoding them (on the goroutine that encodes,
-// so f must be safe for concurrent use when GOMAXPROCS > 1). f may keep them.
-func WithVariantImages(ctx context.Context, f func(VariantImage)) context.Context {
-	return context.WithValue(ctx, variantImagesKey{}, f)
+// VariantImages processes data as Process does and also returns, in variant
+// order, a copy of the pixels each variant was encoded from.
+func (e *Engine) VariantImages(ctx context.Context, data []byte) ([]VariantImage, *Result, error) {
+	var mu sync.Mutex // variants are encoded on up to GOMAXPROCS goroutines
+	byName := map[string]VariantImage{}
+	ctx = context.WithValue(ctx, variantImagesKey{}, func(vi VariantImage) {
+		mu.Lock()
+		defer mu.Unlock()
+		byName[vi.Variant.Name] = vi
+	})
+	res, err := e.Process(ctx, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]VariantImage, len(e.variants))
+	for i, v := range e.variants {
+		vi, ok := byName[v.Name]
+		if !ok {
+			return nil, nil, fmt.Errorf("variant %s: the engine encoded no pixels for it", v.Name)
+		}
+		out[i] = vi
+	}
+	return out, res, nil
 }
 
-// observeVariant passes img to the context's WithVariantImages function, if any.
+// observeVariant hands a copy of img to VariantImages, when it is the caller.
 func observeVariant(ctx context.Context, img image.Image, v Variant, opaque bool) {
 	if f, ok := ctx.Value(variantImagesKey{}).(func(VariantImage)); ok {
 		f(VariantImage{Variant: v, Image: cloneImage(img), Opaque: opaque})
@@ -60,25 +76,19 @@ func (vi VariantImage) Encode(f Format) ([]byte, error) {
 func (vi VariantImage) PrimaryFormat() Format { return outputFormat(vi.Variant.Format, vi.Opaque) }
 
 // DecodeOutput decodes an output of the engine as a client would see it:
-// lossy WebP expanded from limited to full range (webprange.go), which
-// golang.org/x/image/webp alone does not do.
+// JPEG, PNG and WebP with the engine's own input decoders (lossy WebP
+// expanded to full range, which golang.org/x/image/webp alone does not do),
+// AVIF with libavif's.
 func DecodeOutput(f Format, data []byte) (image.Image, error) {
-	r := bytes.NewReader(data)
 	var m image.Image
 	var err error
 	switch f {
-	case FormatJPEG:
-		m, err = jpeg.Decode(r)
-	case FormatPNG:
-		m, err = png.Decode(r)
-	case FormatWebP:
-		if m, err = webp.Decode(r); err == nil {
-			webpFullRange(m)
-		}
+	case FormatJPEG, FormatPNG, FormatWebP: // named as the sources are
+		m, err = decodeImage(string(f), data)
 	case FormatAVIF:
-		m, err = avif.Decode(r)
+		m, err = avif.Decode(bytes.NewReader(data))
 	default:
-		return nil, fmt.Errorf("decode output: unknown format %q", f)
+		err = fmt.Errorf("unknown format %q", f)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("decode %s output: %w", f, err)

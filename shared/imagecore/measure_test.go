@@ -3,12 +3,11 @@ package imagecore
 import (
 	"bytes"
 	"context"
-	"sync"
 	"testing"
 )
 
 // TestVariantImagesEncodeAsProcess checks what imagepipe bench relies on when
-// it times each encoder alone: the pixels WithVariantImages hands over,
+// it times each encoder alone: the pixels Engine.VariantImages hands over,
 // encoded with VariantImage.Encode, are byte for byte what Process wrote, on
 // the planar path (an opaque JPEG) and the RGBA one (a WebP with alpha).
 func TestVariantImagesEncodeAsProcess(t *testing.T) {
@@ -18,22 +17,15 @@ func TestVariantImagesEncodeAsProcess(t *testing.T) {
 		Variant{Name: "plain", Width: 90})
 	for _, file := range [][]string{{"images", "seeding.jpg"}, {"formats", "yellow_rose.lossy-with-alpha.webp"}} {
 		t.Run(file[1], func(t *testing.T) {
-			var mu sync.Mutex
-			got := map[string]VariantImage{}
-			ctx := WithVariantImages(context.Background(), func(vi VariantImage) {
-				mu.Lock()
-				defer mu.Unlock()
-				got[vi.Variant.Name] = vi
-			})
-			res, err := e.Process(ctx, readTestdata(t, file...))
+			images, res, err := e.VariantImages(context.Background(), readTestdata(t, file...))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got) != len(res.Outputs) {
-				t.Fatalf("observed %d variants, Process made %d", len(got), len(res.Outputs))
+			if len(images) != len(res.Outputs) {
+				t.Fatalf("%d variant images, Process made %d outputs", len(images), len(res.Outputs))
 			}
-			for _, o := range res.Outputs {
-				vi := got[o.Name]
+			for i, o := range res.Outputs {
+				vi := images[i]
 				if f := vi.PrimaryFormat(); f != o.Format {
 					t.Errorf("%s: primary format %s, Process wrote %s", o.Name, f, o.Format)
 				}
