@@ -294,14 +294,7 @@ func variantCells(figs []encodeFigure, vs []imagecore.Variant, refs []*image.NRG
 
 // writeVariantTable prints one photo's encodes: a row per variant, then their sum.
 func writeVariantTable(w io.Writer, vs []variantFigures) {
-	head, rule := "| variant | size |", "|---|---|"
-	for _, f := range benchFormats {
-		n := formatLabel(f)
-		head += fmt.Sprintf(" %s CPU | %s bytes | %s SSIM |", n, n, n)
-		rule += "---|---|---|"
-	}
-	fmt.Fprintln(w, head)
-	fmt.Fprintln(w, rule)
+	writeTableHead(w, []string{"variant", "size"}, benchFormats, "CPU", "bytes", "SSIM")
 	sum := map[imagecore.Format]formatCell{}
 	for _, v := range vs {
 		row := fmt.Sprintf("| %s | %dx%d |", v.name, v.width, v.height)
@@ -336,19 +329,15 @@ func writeVariantTable(w io.Writer, vs []variantFigures) {
 // writePhotoTable prints each photo's warm CPU per variant set, with its
 // ratio to the JPEG-only set, the one-off compile, peak RSS and bytes.
 func writePhotoTable(w io.Writer, sets []formatSet, ps []photoFormats) {
-	head, rule := "| photo | MP |", "|---|---|"
+	cols := []string{"photo", "MP"}
 	for i, s := range sets {
-		head += " " + s.name + " |"
-		rule += "---|"
+		cols = append(cols, s.name)
 		if i > 0 {
-			head += " x JPEG only |"
-			rule += "---|"
+			cols = append(cols, "x JPEG only")
 		}
 	}
-	head += " WASM compile (" + strings.Join(setNames(sets[1:]), " / ") + ") | peak RSS | bytes |"
-	rule += "---|---|---|"
-	fmt.Fprintln(w, head)
-	fmt.Fprintln(w, rule)
+	cols = append(cols, "WASM compile ("+strings.Join(setNames(sets[1:]), " / ")+")", "peak RSS", "bytes")
+	writeTableHead(w, cols, nil)
 	for _, p := range ps {
 		row := fmt.Sprintf("| %s | %.1f |", filepath.Base(p.photo), p.mp)
 		var compile, rss, size []string
@@ -381,15 +370,7 @@ func writeMeansTable(w io.Writer, ps []photoFormats) {
 	if len(ps) == 0 {
 		return
 	}
-	alts := benchFormats[1:]
-	head, rule := "| variant | JPEG CPU |", "|---|---|"
-	for _, f := range alts {
-		n := formatLabel(f)
-		head += fmt.Sprintf(" %s CPU | %s bytes / JPEG | %s SSIM - JPEG |", n, n, n)
-		rule += "---|---|---|"
-	}
-	fmt.Fprintln(w, head)
-	fmt.Fprintln(w, rule)
+	writeTableHead(w, []string{"variant", "JPEG CPU"}, benchFormats[1:], "CPU", "bytes / JPEG", "SSIM - JPEG")
 	for i, v := range ps[0].variants {
 		row := fmt.Sprintf("| %s |", v.name)
 		for _, f := range benchFormats {
@@ -424,6 +405,21 @@ func writeMeansTable(w io.Writer, ps []photoFormats) {
 		fmt.Fprintln(w, row)
 	}
 	fmt.Fprintln(w)
+}
+
+// writeTableHead prints a Markdown table's header: the lead columns, then
+// for each format one column per suffix ("WebP CPU", "WebP bytes", ...).
+func writeTableHead(w io.Writer, lead []string, fs []imagecore.Format, suffixes ...string) {
+	head := "| " + strings.Join(lead, " | ") + " |"
+	n := len(lead)
+	for _, f := range fs {
+		for _, s := range suffixes {
+			head += " " + formatLabel(f) + " " + s + " |"
+			n++
+		}
+	}
+	fmt.Fprintln(w, head)
+	fmt.Fprintln(w, "|"+strings.Repeat("---|", n))
 }
 
 func formatLabel(f imagecore.Format) string {
