@@ -28,8 +28,8 @@ test: ensure-chromium ensure-node
 lint: staticcheck
 	$(GO) vet ./...
 
-## bench: engine benchmarks and the side-by-side run against libvips (issue 7; targets at the end)
-bench: bench-engine bench-compare
+## bench: engine benchmarks, the side-by-side run against libvips and sharp, and the WebP/AVIF rows (issues 7, 15; targets at the end)
+bench: bench-engine bench-compare bench-formats
 
 ## ---- reliability (issue 6): vulnerability scan, staticcheck, fuzzing, load ----
 # The public vulnerability service is unreachable here, so the database is built
@@ -102,7 +102,10 @@ BENCH_RUNS ?= 3
 SHARP_VERSION := 0.34.5
 SHARP_DIR := $(BENCH_DIR)/sharp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-.PHONY: bench-deps bench-corpus bench-engine bench-compare bench-sharp
+# The formats section runs every photo three ways (JPEG only, the default set,
+# every format), each in one warm process: a few minutes on the corpus.
+BENCH_FORMATS_WARM ?= 3
+.PHONY: bench-deps bench-corpus bench-engine bench-compare bench-sharp bench-formats
 
 ## bench-deps: vipsthumbnail (Debian libvips-tools) for the comparison
 bench-deps:
@@ -116,6 +119,14 @@ bench-sharp: $(SHARP_DIR)/node_modules/sharp/package.json bench-corpus
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_DIR)/bin/imagepipe ./cmd/imagepipe
 	$(BENCH_DIR)/bin/imagepipe bench -vips= -runs $(BENCH_RUNS) -procs 1 -scratch $(BENCH_DIR)/out \
 		-sharp $(SHARP_DIR) $(BENCH_CORPUS)/*.jpg | tee $(BENCH_DIR)/report-sharp.md
+
+## bench-formats: the WebP and AVIF alternates at one core, warm: encode CPU per variant and format, CPU per photo (JPEG only, default set, every format), WASM compile apart, bytes and SSIM; report in .bench/report-formats.md
+bench-formats: bench-corpus
+	@mkdir -p $(BENCH_DIR)/bin
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_DIR)/bin/imagepipe ./cmd/imagepipe
+	$(BENCH_DIR)/bin/imagepipe bench -vips= -formats -runs 1 -warm $(BENCH_FORMATS_WARM) -scratch $(BENCH_DIR)/out \
+		$(BENCH_CORPUS)/*.jpg | tee $(BENCH_DIR)/report-formats.md
+	IMAGEPIPE_PHOTOS=$(BENCH_CORPUS) $(GO) test -run '^$$' -bench 'Alternates' -benchtime 1x -cpu 1 ./shared/imagecore
 
 $(SHARP_DIR)/node_modules/sharp/package.json:
 	@command -v node >/dev/null || { echo "node is needed for the sharp comparison (apt-get install -y nodejs npm)" >&2; exit 1; }

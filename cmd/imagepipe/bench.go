@@ -46,7 +46,8 @@ func runBench(ctx context.Context, args []string) error {
 	initBin := fs.String("init", "", "resize function binary (built for this machine) whose cold start to measure")
 	batch := fs.Int("batch", 5, "images per invocation, for the request share of the cost")
 	sharpDir := fs.String("sharp", "", "folder whose node_modules holds sharp: adds the warm comparison against sharp (make bench installs it)")
-	warm := fs.Int("warm", 5, "warm runs per process in the sharp comparison")
+	warm := fs.Int("warm", 5, "warm runs per process in the sharp comparison and the formats section")
+	formats := fs.Bool("formats", false, "adds the formats section: CPU of the JPEG primary, WebP and AVIF per variant and per photo at GOMAXPROCS=1, warm, with bytes and SSIM")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: imagepipe bench [flags] PHOTO...\n\n")
 		fs.PrintDefaults()
@@ -66,6 +67,7 @@ func runBench(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+	configured := slices.Clone(variants) // with their alternates, for -formats
 	// The comparisons are of JPEG variants: sharp and vipsthumbnail make no
 	// alternates here, so neither does the engine (the children read VARIANTS).
 	for i := range variants {
@@ -171,6 +173,11 @@ func runBench(ctx context.Context, args []string) error {
 	if *sharpDir != "" {
 		if err := benchSharp(ctx, out, self, *sharpDir, *scratch, fs.Args(), variants, limits, procList, *runs, *warm); err != nil {
 			return fmt.Errorf("sharp comparison: %w", err)
+		}
+	}
+	if *formats {
+		if err := runBenchFormats(ctx, out, self, *scratch, fs.Args(), configured, limits, *runs, *warm); err != nil {
+			return fmt.Errorf("formats: %w", err)
 		}
 	}
 	if *initBin != "" {

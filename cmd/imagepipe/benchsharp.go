@@ -126,33 +126,74 @@ type warmUsage struct {
 	rssKB int64
 }
 
+// measureWarm runs one warm child and reads its "warm ..." line.
 func measureWarm(ctx context.Context, env []string, name string, args ...string) (warmUsage, error) {
+	out, err := childOutput(ctx, env, name, args...)
+	if err != nil {
+		return warmUsage{}, err
+	}
+	return parseWarm(out)
+}
+
+// childOutput runs a bench child and returns what it printed; a failure
+// carries the child's stderr.
+func childOutput(ctx context.Context, env []string, name string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return warmUsage{}, fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+		return "", fmt.Errorf("%s: %v: %s", name, err, strings.TrimSpace(stderr.String()))
 	}
-	for _, line := range strings.Split(stdout.String(), "\n") {
-		rest, ok := strings.CutPrefix(line, "warm cpu_us=")
-		if !ok {
+	return stdout.String(), nil
+}
+
+// childFigures returns the fields of every "KIND key=value ..." line of a
+// bench child's output whose first word is kind, in order.
+func childFigures(out, kind string) []map[string]string {
+	var lines []map[string]string
+	for _, line := range strings.Split(out, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || fields[0] != kind {
 			continue
 		}
-		fields := strings.Fields(rest)
-		us, err := strconv.ParseInt(fields[0], 10, 64)
-		if err != nil {
-			return warmUsage{}, fmt.Errorf("bad warm line %q", line)
-		}
-		u := warmUsage{cpu: time.Duration(us) * time.Microsecond}
-		for _, f := range fields {
-			if v, ok := strings.CutPrefix(f, "rss_kb="); ok {
-				u.rssKB, _ = strconv.ParseInt(v, 10, 64)
+		m := map[string]string{}
+		for _, f := range fields[1:] {
+			if k, v, ok := strings.Cut(f, "="); ok {
+				m[k] = v
 			}
 		}
-		return u, nil
+		lines = append(lines, m)
 	}
-	return warmUsage{}, fmt.Errorf("%s printed no warm figure: %s", name, stdout.String())
+	return lines
+}
+
+// figureInt reads a whole-number field of a child's line.
+func figureInt(m map[string]string, key string) (int64, error) {
+	v, ok := m[key]
+	if !ok {
+		return 0, fmt.Errorf("no %s", key)
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", key, err)
+	}
+	return n, nil
+}
+
+// parseWarm reads the "warm cpu_us=N ... rss_kb=N" line of a warm child.
+func parseWarm(out string) (warmUsage, error) {
+	lines := childFigures(out, "warm")
+	if len(lines) == 0 {
+		return warmUsage{}, fmt.Errorf("no warm figure in %q", out)
+	}
+	us, err := figureInt(lines[0], "cpu_us")
+	if err != nil {
+		return warmUsage{}, fmt.Errorf("warm line: %w", err)
+	}
+	u := warmUsage{cpu: time.Duration(us) * time.Microsecond}
+	u.rssKB, _ = figureInt(lines[0], "rss_kb") // older children did not print it
+	return u, nil
 }
 
 func medianWarm(us []warmUsage) time.Duration {

@@ -24,6 +24,7 @@ func runResize(ctx context.Context, args []string) error {
 	naive := fs.Bool("naive", false, "use the reference pipeline (full-size imaging Lanczos per variant) instead of the engine, for comparison")
 	quiet := fs.Bool("q", false, "print only errors")
 	repeat := fs.Int("repeat", 1, "process each file this many times in this process and print its warm CPU time per run (for imagepipe bench)")
+	encodes := fs.Bool("encodes", false, "with -repeat, also time each variant's encodes alone (primary and alternates), -repeat times each, on the engine's own pixels")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: imagepipe resize [-naive] [-q] -o DIR FILE...\n\n"+
 			"Makes every variant of each FILE with the resize function's engine and writes\n"+
@@ -36,6 +37,9 @@ func runResize(ctx context.Context, args []string) error {
 	}
 	if *repeat < 1 {
 		return fmt.Errorf("-repeat must be at least 1, got %d", *repeat)
+	}
+	if *encodes && (*repeat < 2 || *naive) {
+		return errors.New("-encodes needs -repeat 2 or more and the engine (not -naive)")
 	}
 	if *out == "" || fs.NArg() == 0 {
 		fs.Usage()
@@ -65,6 +69,15 @@ func runResize(ctx context.Context, args []string) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if *repeat > 1 && !*naive {
+			// Before the first run, as the function does before an image's
+			// budget: the one-off WASM compile is reported on its own.
+			if err := compileRun(engine, file, os.Stdout); err != nil {
+				fmt.Fprintf(os.Stderr, "%s: %v\n", file, err)
+				failed++
+				continue
+			}
+		}
 		if err := resizeFile(file, *out, process, stdout); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", file, err)
 			failed++
@@ -72,6 +85,13 @@ func runResize(ctx context.Context, args []string) error {
 		}
 		if *repeat > 1 {
 			if err := warmRuns(ctx, file, *repeat, process, os.Stdout); err != nil {
+				fmt.Fprintf(os.Stderr, "%s: %v\n", file, err)
+				failed++
+				continue
+			}
+		}
+		if *encodes {
+			if err := encodeRuns(ctx, engine, file, *repeat, os.Stdout); err != nil {
 				fmt.Fprintf(os.Stderr, "%s: %v\n", file, err)
 				failed++
 			}

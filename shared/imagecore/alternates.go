@@ -29,6 +29,9 @@ const (
 // RGBA, YCbCr or Gray); transparency is kept in both formats. ctx is checked
 // before each: an encode is one WASM call that cannot be interrupted.
 func encodeAlternates(ctx context.Context, img image.Image, v Variant, opaque bool) ([]Alternate, error) {
+	// Both encode paths come through here first, with the pixels the primary
+	// is encoded from too: the one place a bench can take them (measure.go).
+	observeVariant(ctx, img, v, opaque)
 	if len(v.Formats) == 0 {
 		return nil, nil
 	}

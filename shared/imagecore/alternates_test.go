@@ -27,10 +27,10 @@ func TestAVIFAlternatesMatchTheJPEG(t *testing.T) {
 			res := process(t, es, data)
 			for i, o := range res.Outputs {
 				r := decodeOutput(t, refs.Outputs[i])
-				sj := ssim(r, decodeOutput(t, o))
+				sj := SSIM(r, decodeOutput(t, o))
 				for _, a := range o.Alternates {
 					m := decodeOutput(t, Output{Name: o.Name, Format: a.Format, Data: a.Data, Width: o.Width, Height: o.Height})
-					sa := ssim(r, m)
+					sa := SSIM(r, m)
 					t.Logf("%-6s %4dx%-4d jpeg %6d bytes SSIM %.4f, %s %6d bytes (%.2f) SSIM %.4f", o.Name, o.Width, o.Height,
 						len(o.Data), sj, a.Format, len(a.Data), float64(len(a.Data))/float64(len(o.Data)), sa)
 					if a.Format != FormatAVIF {

@@ -42,13 +42,18 @@ func primariesOnly(vs []Variant) []Variant {
 	return out
 }
 
-func benchPhotosWith(b *testing.B, variants []Variant, run func(*Engine, []byte) (*Result, error)) {
-	photos := qualityPhotos(&testing.T{})
-	names := make([]string, 0, len(photos))
+// benchPhotoData are the benchmarks' photos (qualityPhotos), in name order.
+func benchPhotoData() (names []string, photos map[string][]byte) {
+	photos = qualityPhotos(&testing.T{})
 	for n := range photos {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	return names, photos
+}
+
+func benchPhotosWith(b *testing.B, variants []Variant, run func(*Engine, []byte) (*Result, error)) {
+	names, photos := benchPhotoData()
 	e, err := NewEngine(DefaultLimits(), variants)
 	if err != nil {
 		b.Fatal(err)
@@ -76,12 +81,7 @@ func benchPhotosWith(b *testing.B, variants []Variant, run func(*Engine, []byte)
 // variants choose (jpegScales): the part of BenchmarkProcess that sharp's
 // libjpeg-turbo does with SIMD.
 func BenchmarkJPEGDecode(b *testing.B) {
-	photos := qualityPhotos(&testing.T{})
-	names := make([]string, 0, len(photos))
-	for n := range photos {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names, photos := benchPhotoData()
 	e, err := NewEngine(DefaultLimits(), primariesOnly(DefaultVariants()))
 	if err != nil {
 		b.Fatal(err)
@@ -111,6 +111,47 @@ func BenchmarkJPEGDecode(b *testing.B) {
 					b.Fatal(err)
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkAlternates is each default variant's encodes alone, in every
+// format (the JPEG primary, WebP, AVIF), on the pixels the engine encodes for
+// it: cpu-ms/op per variant and format, the rows imagepipe bench -formats
+// prints per photo. The WASM encoders are compiled before any timing.
+func BenchmarkAlternates(b *testing.B) {
+	variants := DefaultVariants()
+	for i := range variants {
+		variants[i].Formats = []Format{FormatWebP, FormatAVIF}
+	}
+	e, err := NewEngine(DefaultLimits(), variants)
+	if err != nil {
+		b.Fatal(err)
+	}
+	names, photos := benchPhotoData()
+	for _, name := range names {
+		data := photos[name]
+		e.Prepare(data)
+		images, _, err := e.VariantImages(context.Background(), data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name, func(b *testing.B) {
+			for _, vi := range images {
+				for _, f := range append([]Format{vi.PrimaryFormat()}, vi.Variant.Formats...) {
+					b.Run(vi.Variant.Name+"-"+string(f), func(b *testing.B) {
+						var n int
+						loopCPU(b, func() {
+							out, err := vi.Encode(f)
+							if err != nil {
+								b.Fatal(err)
+							}
+							n = len(out)
+						})
+						b.ReportMetric(float64(n), "out-bytes")
+					})
+				}
+			}
 		})
 	}
 }

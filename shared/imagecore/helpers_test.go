@@ -12,9 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/gen2brain/avif"
-	xwebp "golang.org/x/image/webp"
 )
 
 func newEngine(t *testing.T, variants ...Variant) *Engine {
@@ -52,26 +49,13 @@ func wantCode(t *testing.T, err error, code Code) {
 	}
 }
 
-// decodeOutput decodes an output with the standard library, checking that its
-// bytes are in the format it claims.
+// decodeOutput decodes an output as a client sees it (DecodeOutput), checking
+// that its bytes are in the format it claims.
 func decodeOutput(t *testing.T, o Output) image.Image {
 	t.Helper()
-	var m image.Image
-	var err error
-	switch o.Format {
-	case FormatJPEG:
-		m, err = jpeg.Decode(bytes.NewReader(o.Data))
-	case FormatPNG:
-		m, err = png.Decode(bytes.NewReader(o.Data))
-	case FormatWebP:
-		m, err = xwebp.Decode(bytes.NewReader(o.Data))
-	case FormatAVIF:
-		m, err = avif.Decode(bytes.NewReader(o.Data))
-	default:
-		t.Fatalf("output %s: unexpected format %q", o.Name, o.Format)
-	}
+	m, err := DecodeOutput(o.Format, o.Data)
 	if err != nil {
-		t.Fatalf("output %s: decode %s: %v", o.Name, o.Format, err)
+		t.Fatalf("output %s: %v", o.Name, err)
 	}
 	if b := m.Bounds(); b.Dx() != o.Width || b.Dy() != o.Height {
 		t.Fatalf("output %s: encoded %dx%d, reported %dx%d", o.Name, b.Dx(), b.Dy(), o.Width, o.Height)

@@ -5,11 +5,13 @@ import (
 	"math"
 )
 
-// ssim is the mean structural similarity (Wang et al. 2004) of b against a
+// SSIM is the mean structural similarity (Wang et al. 2004) of b against a
 // on luma (BT.601 weights): local means, variances and covariance under the
 // standard 11x11 Gaussian window (sigma 1.5), constants for 8-bit samples,
-// averaged over the positions where the window fits. 1 is identical.
-func ssim(a, b image.Image) float64 {
+// averaged over the positions where the window fits. 1 is identical; NaN when
+// the sizes differ or are under the window. The engine never calls it: it is
+// the fidelity figure of the tests and of imagepipe bench, exported for the latter.
+func SSIM(a, b image.Image) float64 {
 	w, h := a.Bounds().Dx(), a.Bounds().Dy()
 	if w < 11 || h < 11 || b.Bounds().Dx() != w || b.Bounds().Dy() != h {
 		return math.NaN()
