@@ -1337,36 +1337,55 @@ func idct(blk []int32, q *[64]uint16, n int, dst []byte, stride int) {
 }
 
 // idct4 is the 4-point case of idct with the basis folded into an
-// even/odd butterfly: per row and column, 4 multiplications instead of 16.
+// even/odd butterfly (per row and column, 4 multiplications instead of 16),
+// in 13-bit fixed point: no conversions to and from float, and the same
+// result as the basis matrix within one level (TestIDCT4MatchesBasis).
 func idct4(blk *[16]int32, q *[64]uint16, dst []byte, stride int) {
 	const (
-		k0 = 0.35355339 // cos(pi/4)/2
-		k1 = 0.46193977 // cos(pi/8)/2
-		k3 = 0.19134172 // cos(3pi/8)/2
+		k0 = 2896 // cos(pi/4)/2 << 13
+		k1 = 3784 // cos(pi/8)/2 << 13
+		k3 = 1567 // cos(3pi/8)/2 << 13
+		// Rows keep 2 fraction bits; the columns' 13 + 2 come off at the end.
+		rowShift = 11
+		colShift = 15
 	)
-	var t [16]float32
+	var t [16]int32
 	for v := 0; v < 4; v++ {
 		r := blk[v*4 : v*4+4 : v*4+4]
 		if r[0]|r[1]|r[2]|r[3] == 0 {
 			continue
 		}
 		qr := q[v*8 : v*8+4 : v*8+4]
-		i0, i1 := float32(r[0])*float32(qr[0]), float32(r[1])*float32(qr[1])
-		i2, i3 := float32(r[2])*float32(qr[2]), float32(r[3])*float32(qr[3])
+		i0, i1 := r[0]*int32(qr[0]), r[1]*int32(qr[1])
+		i2, i3 := r[2]*int32(qr[2]), r[3]*int32(qr[3])
 		a, b := k0*(i0+i2), k0*(i0-i2)
 		o1, o2 := k1*i1+k3*i3, k3*i1-k1*i3
-		t[v*4], t[v*4+1], t[v*4+2], t[v*4+3] = a+o1, b+o2, b-o2, a-o1
+		const round = 1 << (rowShift - 1)
+		t[v*4] = (a + o1 + round) >> rowShift
+		t[v*4+1] = (b + o2 + round) >> rowShift
+		t[v*4+2] = (b - o2 + round) >> rowShift
+		t[v*4+3] = (a - o1 + round) >> rowShift
 	}
 	_ = dst[3*stride+3]
 	for x := 0; x < 4; x++ {
 		i0, i1, i2, i3 := t[x], t[4+x], t[8+x], t[12+x]
-		a, b := k0*(i0+i2)+128, k0*(i0-i2)+128
+		const bias = 128<<colShift + 1<<(colShift-1) // the level shift and the rounding
+		a, b := k0*(i0+i2)+bias, k0*(i0-i2)+bias
 		o1, o2 := k1*i1+k3*i3, k3*i1-k1*i3
-		dst[x] = clampf(a + o1)
-		dst[stride+x] = clampf(b + o2)
-		dst[2*stride+x] = clampf(b - o2)
-		dst[3*stride+x] = clampf(a - o1)
+		dst[x] = clampShift(a+o1, colShift)
+		dst[stride+x] = clampShift(b+o2, colShift)
+		dst[2*stride+x] = clampShift(b-o2, colShift)
+		dst[3*stride+x] = clampShift(a-o1, colShift)
 	}
+}
+
+// clampShift is v >> s limited to 0..255.
+func clampShift(v int32, s uint) uint8 {
+	v >>= s
+	if uint32(v) > 255 {
+		return uint8(^(v >> 31)) // 0 below, 255 above
+	}
+	return uint8(v)
 }
 
 func clampf(f float32) uint8 {
