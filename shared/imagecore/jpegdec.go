@@ -1126,7 +1126,7 @@ func (d *jpegDecoder) acRefine(c *jpegComp, b []int16, nz *uint64, sp *scanParam
 		if zeros != 0 {
 			p = bits.TrailingZeros64(zeros)
 		}
-		if m := mask & bandMask(k, p-1); m != 0 && p > k {
+		if m := mask >> uint(k) << uint(k) & (1<<uint(p) - 1); m != 0 { // the non-zero ones in k..p-1 (p may be 64)
 			n := uint(bits.OnesCount64(m))
 			if nbits < n {
 				d.acc, d.nbits = acc, nbits
