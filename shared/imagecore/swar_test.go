@@ -10,6 +10,7 @@ import (
 // size (odd widths and heights leave a lane without a partner), ratio (few
 // and many taps, up- and downscaling of chroma) and offset.
 func TestSWARMatchesScalar(t *testing.T) {
+	seenH, seenV := map[int]bool{}, map[int]bool{}
 	rng := rand.New(rand.NewSource(3))
 	tests := []struct {
 		sw, sh, w, h int
@@ -23,6 +24,12 @@ func TestSWARMatchesScalar(t *testing.T) {
 		{64, 64, 200, 200, 0, 0}, // chroma brought up to the output size
 		{4000, 40, 200, 3, 10.5, 2},
 		{17, 1000, 5, 31, 0, 0},
+		{3014, 41, 2048, 27, 0, 0},   // 9 taps both ways (the unrolled horizontal loop)
+		{2656, 30, 2048, 23, 0, 0},   // 8 taps
+		{2113, 23, 2048, 21, 0, 0},   // 7 taps, odd width and height
+		{2656, 1494, 480, 270, 0, 0}, // 34 taps (eight at a time, then four, then two)
+		{9, 3, 9, 7, 0, 0},           // 3 vertical taps: only the fused last pass
+		{12, 4, 12, 9, 0.25, 0.5},    // 4 vertical taps
 	}
 	for _, tt := range tests {
 		src := plane{pix: make([]byte, tt.sw*tt.sh), w: tt.sw, h: tt.sh, stride: tt.sw}
@@ -37,6 +44,7 @@ func TestSWARMatchesScalar(t *testing.T) {
 		lw, lh := float64(tt.sw)-2*tt.ox, float64(tt.sh)-2*tt.oy
 		hw := weightsFor(tt.w, tt.ox, lw, tt.sw)
 		vw := weightsFor(tt.h, tt.oy, lh, tt.sh)
+		seenH[hw.n], seenV[vw.n] = true, true
 		x0 := hw.start[0]
 		cols := hw.start[tt.w-1] + hw.n - x0
 
@@ -58,6 +66,16 @@ func TestSWARMatchesScalar(t *testing.T) {
 		horizontalSWAR(got, cols, x0, hw, gotOut, tt.w, tt.h)
 		if d := firstDiff(gotOut, wantOut); d >= 0 {
 			t.Errorf("%+v: horizontal differs at %d: %d, want %d", tt, d, gotOut[d], wantOut[d])
+		}
+	}
+	for _, n := range []int{7, 8, 9, 34} { // the specialised horizontal loops and a long one
+		if !seenH[n] {
+			t.Errorf("no case with %d horizontal taps", n)
+		}
+	}
+	for _, n := range []int{1, 3, 4, 5, 6, 8, 9} { // every length of the vertical pass's last group
+		if !seenV[n] {
+			t.Errorf("no case with %d vertical taps", n)
 		}
 	}
 }
@@ -113,4 +131,29 @@ func verticalScalar(ctx context.Context, src plane, x0 int, vw axisWeights, tmp 
 		}
 	}
 	return nil
+}
+
+// clamp8 is branch-free; it must round and clamp exactly as the plain
+// definition does over every sum a filter can make (and well beyond).
+func TestClamp8(t *testing.T) {
+	ref := func(v int32) uint8 {
+		v = (v + wHalf) >> wBits
+		if v < 0 {
+			return 0
+		}
+		if v > 255 {
+			return 255
+		}
+		return uint8(v)
+	}
+	for v := int32(-1 << 26); v <= 1<<26; v++ {
+		if got, want := clamp8(v), ref(v); got != want {
+			t.Fatalf("clamp8(%d) = %d, want %d", v, got, want)
+		}
+	}
+	for _, v := range []int32{-1 << 31, 1<<31 - 1 - wHalf, -wHalf - 1, -wHalf, 255*wOne + wHalf - 1, 255*wOne + wHalf} {
+		if got, want := clamp8(v), ref(v); got != want {
+			t.Fatalf("clamp8(%d) = %d, want %d", v, got, want)
+		}
+	}
 }
