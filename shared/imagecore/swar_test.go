@@ -24,7 +24,8 @@ func TestSWARMatchesScalar(t *testing.T) {
 		{64, 64, 200, 200, 0, 0}, // chroma brought up to the output size
 		{4000, 40, 200, 3, 10.5, 2},
 		{17, 1000, 5, 31, 0, 0},
-		{3014, 41, 2048, 27, 0, 0},   // 9 taps both ways (the unrolled horizontal loop)
+		{3014, 41, 2048, 27, 0, 0},   // 9 horizontal taps (the unrolled loop), 10 vertical
+		{301, 848, 204, 576, 0, 0},   // 9 taps both ways
 		{2656, 30, 2048, 23, 0, 0},   // 8 taps
 		{2113, 23, 2048, 21, 0, 0},   // 7 taps, odd width and height
 		{2656, 1494, 480, 270, 0, 0}, // 34 taps (eight at a time, then four, then two)
