@@ -2,6 +2,8 @@ package imagecore
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"image"
 	"image/jpeg"
 	"math/rand"
@@ -161,5 +163,45 @@ func BenchmarkJPEGEncode(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// The encoder's exact bytes for a spread of sizes, layouts, qualities and
+// contents. Speed work on the encoder must keep them; a deliberate change of
+// its arithmetic changes the engine's output, so it bumps EngineVersion and
+// records the new digests here.
+func TestPlanarJPEGEncoderGolden(t *testing.T) {
+	photo := loadTestPhoto(t)
+	rng := rand.New(rand.NewSource(11))
+	noise := image.NewYCbCr(image.Rect(0, 0, 61, 37), image.YCbCrSubsampleRatio420)
+	for _, p := range [][]byte{noise.Y, noise.Cb, noise.Cr} {
+		for i := range p {
+			p[i] = byte(rng.Intn(256))
+		}
+	}
+	tests := []struct {
+		name    string
+		m       image.Image
+		quality int
+		want    string
+	}{
+		{"1x1 gray", cropLayout(photo, 1, 1, "gray"), 82, "5f68b2e39db79b4678cd4f9e032b653ed784ec70b906a367f45329b204bbac91"},
+		{"7x9 444", cropLayout(photo, 7, 9, "444"), 82, "4536bf97d2a896684434e7c08dfc837b9432bb0ff5cd8f16141cfdc45192887d"},
+		{"17x33 420", cropLayout(photo, 17, 33, "420"), 82, "26c44772b44299c2e69b4e7dc98e105b9b29b18bdac0d044ce8fead1a34b980b"},
+		{"481x271 420", cropLayout(photo, 481, 271, "420"), 82, "6b6a8e95f52fb0671af7e63b6165ec719033466a12a802255fe17eb0fe6ac955"},
+		{"333x211 444 q95", cropLayout(photo, 333, 211, "444"), 95, "a9a05c95cf98b575f6efa3166f08c97f949b2e463423ddf6ef0297c3681eac3a"},
+		{"640x427 gray q30", cropLayout(photo, 640, 427, "gray"), 30, "9c77cd9b40b204cd22fa82dd93042ae234ab7ca2957718e38a0129f46c8905d5"},
+		{"1024x683 420 q100", cropLayout(photo, 1024, 683, "420"), 100, "cfea4ac78a00be797cca1f408e85eeeca6ae93e028e4e3622f06b63149020753"},
+		{"1024x683 420 q1", cropLayout(photo, 1024, 683, "420"), 1, "d6942f31871629d4967dfa1503681c379e1aac6129217447f8a0a20b2960c6c4"},
+		{"noise 420 q90", noise, 90, "27fe36e90acf7167ebd09e8fc012c441fe194682c18147462b6879af0f819db8"},
+	}
+	for _, tt := range tests {
+		out, err := encodeJPEGPlanes(tt.m, tt.quality, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("%x", sha256.Sum256(out)); got != tt.want {
+			t.Errorf("%s: sha256 %s, want %s", tt.name, got, tt.want)
+		}
 	}
 }
