@@ -205,3 +205,97 @@ func TestPlanarJPEGEncoderGolden(t *testing.T) {
 		}
 	}
 }
+
+// fdctAAN is the Arai-Agui-Nakajima forward DCT on a level-shifted block in
+// natural order, in place; outputs are scaled by 8*aanScale[r]*aanScale[c].
+// Rows, then columns, each an 8-point transform on locals (5 multiplies).
+func fdctAAN(b *[64]float32) {
+	for r := 0; r < 8; r++ {
+		p := (*[8]float32)(b[r*8 : r*8+8])
+		p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7] = fdct8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7])
+	}
+	for c := 0; c < 8; c++ {
+		p := (*[57]float32)(b[c : c+57])
+		p[0], p[8], p[16], p[24], p[32], p[40], p[48], p[56] = fdct8(p[0], p[8], p[16], p[24], p[32], p[40], p[48], p[56])
+	}
+}
+
+// The fused load, DCT and quantization of transformBlock against the plain
+// steps (copy the block with edge repeats, fdctAAN, quantize in natural
+// order, reorder to zigzag), block by block, interior and edge blocks,
+// flat, noisy and extreme contents, every quality's tables.
+func TestTransformBlockMatchesSteps(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	const w, h = 29, 21 // blocks cut by both edges
+	pix := make([]byte, w*h)
+	for _, quality := range []int{1, 30, 82, 100} {
+		lq, _ := quantTables(quality)
+		div := divisors(&lq)
+		for _, fill := range []string{"noise", "flat0", "flat255", "checker"} {
+			for i := range pix {
+				switch fill {
+				case "noise":
+					pix[i] = byte(rng.Intn(256))
+				case "flat0":
+					pix[i] = 0
+				case "flat255":
+					pix[i] = 255
+				default:
+					pix[i] = byte(255 * ((i%w + i/w) % 2))
+				}
+			}
+			c := &encComp{pix: pix, w: w, h: h, stride: w, div: &div}
+			for y0 := 0; y0 < h; y0 += 8 {
+				for x0 := 0; x0 < w; x0 += 8 {
+					var b [64]float32
+					for y := range 8 {
+						for x := range 8 {
+							b[y*8+x] = float32(int32(pix[min(y0+y, h-1)*w+min(x0+x, w-1)]) - 128)
+						}
+					}
+					fdctAAN(&b)
+					var want [64]int32
+					var wantNZ uint64
+					for k, i := range encZigzag {
+						want[k] = int32(b[i]*div[i]+(rndBias+0.5)) - rndBias
+						if want[k] != 0 {
+							wantNZ |= 1 << k
+						}
+					}
+					var got [64]int32
+					nz := transformBlock(&got, c, x0, y0)
+					if got != want || nz != wantNZ {
+						t.Fatalf("q%d %s block (%d,%d): got %v (mask %x), want %v (mask %x)", quality, fill, x0, y0, got, nz, want, wantNZ)
+					}
+				}
+			}
+		}
+	}
+}
+
+// encZigzag is T.81's order: the anti-diagonals r+c = 0..14, walked up and
+// to the right on even diagonals, down and to the left on odd ones.
+func TestEncZigzag(t *testing.T) {
+	var want [64]uint8
+	k := 0
+	for d := 0; d < 15; d++ {
+		for i := 0; i <= d; i++ {
+			r := i // odd diagonals start at the top row
+			if d%2 == 0 {
+				r = d - i
+			}
+			if c := d - r; r < 8 && c < 8 {
+				want[k] = uint8(r*8 + c)
+				k++
+			}
+		}
+	}
+	if encZigzag != want {
+		t.Fatalf("encZigzag %v, want %v", encZigzag, want)
+	}
+	for k, i := range encZigzag {
+		if encUnzig[i] != uint8(k) {
+			t.Fatalf("encUnzig[%d] = %d, want %d", i, encUnzig[i], k)
+		}
+	}
+}
