@@ -21,8 +21,30 @@ const laneBias = 1 << 30
 
 const laneBias2 = uint64(laneBias) | uint64(laneBias)<<32
 
-func lane0(v uint64) int32 { return int32(uint32(v)) - laneBias }
-func lane1(v uint64) int32 { return int32(uint32(v>>32)) - laneBias }
+// laneStart is where the accumulators start: the bias, plus the rounding half
+// of the final shift and clampOffset in both lanes, so that clampPair needs
+// no add.
+const laneStart = laneBias2 + (clampOffset<<wBits+wHalf)*(1+1<<32)
+
+// clampPair is clamp8 of both lanes of an accumulator that started at
+// laneStart, by table: a lane's bits from wBits up are the rounded sample
+// plus clampOffset (the bias is a multiple of 2^wBits times the table size),
+// and the table maps that to the sample clamped to 0-255. Exact for sums
+// within ±clampOffset*wOne, eight times the most any filter of weightsFor can
+// reach (255 times the sum of its weights' magnitudes, under 2*wOne).
+func clampPair(v uint64) (lo, hi uint8) {
+	const mask = 2*clampOffset - 1
+	return clampTab[uint32(v)>>wBits&mask], clampTab[v>>(32+wBits)&mask]
+}
+
+const clampOffset = 2048
+
+var clampTab = func() (t [2 * clampOffset]uint8) {
+	for i := range t {
+		t[i] = uint8(min(max(i-clampOffset, 0), 255))
+	}
+	return t
+}()
 
 // verticalSWAR filters columns [x0, x0+cols) of src into len(vw.start) rows
 // of tmp (cols bytes each). Column i and column i+half share a lane pair.
@@ -69,7 +91,7 @@ func verticalSWAR(ctx context.Context, src plane, x0, cols int, vw axisWeights, 
 			}
 		} else {
 			for i := range acc {
-				acc[i] = laneBias2
+				acc[i] = laneStart
 			}
 		}
 		out := tmp[y*cols:][:cols]
@@ -87,7 +109,7 @@ func vFirst4(acc, r0, r1, r2, r3 []uint64, w0, w1, w2, w3 int32) {
 	a0, a1, a2, a3 := uint64(int64(w0)), uint64(int64(w1)), uint64(int64(w2)), uint64(int64(w3))
 	r0, r1, r2, r3 = r0[:len(acc)], r1[:len(acc)], r2[:len(acc)], r3[:len(acc)]
 	for i := range acc {
-		acc[i] = laneBias2 + r0[i]*a0 + r1[i]*a1 + r2[i]*a2 + r3[i]*a3
+		acc[i] = laneStart + r0[i]*a0 + r1[i]*a1 + r2[i]*a2 + r3[i]*a3
 	}
 }
 
@@ -109,28 +131,28 @@ func vLast(acc []uint64, r [4][]uint64, w [4]int32, m int, lo, hi []byte) {
 		r0, a0 := r[0][:len(a)], uint64(int64(w[0]))
 		for i, v := range a {
 			v += r0[i] * a0
-			lo[i], hi[i] = clamp8(lane0(v)), clamp8(lane1(v))
+			lo[i], hi[i] = clampPair(v)
 		}
 	case 2:
 		r0, r1 := r[0][:len(a)], r[1][:len(a)]
 		a0, a1 := uint64(int64(w[0])), uint64(int64(w[1]))
 		for i, v := range a {
 			v += r0[i]*a0 + r1[i]*a1
-			lo[i], hi[i] = clamp8(lane0(v)), clamp8(lane1(v))
+			lo[i], hi[i] = clampPair(v)
 		}
 	case 3:
 		r0, r1, r2 := r[0][:len(a)], r[1][:len(a)], r[2][:len(a)]
 		a0, a1, a2 := uint64(int64(w[0])), uint64(int64(w[1])), uint64(int64(w[2]))
 		for i, v := range a {
 			v += r0[i]*a0 + r1[i]*a1 + r2[i]*a2
-			lo[i], hi[i] = clamp8(lane0(v)), clamp8(lane1(v))
+			lo[i], hi[i] = clampPair(v)
 		}
 	default:
 		r0, r1, r2, r3 := r[0][:len(a)], r[1][:len(a)], r[2][:len(a)], r[3][:len(a)]
 		a0, a1, a2, a3 := uint64(int64(w[0])), uint64(int64(w[1])), uint64(int64(w[2])), uint64(int64(w[3]))
 		for i, v := range a {
 			v += r0[i]*a0 + r1[i]*a1 + r2[i]*a2 + r3[i]*a3
-			lo[i], hi[i] = clamp8(lane0(v)), clamp8(lane1(v))
+			lo[i], hi[i] = clampPair(v)
 		}
 	}
 	if len(a) < len(acc) { // odd width: the last pair has only its low lane
@@ -140,7 +162,7 @@ func vLast(acc []uint64, r [4][]uint64, w [4]int32, m int, lo, hi []byte) {
 			v += r[j][i] * uint64(int64(w[j]))
 		}
 		lo = lo[:i+1]
-		lo[i] = clamp8(lane0(v))
+		lo[i], _ = clampPair(v)
 	}
 }
 
@@ -188,9 +210,10 @@ func hRow7(pair []uint64, x0 int, start []int, wq []int32, o0, o1 []byte) {
 	for x, s := range start {
 		p := (*[7]uint64)(pair[s-x0:])
 		q := (*[7]int32)(wq[x*7:])
-		acc := laneBias2 + p[0]*u64(q[0]) + p[1]*u64(q[1]) + p[2]*u64(q[2]) + p[3]*u64(q[3]) + p[4]*u64(q[4]) + p[5]*u64(q[5]) + p[6]*u64(q[6])
-		o1[x] = clamp8(lane1(acc))
-		o0[x] = clamp8(lane0(acc))
+		acc := laneStart + p[0]*u64(q[0]) + p[1]*u64(q[1]) + p[2]*u64(q[2]) + p[3]*u64(q[3]) + p[4]*u64(q[4]) + p[5]*u64(q[5]) + p[6]*u64(q[6])
+		lo, hi := clampPair(acc)
+		o1[x] = hi
+		o0[x] = lo
 	}
 }
 
@@ -200,9 +223,10 @@ func hRow8(pair []uint64, x0 int, start []int, wq []int32, o0, o1 []byte) {
 	for x, s := range start {
 		p := (*[8]uint64)(pair[s-x0:])
 		q := (*[8]int32)(wq[x*8:])
-		acc := laneBias2 + p[0]*u64(q[0]) + p[1]*u64(q[1]) + p[2]*u64(q[2]) + p[3]*u64(q[3]) + p[4]*u64(q[4]) + p[5]*u64(q[5]) + p[6]*u64(q[6]) + p[7]*u64(q[7])
-		o1[x] = clamp8(lane1(acc))
-		o0[x] = clamp8(lane0(acc))
+		acc := laneStart + p[0]*u64(q[0]) + p[1]*u64(q[1]) + p[2]*u64(q[2]) + p[3]*u64(q[3]) + p[4]*u64(q[4]) + p[5]*u64(q[5]) + p[6]*u64(q[6]) + p[7]*u64(q[7])
+		lo, hi := clampPair(acc)
+		o1[x] = hi
+		o0[x] = lo
 	}
 }
 
@@ -212,9 +236,10 @@ func hRow9(pair []uint64, x0 int, start []int, wq []int32, o0, o1 []byte) {
 	for x, s := range start {
 		p := (*[9]uint64)(pair[s-x0:])
 		q := (*[9]int32)(wq[x*9:])
-		acc := laneBias2 + p[0]*u64(q[0]) + p[1]*u64(q[1]) + p[2]*u64(q[2]) + p[3]*u64(q[3]) + p[4]*u64(q[4]) + p[5]*u64(q[5]) + p[6]*u64(q[6]) + p[7]*u64(q[7]) + p[8]*u64(q[8])
-		o1[x] = clamp8(lane1(acc))
-		o0[x] = clamp8(lane0(acc))
+		acc := laneStart + p[0]*u64(q[0]) + p[1]*u64(q[1]) + p[2]*u64(q[2]) + p[3]*u64(q[3]) + p[4]*u64(q[4]) + p[5]*u64(q[5]) + p[6]*u64(q[6]) + p[7]*u64(q[7]) + p[8]*u64(q[8])
+		lo, hi := clampPair(acc)
+		o1[x] = hi
+		o0[x] = lo
 	}
 }
 
@@ -227,7 +252,7 @@ func hRowN(pair []uint64, x0, n int, start []int, wq []int32, o0, o1 []byte) {
 	for x, s := range start {
 		p := pair[s-x0:][:n]
 		q := wq[x*n:][:n]
-		acc := laneBias2
+		acc := laneStart
 		k := 0
 		for ; k+8 <= len(p); k += 8 {
 			pk, qk := (*[8]uint64)(p[k:]), (*[8]int32)(q[k:])
@@ -242,7 +267,8 @@ func hRowN(pair []uint64, x0, n int, start []int, wq []int32, o0, o1 []byte) {
 		for ; k < len(p); k++ {
 			acc += p[k] * u64(q[k])
 		}
-		o1[x] = clamp8(lane1(acc))
-		o0[x] = clamp8(lane0(acc))
+		lo, hi := clampPair(acc)
+		o1[x] = hi
+		o0[x] = lo
 	}
 }

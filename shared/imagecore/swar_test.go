@@ -158,3 +158,52 @@ func TestClamp8(t *testing.T) {
 		}
 	}
 }
+
+// clampPair must give clamp8 of each lane for every sum a filter can make
+// (and eight times beyond: any |sum| below clampOffset*wOne), whatever the
+// other lane holds.
+func TestClampPair(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	const lim = clampOffset*wOne - wHalf
+	lane := func(v int32) uint64 { return uint64(uint32(int64(laneStart&0xFFFFFFFF) + int64(v))) }
+	for s := int32(-lim); s < lim; s += 1 + int32(rng.Intn(2)) {
+		o := int32(rng.Intn(2*lim)) - lim
+		lo, hi := clampPair(lane(s) | lane(o)<<32)
+		if lo != clamp8(s) || hi != clamp8(o) {
+			t.Fatalf("clampPair(%d, %d) = %d, %d, want %d, %d", s, o, lo, hi, clamp8(s), clamp8(o))
+		}
+		lo, hi = clampPair(lane(o) | lane(s)<<32)
+		if lo != clamp8(o) || hi != clamp8(s) {
+			t.Fatalf("clampPair(%d, %d) = %d, %d, want %d, %d", o, s, lo, hi, clamp8(o), clamp8(s))
+		}
+	}
+}
+
+// The bound clampPair relies on: no filter weightsFor makes has weights whose
+// magnitudes sum to 2*wOne or more (Lanczos-3 renormalised at an edge reaches
+// about 1.6), over up- and downscaling, offsets and tiny axes.
+func TestWeightMagnitudes(t *testing.T) {
+	worst := 0.0
+	for _, srcN := range []int{1, 2, 3, 4, 5, 7, 16, 101, 1000} {
+		for _, dst := range []int{1, 2, 3, 5, 8, 33, 200, 999, 3000} {
+			for _, off := range []float64{0, 0.25, 0.5, 1.75} {
+				length := float64(srcN) - 2*off
+				if length <= 0 {
+					continue
+				}
+				aw := weightsFor(dst, off, length, srcN)
+				for v := range aw.start {
+					var sum int64
+					for _, w := range aw.w[v*aw.n : v*aw.n+aw.n] {
+						sum += int64(max(w, -w))
+					}
+					if sum >= 2*wOne {
+						t.Fatalf("srcN %d dst %d off %v: output %d has weight magnitudes %d", srcN, dst, off, v, sum)
+					}
+					worst = max(worst, float64(sum)/wOne)
+				}
+			}
+		}
+	}
+	t.Logf("largest sum of weight magnitudes: %.3f", worst)
+}
