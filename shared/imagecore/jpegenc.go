@@ -162,37 +162,6 @@ var levelShift = func() (t [256]float32) {
 	return t
 }()
 
-// fdct8 is one 8-point AAN forward DCT (5 multiplies); outputs are scaled
-// by 8*aanScale[k]. transformBlock runs it over the rows, then the columns.
-func fdct8(d0, d1, d2, d3, d4, d5, d6, d7 float32) (o0, o1, o2, o3, o4, o5, o6, o7 float32) {
-	tmp0, tmp7 := d0+d7, d0-d7
-	tmp1, tmp6 := d1+d6, d1-d6
-	tmp2, tmp5 := d2+d5, d2-d5
-	tmp3, tmp4 := d3+d4, d3-d4
-
-	tmp10, tmp13 := tmp0+tmp3, tmp0-tmp3
-	tmp11, tmp12 := tmp1+tmp2, tmp1-tmp2
-	o0 = tmp10 + tmp11
-	o4 = tmp10 - tmp11
-	z1 := (tmp12 + tmp13) * 0.707106781
-	o2 = tmp13 + z1
-	o6 = tmp13 - z1
-
-	tmp10 = tmp4 + tmp5
-	tmp11 = tmp5 + tmp6
-	tmp12 = tmp6 + tmp7
-	z5 := (tmp10 - tmp12) * 0.382683433
-	z2 := 0.541196100*tmp10 + z5
-	z4 := 1.306562965*tmp12 + z5
-	z3 := tmp11 * 0.707106781
-	z11, z13 := tmp7+z3, tmp7-z3
-	o5 = z13 + z2
-	o3 = z13 - z2
-	o1 = z11 + z4
-	o7 = z11 - z4
-	return
-}
-
 // bitWriter packs codes into bytes with JPEG's 0xFF stuffing.
 type bitWriter struct {
 	out  []byte
@@ -349,10 +318,11 @@ func encodeJPEGPlanes(m image.Image, quality int, buf []byte) ([]byte, error) {
 
 // transformBlock loads the 8x8 block at (x0, y0) of c (past the edge the last
 // row and column repeat, which costs the fewest bits), runs the row DCTs as
-// the rows arrive, then each column DCT straight into quantization: q gets
-// the quantized coefficients in zigzag order, and the result has bit k set
-// when q[k] is not zero. The arithmetic is exactly fdctAAN's followed by one
-// multiply and a round per coefficient.
+// the rows arrive, then each column DCT straight into quantization (both
+// are the tests' fdct8, written out: Go does not inline it). q gets the
+// quantized coefficients in zigzag order, and the result has bit k set when
+// q[k] is not zero. The arithmetic is exactly fdctAAN's followed by one
+// multiply and a round per coefficient (TestTransformBlockMatchesSteps).
 func transformBlock(q *[64]int32, c *encComp, x0, y0 int) (nz uint64) {
 	var b [64]float32
 	lut := &levelShift
@@ -370,14 +340,61 @@ func transformBlock(q *[64]int32, c *encComp, x0, y0 int) (nz uint64) {
 			r = &edge
 		}
 		p := (*[8]float32)(b[y*8:])
-		p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7] = fdct8(lut[r[0]], lut[r[1]], lut[r[2]], lut[r[3]], lut[r[4]], lut[r[5]], lut[r[6]], lut[r[7]])
+		d0, d1, d2, d3, d4, d5, d6, d7 := lut[r[0]], lut[r[1]], lut[r[2]], lut[r[3]], lut[r[4]], lut[r[5]], lut[r[6]], lut[r[7]]
+		tmp0, tmp7 := d0+d7, d0-d7
+		tmp1, tmp6 := d1+d6, d1-d6
+		tmp2, tmp5 := d2+d5, d2-d5
+		tmp3, tmp4 := d3+d4, d3-d4
+		tmp10, tmp13 := tmp0+tmp3, tmp0-tmp3
+		tmp11, tmp12 := tmp1+tmp2, tmp1-tmp2
+		o0 := tmp10 + tmp11
+		o4 := tmp10 - tmp11
+		z1 := (tmp12 + tmp13) * 0.707106781
+		o2 := tmp13 + z1
+		o6 := tmp13 - z1
+		tmp10 = tmp4 + tmp5
+		tmp11 = tmp5 + tmp6
+		tmp12 = tmp6 + tmp7
+		z5 := (tmp10 - tmp12) * 0.382683433
+		z2 := 0.541196100*tmp10 + z5
+		z4 := 1.306562965*tmp12 + z5
+		z3 := tmp11 * 0.707106781
+		z11, z13 := tmp7+z3, tmp7-z3
+		o5 := z13 + z2
+		o3 := z13 - z2
+		o1 := z11 + z4
+		o7 := z11 - z4
+		p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7] = o0, o1, o2, o3, o4, o5, o6, o7
 	}
 	div := c.div
 	for x := 0; x < 8; x++ {
 		p := (*[57]float32)(b[x:])
 		d := (*[57]float32)(div[x:])
 		u := (*[57]uint8)(encUnzig[x:])
-		o0, o1, o2, o3, o4, o5, o6, o7 := fdct8(p[0], p[8], p[16], p[24], p[32], p[40], p[48], p[56])
+		d0, d1, d2, d3, d4, d5, d6, d7 := p[0], p[8], p[16], p[24], p[32], p[40], p[48], p[56]
+		tmp0, tmp7 := d0+d7, d0-d7
+		tmp1, tmp6 := d1+d6, d1-d6
+		tmp2, tmp5 := d2+d5, d2-d5
+		tmp3, tmp4 := d3+d4, d3-d4
+		tmp10, tmp13 := tmp0+tmp3, tmp0-tmp3
+		tmp11, tmp12 := tmp1+tmp2, tmp1-tmp2
+		o0 := tmp10 + tmp11
+		o4 := tmp10 - tmp11
+		z1 := (tmp12 + tmp13) * 0.707106781
+		o2 := tmp13 + z1
+		o6 := tmp13 - z1
+		tmp10 = tmp4 + tmp5
+		tmp11 = tmp5 + tmp6
+		tmp12 = tmp6 + tmp7
+		z5 := (tmp10 - tmp12) * 0.382683433
+		z2 := 0.541196100*tmp10 + z5
+		z4 := 1.306562965*tmp12 + z5
+		z3 := tmp11 * 0.707106781
+		z11, z13 := tmp7+z3, tmp7-z3
+		o5 := z13 + z2
+		o3 := z13 - z2
+		o1 := z11 + z4
+		o7 := z11 - z4
 		nz |= quantize(q, o0, d[0], u[0]) | quantize(q, o1, d[8], u[8]) |
 			quantize(q, o2, d[16], u[16]) | quantize(q, o3, d[24], u[24]) |
 			quantize(q, o4, d[32], u[32]) | quantize(q, o5, d[40], u[40]) |

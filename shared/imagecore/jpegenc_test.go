@@ -220,6 +220,38 @@ func fdctAAN(b *[64]float32) {
 	}
 }
 
+// fdct8 is one 8-point AAN forward DCT (5 multiplies); outputs are scaled
+// by 8*aanScale[k]. transformBlock has it written out for the rows, then the columns; this
+// and fdctAAN are the reference it is tested against.
+func fdct8(d0, d1, d2, d3, d4, d5, d6, d7 float32) (o0, o1, o2, o3, o4, o5, o6, o7 float32) {
+	tmp0, tmp7 := d0+d7, d0-d7
+	tmp1, tmp6 := d1+d6, d1-d6
+	tmp2, tmp5 := d2+d5, d2-d5
+	tmp3, tmp4 := d3+d4, d3-d4
+
+	tmp10, tmp13 := tmp0+tmp3, tmp0-tmp3
+	tmp11, tmp12 := tmp1+tmp2, tmp1-tmp2
+	o0 = tmp10 + tmp11
+	o4 = tmp10 - tmp11
+	z1 := (tmp12 + tmp13) * 0.707106781
+	o2 = tmp13 + z1
+	o6 = tmp13 - z1
+
+	tmp10 = tmp4 + tmp5
+	tmp11 = tmp5 + tmp6
+	tmp12 = tmp6 + tmp7
+	z5 := (tmp10 - tmp12) * 0.382683433
+	z2 := 0.541196100*tmp10 + z5
+	z4 := 1.306562965*tmp12 + z5
+	z3 := tmp11 * 0.707106781
+	z11, z13 := tmp7+z3, tmp7-z3
+	o5 = z13 + z2
+	o3 = z13 - z2
+	o1 = z11 + z4
+	o7 = z11 - z4
+	return
+}
+
 // The fused load, DCT and quantization of transformBlock against the plain
 // steps (copy the block with edge repeats, fdctAAN, quantize in natural
 // order, reorder to zigzag), block by block, interior and edge blocks,
