@@ -51,10 +51,11 @@ var clampTab = func() (t [2 * clampOffset]uint8) {
 // Source rows are packed into a ring of vw.n rows as the filter reaches them
 // (start rows only grow), so the packing costs one pass over the rows read.
 //
-// Each output row is made in ceil(n/4) passes over its lane pairs, four taps a
-// pass: the first pass starts the accumulators at the bias, the last (one to
-// four taps) adds its taps and writes the output bytes straight from
-// registers, so no pass only clears or only extracts.
+// Each output row is made in ceil((n-1)/4) passes over its lane pairs (n > 4),
+// four taps a pass: the first pass (five taps when that leaves whole fours)
+// starts the accumulators at the bias, the last (one to four taps) adds its
+// taps and writes the output bytes straight from registers, so no pass only
+// clears or only extracts.
 func verticalSWAR(ctx context.Context, src plane, x0, cols int, vw axisWeights, tmp []byte) error {
 	n := vw.n
 	half := (cols + 1) / 2
@@ -83,7 +84,13 @@ func verticalSWAR(ctx context.Context, src plane, x0, cols int, vw axisWeights, 
 		ws := vw.w[y*n : y*n+n]
 		ringRow := func(k int) []uint64 { return ring[((s+k)%n)*half:][:half] }
 		k := 0
-		if n > 4 {
+		if n%4 == 1 && n > 5 { // 9, 13, 17 taps: five first, then whole fours
+			vFirst5(acc, ringRow(0), ringRow(1), ringRow(2), ringRow(3), ringRow(4), ws[0], ws[1], ws[2], ws[3], ws[4])
+			k = 5
+			for ; n-k > 4; k += 4 {
+				vAdd4(acc, ringRow(k), ringRow(k+1), ringRow(k+2), ringRow(k+3), ws[k], ws[k+1], ws[k+2], ws[k+3])
+			}
+		} else if n > 4 {
 			vFirst4(acc, ringRow(0), ringRow(1), ringRow(2), ringRow(3), ws[0], ws[1], ws[2], ws[3])
 			k = 4
 			for ; n-k > 4; k += 4 {
@@ -110,6 +117,14 @@ func vFirst4(acc, r0, r1, r2, r3 []uint64, w0, w1, w2, w3 int32) {
 	r0, r1, r2, r3 = r0[:len(acc)], r1[:len(acc)], r2[:len(acc)], r3[:len(acc)]
 	for i := range acc {
 		acc[i] = laneStart + r0[i]*a0 + r1[i]*a1 + r2[i]*a2 + r3[i]*a3
+	}
+}
+
+func vFirst5(acc, r0, r1, r2, r3, r4 []uint64, w0, w1, w2, w3, w4 int32) {
+	a0, a1, a2, a3, a4 := u64(w0), u64(w1), u64(w2), u64(w3), u64(w4)
+	r0, r1, r2, r3, r4 = r0[:len(acc)], r1[:len(acc)], r2[:len(acc)], r3[:len(acc)], r4[:len(acc)]
+	for i := range acc {
+		acc[i] = laneStart + r0[i]*a0 + r1[i]*a1 + r2[i]*a2 + r3[i]*a3 + r4[i]*a4
 	}
 }
 

@@ -29,6 +29,7 @@ func TestSWARMatchesScalar(t *testing.T) {
 		{2656, 30, 2048, 23, 0, 0},   // 8 taps
 		{2113, 23, 2048, 21, 0, 0},   // 7 taps, odd width and height
 		{2656, 1494, 480, 270, 0, 0}, // 34 taps (eight at a time, then four, then two)
+		{40, 300, 40, 55, 0, 0},      // 33 vertical taps: five first, then fours
 		{9, 3, 9, 7, 0, 0},           // 3 vertical taps: only the fused last pass
 		{12, 4, 12, 9, 0.25, 0.5},    // 4 vertical taps
 	}
@@ -74,7 +75,7 @@ func TestSWARMatchesScalar(t *testing.T) {
 			t.Errorf("no case with %d horizontal taps", n)
 		}
 	}
-	for _, n := range []int{1, 3, 4, 5, 6, 8, 9} { // every length of the vertical pass's last group
+	for _, n := range []int{1, 3, 4, 5, 6, 8, 9, 33} { // every length of the vertical pass's last group, a five-tap first group
 		if !seenV[n] {
 			t.Errorf("no case with %d vertical taps", n)
 		}
