@@ -1,17 +1,23 @@
 package imagecore
 
 import (
+	"encoding/binary"
 	"errors"
 	"image"
 	"math/bits"
+	"slices"
 )
 
 // A baseline JPEG encoder for the planes the engine makes (Y, Cb, Cr at 4:2:0
 // or 4:4:4, or gray). image/jpeg converts every 8x8 block from an image.Image
 // back into YCbCr, divides every coefficient and emits bits one code at a
 // time; here the planes go straight in, the AAN float DCT folds its scaling
-// into the quantizer (one multiply per coefficient), zero runs are found from
-// a bit mask, and bits leave through a 64-bit accumulator. The tables and the
+// into the quantizer (one multiply per coefficient), each block is loaded,
+// transformed and quantized in one pass (rows transformed as they are read,
+// samples level-shifted by table lookup, columns quantized straight into
+// zigzag order with their non-zero mask), zero runs are found from that mask,
+// and bits leave through a 64-bit accumulator held in locals per block, into
+// an output slice grown once per MCU. The tables and the
 // quality scaling are the standard ones (ITU T.81 Annex K, libjpeg's
 // quality formula), so sizes and quality match a libjpeg encoder at the same
 // setting with its default Huffman tables.
@@ -131,48 +137,30 @@ func divisors(q *[64]uint16) (d [64]float32) {
 	return d
 }
 
-// fdctAAN is the Arai-Agui-Nakajima forward DCT on a level-shifted block in
-// natural order, in place; outputs are scaled by 8*aanScale[r]*aanScale[c].
-// Rows, then columns, each an 8-point transform on locals (5 multiplies).
-func fdctAAN(b *[64]float32) {
-	for r := 0; r < 8; r++ {
-		p := (*[8]float32)(b[r*8 : r*8+8])
-		p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7] = fdct8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7])
-	}
-	for c := 0; c < 8; c++ {
-		p := (*[57]float32)(b[c : c+57])
-		p[0], p[8], p[16], p[24], p[32], p[40], p[48], p[56] = fdct8(p[0], p[8], p[16], p[24], p[32], p[40], p[48], p[56])
-	}
+// encZigzag[k] is the natural (row-major) index of the k-th coefficient in
+// zigzag order (T.81 figure A.6); encUnzig is its inverse.
+var encZigzag = [64]uint8{
+	0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
+	12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
+	35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
+	58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 }
 
-func fdct8(d0, d1, d2, d3, d4, d5, d6, d7 float32) (o0, o1, o2, o3, o4, o5, o6, o7 float32) {
-	tmp0, tmp7 := d0+d7, d0-d7
-	tmp1, tmp6 := d1+d6, d1-d6
-	tmp2, tmp5 := d2+d5, d2-d5
-	tmp3, tmp4 := d3+d4, d3-d4
+var encUnzig = func() (u [64]uint8) {
+	for k, i := range encZigzag {
+		u[i] = uint8(k)
+	}
+	return u
+}()
 
-	tmp10, tmp13 := tmp0+tmp3, tmp0-tmp3
-	tmp11, tmp12 := tmp1+tmp2, tmp1-tmp2
-	o0 = tmp10 + tmp11
-	o4 = tmp10 - tmp11
-	z1 := (tmp12 + tmp13) * 0.707106781
-	o2 = tmp13 + z1
-	o6 = tmp13 - z1
-
-	tmp10 = tmp4 + tmp5
-	tmp11 = tmp5 + tmp6
-	tmp12 = tmp6 + tmp7
-	z5 := (tmp10 - tmp12) * 0.382683433
-	z2 := 0.541196100*tmp10 + z5
-	z4 := 1.306562965*tmp12 + z5
-	z3 := tmp11 * 0.707106781
-	z11, z13 := tmp7+z3, tmp7-z3
-	o5 = z13 + z2
-	o3 = z13 - z2
-	o1 = z11 + z4
-	o7 = z11 - z4
-	return
-}
+// levelShift[v] is sample v level-shifted as the DCT takes it: a table load
+// instead of an int-to-float conversion per sample.
+var levelShift = func() (t [256]float32) {
+	for v := range t {
+		t[v] = float32(int32(v) - 128)
+	}
+	return t
+}()
 
 // bitWriter packs codes into bytes with JPEG's 0xFF stuffing.
 type bitWriter struct {
@@ -181,29 +169,29 @@ type bitWriter struct {
 	bits uint
 }
 
-func (w *bitWriter) put(code uint32, n uint) {
-	w.acc = w.acc<<n | uint64(code)
-	w.bits += n
-	if w.bits >= 32 {
-		w.flush32()
+// flush32 writes the oldest 32 of the nb pending bits of acc, stuffing a zero
+// after every 0xFF byte. out must have room for 8 more bytes.
+func flush32(out []byte, acc uint64, nb uint) ([]byte, uint) {
+	nb -= 32
+	v := uint32(acc >> nb)
+	if hasFF(v) {
+		return appendStuffed(out, v), nb
 	}
+	n := len(out)
+	out = out[:n+4]
+	binary.BigEndian.PutUint32(out[n:], v)
+	return out, nb
 }
 
-// flush32 writes the oldest 32 bits, stuffing a zero after every 0xFF byte.
-func (w *bitWriter) flush32() {
-	w.bits -= 32
-	v := uint32(w.acc >> w.bits)
-	if !hasFF(v) {
-		w.out = append(w.out, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-		return
-	}
+func appendStuffed(out []byte, v uint32) []byte {
 	for s := 24; s >= 0; s -= 8 {
 		b := byte(v >> uint(s))
-		w.out = append(w.out, b)
+		out = append(out, b)
 		if b == 0xFF {
-			w.out = append(w.out, 0)
+			out = append(out, 0)
 		}
 	}
+	return out
 }
 
 func hasFF(v uint32) bool {
@@ -308,15 +296,17 @@ func encodeJPEGPlanes(m image.Image, quality int, buf []byte) ([]byte, error) {
 
 	bw := bitWriter{out: out}
 	mcuW, mcuH := 8*comps[0].hs, 8*comps[0].vs
-	var blk [64]float32
+	var q [64]int32
 	for my := 0; my < (h+mcuH-1)/mcuH; my++ {
 		for mx := 0; mx < (w+mcuW-1)/mcuW; mx++ {
+			// An MCU of 6 blocks writes at most 6*(2+64*27/8)*2 bytes with
+			// stuffing: make room once, so flushes never grow the slice.
+			bw.out = slices.Grow(bw.out, 4096)
 			for _, c := range comps {
 				for by := 0; by < c.vs; by++ {
 					for bx := 0; bx < c.hs; bx++ {
-						loadBlock(&blk, c, (mx*c.hs+bx)*8, (my*c.vs+by)*8)
-						fdctAAN(&blk)
-						encodeBlock(&bw, &blk, c)
+						nz := transformBlock(&q, c, (mx*c.hs+bx)*8, (my*c.vs+by)*8)
+						encodeBlock(&bw, &q, nz, c)
 					}
 				}
 			}
@@ -326,79 +316,158 @@ func encodeJPEGPlanes(m image.Image, quality int, buf []byte) ([]byte, error) {
 	return append(bw.out, 0xFF, 0xD9), nil
 }
 
-// loadBlock copies the 8x8 block at (x0, y0) of c, level-shifted; past the
-// edge the last row and column repeat, which costs the fewest bits.
-func loadBlock(b *[64]float32, c *encComp, x0, y0 int) {
+// transformBlock loads the 8x8 block at (x0, y0) of c (past the edge the last
+// row and column repeat, which costs the fewest bits), runs the row DCTs as
+// the rows arrive, then each column DCT straight into quantization (both
+// are the tests' fdct8, written out: Go does not inline it). q gets the
+// quantized coefficients in zigzag order, and the result has bit k set when
+// q[k] is not zero. The arithmetic is exactly fdctAAN's followed by one
+// multiply and a round per coefficient (TestTransformBlockMatchesSteps).
+func transformBlock(q *[64]int32, c *encComp, x0, y0 int) (nz uint64) {
+	var b [64]float32
+	lut := &levelShift
 	for y := 0; y < 8; y++ {
 		sy := min(y0+y, c.h-1)
 		row := c.pix[sy*c.stride : sy*c.stride+c.w]
-		d := b[y*8 : y*8+8 : y*8+8]
-		if x0+8 <= c.w {
-			r := row[x0 : x0+8 : x0+8]
-			for x := range d {
-				d[x] = float32(int32(r[x]) - 128)
+		var r *[8]byte
+		if x0+8 <= len(row) {
+			r = (*[8]byte)(row[x0:])
+		} else {
+			var edge [8]byte
+			for x := range edge {
+				edge[x] = row[min(x0+x, len(row)-1)]
 			}
-			continue
+			r = &edge
 		}
-		for x := range d {
-			d[x] = float32(int32(row[min(x0+x, c.w-1)]) - 128)
-		}
+		p := (*[8]float32)(b[y*8:])
+		d0, d1, d2, d3, d4, d5, d6, d7 := lut[r[0]], lut[r[1]], lut[r[2]], lut[r[3]], lut[r[4]], lut[r[5]], lut[r[6]], lut[r[7]]
+		tmp0, tmp7 := d0+d7, d0-d7
+		tmp1, tmp6 := d1+d6, d1-d6
+		tmp2, tmp5 := d2+d5, d2-d5
+		tmp3, tmp4 := d3+d4, d3-d4
+		tmp10, tmp13 := tmp0+tmp3, tmp0-tmp3
+		tmp11, tmp12 := tmp1+tmp2, tmp1-tmp2
+		o0 := tmp10 + tmp11
+		o4 := tmp10 - tmp11
+		z1 := (tmp12 + tmp13) * 0.707106781
+		o2 := tmp13 + z1
+		o6 := tmp13 - z1
+		tmp10 = tmp4 + tmp5
+		tmp11 = tmp5 + tmp6
+		tmp12 = tmp6 + tmp7
+		z5 := (tmp10 - tmp12) * 0.382683433
+		z2 := 0.541196100*tmp10 + z5
+		z4 := 1.306562965*tmp12 + z5
+		z3 := tmp11 * 0.707106781
+		z11, z13 := tmp7+z3, tmp7-z3
+		o5 := z13 + z2
+		o3 := z13 - z2
+		o1 := z11 + z4
+		o7 := z11 - z4
+		p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7] = o0, o1, o2, o3, o4, o5, o6, o7
 	}
+	div := c.div
+	for x := 0; x < 8; x++ {
+		p := (*[57]float32)(b[x:])
+		d := (*[57]float32)(div[x:])
+		u := (*[57]uint8)(encUnzig[x:])
+		d0, d1, d2, d3, d4, d5, d6, d7 := p[0], p[8], p[16], p[24], p[32], p[40], p[48], p[56]
+		tmp0, tmp7 := d0+d7, d0-d7
+		tmp1, tmp6 := d1+d6, d1-d6
+		tmp2, tmp5 := d2+d5, d2-d5
+		tmp3, tmp4 := d3+d4, d3-d4
+		tmp10, tmp13 := tmp0+tmp3, tmp0-tmp3
+		tmp11, tmp12 := tmp1+tmp2, tmp1-tmp2
+		o0 := tmp10 + tmp11
+		o4 := tmp10 - tmp11
+		z1 := (tmp12 + tmp13) * 0.707106781
+		o2 := tmp13 + z1
+		o6 := tmp13 - z1
+		tmp10 = tmp4 + tmp5
+		tmp11 = tmp5 + tmp6
+		tmp12 = tmp6 + tmp7
+		z5 := (tmp10 - tmp12) * 0.382683433
+		z2 := 0.541196100*tmp10 + z5
+		z4 := 1.306562965*tmp12 + z5
+		z3 := tmp11 * 0.707106781
+		z11, z13 := tmp7+z3, tmp7-z3
+		o5 := z13 + z2
+		o3 := z13 - z2
+		o1 := z11 + z4
+		o7 := z11 - z4
+		nz |= quantize(q, o0, d[0], u[0]) | quantize(q, o1, d[8], u[8]) |
+			quantize(q, o2, d[16], u[16]) | quantize(q, o3, d[24], u[24]) |
+			quantize(q, o4, d[32], u[32]) | quantize(q, o5, d[40], u[40]) |
+			quantize(q, o6, d[48], u[48]) | quantize(q, o7, d[56], u[56])
+	}
+	return nz
 }
 
-// encodeBlock quantizes a transformed block and writes its Huffman codes.
-func encodeBlock(w *bitWriter, b *[64]float32, c *encComp) {
-	var qn [64]int32 // natural order
-	div := c.div
-	for i, v := range b {
-		// Rounds to nearest without a branch: coefficients are far above -rndBias.
-		qn[i] = int32(v*div[i]+(rndBias+0.5)) - rndBias
-	}
-	var nz uint64 // bit k set: zigzag coefficient k is not zero
-	var q [64]int32
-	for k, i := range zigzag {
-		v := qn[i]
-		q[k] = v
-		if v != 0 {
-			nz |= 1 << uint(k)
-		}
-	}
+// quantize stores coefficient v times its divisor d, rounded, as zigzag
+// coefficient k of q, and returns k's bit if the result is not zero.
+func quantize(q *[64]int32, v, d float32, k uint8) uint64 {
+	// Rounds to nearest without a branch: coefficients are far above -rndBias.
+	qv := int32(v*d+(rndBias+0.5)) - rndBias
+	k &= 63
+	q[k] = qv
+	return uint64((uint32(qv)|uint32(-qv))>>31) << k
+}
+
+// encodeBlock writes the Huffman codes of a quantized block (zigzag order,
+// nz its non-zero mask).
+func encodeBlock(w *bitWriter, q *[64]int32, nz uint64, c *encComp) {
 	diff := q[0] - c.pred
 	c.pred = q[0]
-	emitValue(w, c.dc, 0, diff)
+	acc, nb := w.acc, w.bits
+	out := w.out
+	code, n := valueCode(c.dc, 0, diff)
+	acc, nb = acc<<n|uint64(code), nb+n
 	nz &^= 1
 	k := 1
+	ac := c.ac
 	for nz != 0 {
 		next := bits.TrailingZeros64(nz)
 		run := next - k
 		for run > 15 {
-			hc := c.ac[0xF0]
-			w.put(hc.code, uint(hc.n))
+			hc := ac[0xF0]
+			acc, nb = acc<<hc.n|uint64(hc.code), nb+uint(hc.n)
 			run -= 16
+			if nb >= 32 {
+				out, nb = flush32(out, acc, nb)
+			}
 		}
-		emitValue(w, c.ac, byte(run<<4), q[next&63])
+		if nb >= 32 {
+			out, nb = flush32(out, acc, nb)
+		}
+		code, n := valueCode(ac, byte(run<<4), q[next&63])
+		acc, nb = acc<<n|uint64(code), nb+n
 		nz &= nz - 1
 		k = next + 1
 	}
-	if k < 64 {
-		hc := c.ac[0x00] // EOB
-		w.put(hc.code, uint(hc.n))
+	if nb >= 32 {
+		out, nb = flush32(out, acc, nb)
 	}
+	if k < 64 {
+		hc := ac[0x00] // EOB
+		acc, nb = acc<<hc.n|uint64(hc.code), nb+uint(hc.n)
+		if nb >= 32 {
+			out, nb = flush32(out, acc, nb)
+		}
+	}
+	w.out, w.acc, w.bits = out, acc, nb
 }
 
 // rndBias shifts quantized values positive so float-to-int truncation rounds.
 const rndBias = 1 << 15
 
-// emitValue writes the code for (run<<4 | size) and the value's size bits.
-func emitValue(w *bitWriter, t *encHuff, run byte, v int32) {
-	a := v
-	if a < 0 {
-		a = -a
-		v--
-	}
+// valueCode is the code for (run<<4 | size) followed by the value's size
+// bits, and its length (at most 16+11 bits).
+func valueCode(t *encHuff, run byte, v int32) (uint32, uint) {
+	m := v >> 31 // -1 for negative values
+	a := (v ^ m) - m
 	s := uint(bits.Len32(uint32(a)))
 	hc := t[run|byte(s)]
-	w.put(hc.code<<s|uint32(v)&(1<<s-1), uint(hc.n)+s)
+	return hc.code<<s | uint32(v+m)&(1<<s-1), uint(hc.n) + s
 }
 
 func appendDQT(out []byte, id byte, q *[64]uint16) []byte {

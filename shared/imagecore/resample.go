@@ -151,15 +151,12 @@ func resample(ctx context.Context, src *image.RGBA, ox, oy, lw, lh float64, w, h
 	return dst, nil
 }
 
+// clamp8 rounds a filter sum to a sample, clamped to 0-255 without a branch
+// (ringing at hard edges and in noise clamps often enough to mispredict).
 func clamp8(v int32) uint8 {
 	v = (v + wHalf) >> wBits
-	if v < 0 {
-		return 0
-	}
-	if v > 255 {
-		return 255
-	}
-	return uint8(v)
+	v &^= v >> 31                 // negative: 0
+	return uint8(v | (255-v)>>31) // above 255: all ones
 }
 
 // vertical filters columns [x0, x1) of src into len(aw.start) rows, one plane
