@@ -22,6 +22,9 @@ func jpegScales(info SourceInfo, d *jpegDecoder, variants []Variant) []int {
 		ks[i] = maxJPEGShrink
 	}
 	for _, p := range planVariants(info, geoms, d.w, d.h, variants) {
+		if p.from >= 0 { // made from another variant's output
+			continue
+		}
 		ks[0] = min(ks[0], p.planes[0].kx, p.planes[0].ky)
 	}
 	// Chroma follows luma, as in libjpeg: small outputs keep full-size

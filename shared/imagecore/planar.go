@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"sort"
 )
 
 // Opaque JPEG and lossy WebP sources never become RGB: each of their Y, Cb
@@ -174,7 +175,8 @@ type chainGeom struct {
 }
 
 // planeReq is where one channel of one variant reads from: region (ox, oy,
-// lw, lh) of level (kx, ky), resampled to w x h.
+// lw, lh) of level (kx, ky), or of the source variant's output plane when the
+// variant is made from another one's output, resampled to w x h.
 type planeReq struct {
 	ox, oy, lw, lh float64
 	w, h, kx, ky   int
@@ -182,8 +184,10 @@ type planeReq struct {
 
 type variantPlan struct {
 	v          Variant
+	crop       image.Rectangle
 	ow, oh     int
 	subsampled bool
+	from       int // the variant whose output this one is made from, or -1: the pyramid
 	planes     []planeReq
 }
 
@@ -198,32 +202,29 @@ func planVariants(info SourceInfo, geoms []chainGeom, w, h int, variants []Varia
 			bw, bh = bh, bw
 		}
 		crop, ow, oh := plan(v.Fit, bw, bh, w, h)
-		j := variantPlan{v: v, ow: ow, oh: oh}
+		j := variantPlan{v: v, crop: crop, ow: ow, oh: oh, from: -1}
 		// A JPEG output stores chroma at half size (4:2:0) whatever it is
 		// given, so for large outputs make chroma at that size in the first
 		// place. Small outputs get full-size chroma, which costs little and
 		// matches the encoder's own 2x2 averaging exactly.
 		j.subsampled = len(geoms) == 3 && outputFormat(v.Format, true) == FormatJPEG && ow*oh >= subsampleMinPixels
 		for ci, c := range geoms {
-			tw, th := ow, oh
-			if ci > 0 && j.subsampled {
-				tw, th = (ow+1)/2, (oh+1)/2
-			}
+			tw, th := j.target(ci)
 			// Region of this channel at level 0, then the deepest level on
-			// each axis that leaves Lanczos a ratio of at least minLanczosRatio.
+			// each axis that leaves Lanczos a ratio of at least g.
 			ox, oy := float64(crop.Min.X)*c.sx, float64(crop.Min.Y)*c.sy
 			lw, lh := float64(crop.Dx())*c.sx, float64(crop.Dy())*c.sy
-			if ci > 0 && j.subsampled { // half-size chroma sample j covers output pixels 2j and 2j+1,
-				lw *= float64(2*tw) / float64(ow) // so an odd side's last one hangs over the edge
-				lh *= float64(2*th) / float64(oh)
-			}
+			lw, lh = j.overhang(ci, lw, lh)
 			kx, ky, pw, ph := 0, 0, c.w, c.h
 			g := lanczosRatioFor(ow, oh)
-			for lw/float64(tw) >= 2*g && pw > 1 {
+			if ci > 0 {
+				g = max(g, chromaLanczosRatio)
+			}
+			for pw > 1 && boxStep(lw, tw, g) {
 				ox, lw, pw = ox/2, lw/2, (pw+1)/2
 				kx++
 			}
-			for lh/float64(th) >= 2*g && ph > 1 {
+			for ph > 1 && boxStep(lh, th, g) {
 				oy, lh, ph = oy/2, lh/2, (ph+1)/2
 				ky++
 			}
@@ -231,7 +232,111 @@ func planVariants(info SourceInfo, geoms []chainGeom, w, h int, variants []Varia
 		}
 		plans[i] = j
 	}
+	cascade(plans)
 	return plans
+}
+
+// target is the size channel ci of the variant is made at.
+func (j *variantPlan) target(ci int) (int, int) {
+	if ci > 0 && j.subsampled {
+		return (j.ow + 1) / 2, (j.oh + 1) / 2
+	}
+	return j.ow, j.oh
+}
+
+// overhang widens a half-size chroma region: sample j covers output pixels
+// 2j and 2j+1, so an odd side's last one hangs over the edge.
+func (j *variantPlan) overhang(ci int, lw, lh float64) (float64, float64) {
+	if ci > 0 && j.subsampled {
+		tw, th := j.target(ci)
+		lw *= float64(2*tw) / float64(j.ow)
+		lh *= float64(2*th) / float64(j.oh)
+	}
+	return lw, lh
+}
+
+// chromaLanczosRatio is the least ratio a box step may leave chroma (whose
+// half-size planes for 4:2:0 outputs are what the encoder keeps): a box step
+// followed by a short Lanczos shows as soft colour edges, measurably worse
+// than the full Lanczos from the finer plane (issue 15). An exact 2x step to
+// the output size stays a box: it is the encoder's own 2x2 average.
+const chromaLanczosRatio = 2
+
+// boxStep reports whether a region of l samples resampled to n may take one
+// more 2x box step first, leaving Lanczos a ratio of at least g (or exactly 1
+// when g is chromaLanczosRatio).
+func boxStep(l float64, n int, g float64) bool {
+	r := l / float64(n)
+	return r >= 2*g || g == chromaLanczosRatio && r == 2
+}
+
+// cascadeRatio is the least ratio at which a variant is made from a larger
+// variant's output rather than from the pyramid: a Lanczos from a 2x larger
+// output, as sharp's decode-once cascade makes its variants, is sharper
+// than a box step and a short Lanczos, and costs less than a full Lanczos
+// from the plane the box step reads. Just under 2, so that an output half
+// another's size once rounded (683 rows from 1365) qualifies.
+const cascadeRatio = 1.9
+
+// cascade chooses, for each variant, whether it is made from a larger
+// variant's (unencoded, unoriented) output instead of from the pyramid: the
+// smallest output that covers its region at least cascadeRatio times over;
+// failing that, when its own pyramid plan would leave Lanczos less than 2
+// after a box step (the softness a box step shows), the smallest output that
+// is at least its size. Chroma is never upsampled: a variant with
+// full-size chroma is made from one with half-size chroma only at twice its
+// size or more. Only geometry decides, so the scaled JPEG decoder (which plans at
+// full size) and the renderer (at the decoded size) choose alike.
+func cascade(plans []variantPlan) {
+	order := make([]int, len(plans))
+	for i := range order {
+		order[i] = i
+	}
+	area := func(i int) int { return plans[i].ow * plans[i].oh }
+	sort.SliceStable(order, func(a, b int) bool { return area(order[a]) > area(order[b]) })
+	for n, i := range order {
+		b := &plans[i]
+		y := b.planes[0]
+		soft := float64(b.crop.Dx()) >= 2*float64(b.ow) && y.lw < 2*float64(y.w) ||
+			float64(b.crop.Dy()) >= 2*float64(b.oh) && y.lh < 2*float64(y.h)
+		best, bestGood := -1, false
+		for _, k := range order[:n] {
+			a := &plans[k]
+			if !b.crop.In(a.crop) {
+				continue
+			}
+			rx := float64(b.crop.Dx()) * float64(a.ow) / float64(a.crop.Dx()) / float64(b.ow)
+			ry := float64(b.crop.Dy()) * float64(a.oh) / float64(a.crop.Dy()) / float64(b.oh)
+			if rx < 1 || ry < 1 || a.subsampled && !b.subsampled && (rx < 2 || ry < 2) {
+				continue
+			}
+			good := rx >= cascadeRatio && ry >= cascadeRatio
+			if !good && !soft || bestGood && !good {
+				continue
+			}
+			if best < 0 || good && !bestGood || area(k) < area(best) {
+				best, bestGood = k, good
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		a := &plans[best]
+		b.from = best
+		// b's crop in a's output pixels, then per channel in a's plane samples.
+		fx, fy := float64(a.ow)/float64(a.crop.Dx()), float64(a.oh)/float64(a.crop.Dy())
+		ox, oy := float64(b.crop.Min.X-a.crop.Min.X)*fx, float64(b.crop.Min.Y-a.crop.Min.Y)*fy
+		lw, lh := float64(b.crop.Dx())*fx, float64(b.crop.Dy())*fy
+		for ci := range b.planes {
+			s := 1.0
+			if ci > 0 && a.subsampled {
+				s = 0.5 // a's chroma sample j covers its output pixels 2j and 2j+1
+			}
+			tw, th := b.target(ci)
+			cw, ch := b.overhang(ci, lw*s, lh*s)
+			b.planes[ci] = planeReq{ox: ox * s, oy: oy * s, lw: cw, lh: ch, w: tw, h: th}
+		}
+	}
 }
 
 func renderPlanar(ctx context.Context, info SourceInfo, chains []*chain, w, h int, variants []Variant) ([]Output, error) {
@@ -242,37 +347,88 @@ func renderPlanar(ctx context.Context, info SourceInfo, chains []*chain, w, h in
 	}
 	plans := planVariants(info, geoms, w, h, variants)
 	jobs := make([]planarJob, len(plans))
+	depth := make([]int, len(plans))
+	needed := make([]bool, len(plans))
+	deepest := 0
 	for i, p := range plans {
 		j := planarJob{v: p.v, ow: p.ow, oh: p.oh, subsampled: p.subsampled}
+		for d := p.from; d >= 0; d = plans[d].from {
+			depth[i]++
+		}
+		deepest = max(deepest, depth[i])
+		if p.from >= 0 {
+			needed[p.from] = true
+		}
 		// Only the chosen levels are built.
 		for ci, r := range p.planes {
-			src, err := chains[ci].level(ctx, r.kx, r.ky)
-			if err != nil {
-				return nil, err
+			pj := planeJob{ox: r.ox, oy: r.oy, lw: r.lw, lh: r.lh, w: r.w, h: r.h}
+			if p.from < 0 {
+				src, err := chains[ci].level(ctx, r.kx, r.ky)
+				if err != nil {
+					return nil, err
+				}
+				pj.src = src
 			}
-			j.planes = append(j.planes, planeJob{src: src, ox: r.ox, oy: r.oy, lw: r.lw, lh: r.lh, w: r.w, h: r.h})
+			j.planes = append(j.planes, pj)
 		}
 		jobs[i] = j
 	}
 	outs := make([]Output, len(jobs))
-	err := parallel(ctx, len(jobs), func(i int) error {
-		var err error
-		outs[i], err = jobs[i].run(ctx, info.Orientation)
-		if err != nil {
-			return fmt.Errorf("variant %s: %w", jobs[i].v.Name, err)
+	made := make([][]plane, len(jobs)) // unoriented outputs that other variants are made from
+	// Variants made from the pyramid first, then in waves those made from
+	// their outputs.
+	for d := 0; d <= deepest; d++ {
+		var wave []int
+		for i := range jobs {
+			if depth[i] == d {
+				wave = append(wave, i)
+			}
 		}
-		return nil
-	})
-	return outs, err
+		err := parallel(ctx, len(wave), func(n int) error {
+			i := wave[n]
+			if f := plans[i].from; f >= 0 {
+				for ci := range jobs[i].planes {
+					jobs[i].planes[ci].src = made[f][ci]
+				}
+			}
+			var err error
+			var planes []plane
+			planes, err = jobs[i].resample(ctx)
+			if err == nil {
+				if needed[i] {
+					made[i] = planes
+				}
+				outs[i], err = jobs[i].encode(ctx, planes, info.Orientation)
+			}
+			if err != nil {
+				return fmt.Errorf("variant %s: %w", jobs[i].v.Name, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return outs, nil
 }
 
-func (j planarJob) run(ctx context.Context, orientation int) (Output, error) {
+// resample makes the variant's planes, unoriented.
+func (j planarJob) resample(ctx context.Context) ([]plane, error) {
 	planes := make([]plane, len(j.planes))
 	for i, pj := range j.planes {
 		p, err := resamplePlane(ctx, pj)
 		if err != nil {
-			return Output{}, err
+			return nil, err
 		}
+		planes[i] = p
+	}
+	return planes, nil
+}
+
+// encode orients the variant's planes and encodes them.
+func (j planarJob) encode(ctx context.Context, made []plane, orientation int) (Output, error) {
+	planes := make([]plane, len(made))
+	for i, p := range made {
 		planes[i] = orientPlane(p, orientation)
 	}
 	if err := ctxErr(ctx); err != nil { // before the encode
