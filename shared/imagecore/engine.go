@@ -51,7 +51,7 @@ type Result struct {
 // EngineVersion names the engine's output: bump it whenever the bytes it makes for
 // the same input and settings change (a decoder fix, an encoder change), so
 // manifests and cached URLs made by an older engine are known to be stale.
-const EngineVersion = "6"
+const EngineVersion = "7"
 
 // Engine turns image bytes into the configured variants. It is safe for
 // concurrent use; it holds only immutable configuration.
