@@ -15,11 +15,10 @@ import (
 // on the bench corpus (docs/performance.md, "Formats"): AVIF at the least
 // quality whose SSIM against the Lanczos reference matches the JPEG primary's
 // (q80; speed 10 costs a third of speed 8's CPU for the same bytes and SSIM).
-// No WebP quality matches the primary's SSIM at fewer bytes (q90 is as large
-// as the JPEG and still below it), so WebP is an opt-in that trades quality
-// for size: q82 is 30-45% smaller at an SSIM about 0.03 lower.
+// WebP likewise (q87; method 6 costs 1.25-1.55x method 4's CPU for 4-5%
+// fewer bytes and no better SSIM): 0.76-0.90 of the JPEG's bytes on the corpus.
 const (
-	WebPQuality = 82 // libwebp 0-100
+	WebPQuality = 87 // libwebp 0-100
 	WebPMethod  = 4  // libwebp 0 (fast) - 6 (small)
 	AVIFQuality = 80 // libavif 0-100
 	AVIFSpeed   = 10 // libavif 0 (small) - 10 (fast)
