@@ -5,7 +5,7 @@ GO ?= go
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 FUNCTIONS := api resize
 
-.PHONY: all build test lint bench
+.PHONY: all build test test-arm64 lint bench
 all: build
 
 ## build: one static linux/arm64 `bootstrap` per Lambda function under bin/
@@ -21,8 +21,19 @@ test: ensure-chromium ensure-node
 	@# infra's TestCfnLint lints the synthesized template with cfn-lint when it is installed.
 	@command -v cfn-lint >/dev/null 2>&1 || echo "cfn-lint is not installed: the CloudFormation template will not be linted (pip install cfn-lint)"
 	$(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) --no-print-directory test-arm64
 	$(MAKE) --no-print-directory vulncheck
 	$(MAKE) --no-print-directory check-templates
+
+## test-arm64: the image engine's golden outputs and kernel tests as linux/arm64 under qemu (Lambda runs on Graviton; both builds must make the same bytes)
+ARM64_TESTS := TestEngineGolden|TestSWAR|TestClamp|TestWeightMagnitudes|TestPlanarJPEGEncoder|TestTransformBlock|TestEncZigzag|TestJPEGDecoder|TestIDCT4
+test-arm64:
+	@command -v qemu-aarch64 >/dev/null || { echo "installing qemu-user (apt-get install -y qemu-user)"; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends qemu-user \
+		|| { $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends qemu-user; }; }
+	@mkdir -p .cache
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -c -tags nodynamic -o .cache/imagecore-arm64.test ./shared/imagecore
+	cd shared/imagecore && qemu-aarch64 ../../.cache/imagecore-arm64.test -test.run '$(ARM64_TESTS)'
 
 ## lint: go vet plus staticcheck (pinned in tools/)
 lint: staticcheck

@@ -1318,7 +1318,7 @@ func idct(blk []int32, q *[64]uint16, n int, dst []byte, stride int) {
 			bx := basis[x*8 : x*8+8 : x*8+8]
 			var s float32
 			for u := 0; u <= last; u++ {
-				s += in[u] * bx[u]
+				s += float32(in[u] * bx[u]) // float32(): no fused multiply-add, as on amd64
 			}
 			tmp[v*8+x] = s
 		}
@@ -1329,7 +1329,7 @@ func idct(blk []int32, q *[64]uint16, n int, dst []byte, stride int) {
 		for x := range out {
 			var s float32
 			for v := 0; v < rows; v++ {
-				s += tmp[v*8+x] * by[v]
+				s += float32(tmp[v*8+x] * by[v])
 			}
 			out[x] = clampf(s + 128)
 		}

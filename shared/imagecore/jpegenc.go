@@ -356,8 +356,8 @@ func transformBlock(q *[64]int32, c *encComp, x0, y0 int) (nz uint64) {
 		tmp11 = tmp5 + tmp6
 		tmp12 = tmp6 + tmp7
 		z5 := (tmp10 - tmp12) * 0.382683433
-		z2 := 0.541196100*tmp10 + z5
-		z4 := 1.306562965*tmp12 + z5
+		z2 := float32(0.541196100*tmp10) + z5 // float32(): no fused multiply-add on arm64, so both builds agree
+		z4 := float32(1.306562965*tmp12) + z5
 		z3 := tmp11 * 0.707106781
 		z11, z13 := tmp7+z3, tmp7-z3
 		o5 := z13 + z2
@@ -387,8 +387,8 @@ func transformBlock(q *[64]int32, c *encComp, x0, y0 int) (nz uint64) {
 		tmp11 = tmp5 + tmp6
 		tmp12 = tmp6 + tmp7
 		z5 := (tmp10 - tmp12) * 0.382683433
-		z2 := 0.541196100*tmp10 + z5
-		z4 := 1.306562965*tmp12 + z5
+		z2 := float32(0.541196100*tmp10) + z5 // float32(): no fused multiply-add on arm64, so both builds agree
+		z4 := float32(1.306562965*tmp12) + z5
 		z3 := tmp11 * 0.707106781
 		z11, z13 := tmp7+z3, tmp7-z3
 		o5 := z13 + z2
@@ -407,7 +407,7 @@ func transformBlock(q *[64]int32, c *encComp, x0, y0 int) (nz uint64) {
 // coefficient k of q, and returns k's bit if the result is not zero.
 func quantize(q *[64]int32, v, d float32, k uint8) uint64 {
 	// Rounds to nearest without a branch: coefficients are far above -rndBias.
-	qv := int32(v*d+(rndBias+0.5)) - rndBias
+	qv := int32(float32(v*d)+(rndBias+0.5)) - rndBias // float32(): never fused (arm64 would round differently)
 	k &= 63
 	q[k] = qv
 	return uint64((uint32(qv)|uint32(-qv))>>31) << k
