@@ -163,6 +163,8 @@ func runLoad(b *testing.B, n, concurrency int, lc loadCase) loadRun {
 	br := newBrowser(c)
 	es := c.EventSource
 	es.Concurrency = lc.concurrency
+	// An idle make dev has long finished its function's start when a photo arrives.
+	c.WarmResize()
 	poller, err := eventsource.New(es, c.SQS, measureQueueAge(c.Handler(), &mu, &ages))
 	if err != nil {
 		b.Fatal(err)

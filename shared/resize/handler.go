@@ -48,6 +48,12 @@ type preparer interface {
 	Prepare(data []byte)
 }
 
+// warmer is a Processor that can compile all its codecs up front;
+// *imagecore.Engine is one.
+type warmer interface {
+	Warm() error
+}
+
 // Handler processes SQS batches of S3 events. Its Handle method is what lambda.Start
 // gets on AWS and what the local cloud's poller invokes.
 type Handler struct {
@@ -99,6 +105,25 @@ func NewWithProcessor(cfg Config, store ObjectStore, engine Processor, log *slog
 	return &Handler{cfg: cfg, store: store, engine: engine, log: log, metrics: emitter, now: time.Now,
 		settingsHash: settings.OutputHash(cfg.Limits, cfg.Variants, cfg.ImageTimeout),
 		deletions:    &ownership.Deleter{Store: store, OutputBucket: cfg.OutputBucket, UploadPrefix: cfg.UploadPrefix}}, nil
+}
+
+// Warm compiles the engine's WASM codecs (a few seconds of CPU, once per
+// function instance). The function's start calls it before the first
+// invocation (on Lambda, in the init phase), so that the first upload is not
+// seconds slower than the rest. An error names a codec that cannot be compiled;
+// the handler still works, and the images that need that codec fail as they
+// would without Warm.
+func (h *Handler) Warm() error {
+	w, ok := h.engine.(warmer)
+	if !ok {
+		return nil
+	}
+	start := h.now()
+	if err := w.Warm(); err != nil {
+		return fmt.Errorf("resize: warm codecs: %w", err)
+	}
+	h.log.Info("codecs compiled", "ms", h.now().Sub(start).Milliseconds())
+	return nil
 }
 
 // Handle processes a batch and reports the messages to retry. Images are processed
