@@ -128,9 +128,6 @@ type Cloud struct {
 	EventBridge                           *ebsdk.Client
 
 	handler  eventsource.Handler
-	// warmResize compiles the resize function's codecs, as its init does on
-	// Lambda (nil when Config.Handler replaced the real handler).
-	warmResize func() error
 	api      *http.Server
 	stopOps  func()
 	backend  gofakes3.Backend
@@ -138,6 +135,9 @@ type Cloud struct {
 	sqsFront *sqsFront
 	metrics  *metricsHub
 	emitter  *metrics.Emitter
+	// warmResize compiles the resize function's codecs, as its init does on
+	// Lambda (nil when Config.Handler replaced the real handler).
+	warmResize func() error
 
 	servers      []*http.Server
 	listeners    []net.Listener
