@@ -135,6 +135,9 @@ type Cloud struct {
 	sqsFront *sqsFront
 	metrics  *metricsHub
 	emitter  *metrics.Emitter
+	// warmResize compiles the resize function's codecs, as its init does on
+	// Lambda (nil when Config.Handler replaced the real handler).
+	warmResize func() error
 
 	servers      []*http.Server
 	listeners    []net.Listener
@@ -362,7 +365,12 @@ func Start(ctx context.Context, cfg Config) (c *Cloud, err error) {
 		pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		c.stopPoller = cancel
 		c.pollerDone = make(chan struct{})
-		go func() { defer close(c.pollerDone); _ = poller.Run(pctx) }()
+		go func() {
+			defer close(c.pollerDone)
+			// The function's init before its first invocation, as on Lambda.
+			c.WarmResize()
+			_ = poller.Run(pctx)
+		}()
 	}
 	return c, nil
 }
@@ -376,6 +384,18 @@ func (c *Cloud) serve(ln net.Listener, h http.Handler) *http.Server {
 		}
 	}()
 	return srv
+}
+
+// WarmResize runs the resize function's init work (compiling its codecs) and
+// logs how it went. The cloud's own event source does so before it polls; a test
+// that runs its own poller calls it first to measure a warm function.
+func (c *Cloud) WarmResize() {
+	if c.warmResize == nil {
+		return
+	}
+	if err := c.warmResize(); err != nil {
+		c.log.Warn("resize codecs not ready; images that need them will fail", "err", err)
+	}
 }
 
 // Handler is the handler the resize event source invokes (with OnImage reporting).

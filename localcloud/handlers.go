@@ -38,6 +38,7 @@ func (c *Cloud) resizeHandler() (eventsource.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resize handler: %w", err)
 	}
+	c.warmResize = h.Warm // what functions/resize does before lambda.Start
 	if rcfg.EventBus != "" {
 		bus, err := imageevents.NewBus(c.EventBridge, rcfg.EventBus)
 		if err != nil {

@@ -42,6 +42,12 @@ type sqsFront struct {
 	// queues and started serve the queue timestamps goaws does not keep (sqsattrs.go).
 	queues  map[string]*queueTimes // by queue name
 	started time.Time
+	// sent is closed (and replaced) by every send, waking the long polls.
+	sent chan struct{}
+	// pollEvery is how often a long poll looks at the queue when nothing was
+	// sent through the front meanwhile (for messages whose visibility timeout
+	// ran out, or moved by goaws' housekeeping): goaws' own interval, 100 ms.
+	pollEvery time.Duration
 }
 
 type delivery struct {
@@ -52,7 +58,7 @@ type delivery struct {
 func newSQSFront(next http.Handler, baseURL string, retention time.Duration) *sqsFront {
 	return &sqsFront{
 		next: next, baseURL: baseURL, retention: retention,
-		live: goawsMessageIDs, now: time.Now, sweepEvery: time.Minute,
+		live: goawsMessageIDs, now: time.Now, sweepEvery: time.Minute, pollEvery: 100 * time.Millisecond,
 		track:  map[string]*delivery{},
 		queues: map[string]*queueTimes{}, started: time.Now(),
 	}
@@ -84,11 +90,104 @@ func (f *sqsFront) tracked() int {
 // goawsQueues guards goaws' process-wide queue map across every local cloud in the
 // process: goaws reads the map without its lock, so creating or deleting a queue
 // while any other request runs can crash the process. Those two actions wait for
-// the rest to finish (at most one long-poll wait).
+// the rest to finish (one request: a long poll holds the lock only while it looks).
 var goawsQueues sync.RWMutex
 
 func (f *sqsFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	action := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AmazonSQS.")
+	if action == "ReceiveMessage" {
+		if wait, short, ok := longPollRequest(r); ok {
+			f.longPoll(w, r, wait, short)
+			return
+		}
+	}
+	f.serve(w, r, action)
+}
+
+// longPoll answers a ReceiveMessage that waits as SQS does: as soon as a
+// message is there. goaws looks at the queue every 100 ms while it waits, which
+// delays every message by 50 ms on average and is no part of SQS; here the
+// front receives without waiting (short is the request with WaitTimeSeconds 0)
+// and tries again as soon as a message is sent, or every pollEvery. Between
+// tries it holds no lock, so CreateQueue and DeleteQueue need not wait for it.
+func (f *sqsFront) longPoll(w http.ResponseWriter, r *http.Request, wait time.Duration, short []byte) {
+	deadline := time.Now().Add(wait)
+	for {
+		sent, every := f.sentSignal()
+		rec := &bufferedWriter{header: http.Header{}, status: http.StatusOK}
+		try := r.Clone(r.Context())
+		try.Body, try.ContentLength = io.NopCloser(bytes.NewReader(short)), int64(len(short))
+		f.serve(rec, try, "ReceiveMessage")
+		left := time.Until(deadline)
+		if rec.status != http.StatusOK || hasMessages(rec.body.Bytes()) || left <= 0 || r.Context().Err() != nil {
+			rec.copyTo(w)
+			return
+		}
+		t := time.NewTimer(min(left, every))
+		select {
+		case <-sent:
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+		t.Stop()
+	}
+}
+
+// longPollRequest reads a JSON-protocol ReceiveMessage: ok when it waits
+// (WaitTimeSeconds above 0), with the same request not waiting. A request the
+// front cannot read is left to goaws as it is.
+func longPollRequest(r *http.Request) (wait time.Duration, short []byte, ok bool) {
+	body, err := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, false
+	}
+	var in map[string]json.RawMessage
+	if json.Unmarshal(body, &in) != nil {
+		return 0, nil, false
+	}
+	var secs int
+	if raw, has := in["WaitTimeSeconds"]; !has || json.Unmarshal(raw, &secs) != nil || secs <= 0 {
+		return 0, nil, false
+	}
+	in["WaitTimeSeconds"] = json.RawMessage("0")
+	if short, err = json.Marshal(in); err != nil {
+		return 0, nil, false
+	}
+	return time.Duration(min(secs, 20)) * time.Second, short, true
+}
+
+// hasMessages reports a ReceiveMessage answer with at least one message.
+func hasMessages(body []byte) bool {
+	var out struct {
+		Messages []json.RawMessage `json:"Messages"`
+	}
+	return json.Unmarshal(body, &out) == nil && len(out.Messages) > 0
+}
+
+// sentSignal is closed at the next send through the front; every is how long
+// to wait for it before looking anyway.
+func (f *sqsFront) sentSignal() (sent <-chan struct{}, every time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sent == nil {
+		f.sent = make(chan struct{})
+	}
+	return f.sent, f.pollEvery
+}
+
+// wakePolls ends the waits of every long poll, so they look at the queues again.
+func (f *sqsFront) wakePolls() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sent != nil {
+		close(f.sent)
+		f.sent = nil
+	}
+}
+
+// serve forwards one request to goaws and corrects its answer.
+func (f *sqsFront) serve(w http.ResponseWriter, r *http.Request, action string) {
 	if action == "CreateQueue" || action == "DeleteQueue" {
 		goawsQueues.Lock()
 		defer goawsQueues.Unlock()
@@ -120,6 +219,11 @@ func (f *sqsFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.forget(r)
 		f.next.ServeHTTP(w, r)
 		return
+	case "ChangeMessageVisibility", "ChangeMessageVisibilityBatch":
+		// A message made visible again (a hand-back) is there for a waiting poll.
+		f.next.ServeHTTP(w, r)
+		f.wakePolls()
+		return
 	default:
 		f.next.ServeHTTP(w, r)
 		return
@@ -134,6 +238,7 @@ func (f *sqsFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				body = fixed
 			}
 			f.noteSent(body)
+			f.wakePolls()
 		case "ReceiveMessage":
 			if fixed, ok := f.fixReceive(body); ok {
 				body = fixed
@@ -295,3 +400,13 @@ type bufferedWriter struct {
 func (b *bufferedWriter) Header() http.Header         { return b.header }
 func (b *bufferedWriter) WriteHeader(status int)      { b.status = status }
 func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
+
+// copyTo sends the held response.
+func (b *bufferedWriter) copyTo(w http.ResponseWriter) {
+	for k, v := range b.header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(b.body.Len()))
+	w.WriteHeader(b.status)
+	_, _ = w.Write(b.body.Bytes())
+}

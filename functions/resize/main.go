@@ -39,6 +39,10 @@ func main() {
 		}
 		handler.WithEvents(bus, imageevents.CDNURLs(cfg.CDNURL))
 	}
+	// In the init phase, so no invocation waits for the codecs to compile.
+	if err := handler.Warm(); err != nil {
+		log.Warn("codecs not ready; images that need them will fail", "error", err)
+	}
 	lambda.Start(handler.Handle)
 }
 

@@ -1,6 +1,11 @@
 package imagecore
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image/color"
 	"testing"
 )
 
@@ -100,5 +105,125 @@ func TestWebPAlternatesMatchTheJPEG(t *testing.T) {
 		if ratio[i] >= 1 {
 			t.Errorf("%s: WebP %.2fx the JPEG's bytes on average", v.Name, ratio[i])
 		}
+	}
+}
+
+// TestAlternatesBesideTheWorkers: alternates encoded beside the variants'
+// workers (Process) are byte for byte those encoded in line, for both
+// renderers (the planar JPEG path, the RGBA path for PNG, with and without a
+// JPEG primary flattened onto white), so running them concurrently changes
+// nothing but when they are made. Run with -race, it also checks that nothing
+// writes the pixels an encode is reading.
+func TestAlternatesBesideTheWorkers(t *testing.T) {
+	both := []Format{FormatAVIF, FormatWebP}
+	set := func(primary Format) []Variant {
+		return []Variant{
+			{Name: "thumb", Width: 64, Height: 64, Fit: FitCover, Format: primary, Formats: both},
+			{Name: "small", Width: 160, Fit: FitInside, Format: primary, Formats: both},
+			{Name: "medium", Width: 320, Fit: FitInside, Format: primary, Formats: []Format{FormatAVIF}},
+			{Name: "large", Width: 480, Fit: FitInside, Format: primary},
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		data     []byte
+		variants []Variant
+	}{
+		{"jpeg photo", readTestdata(t, "images", "wine.jpg"), set(FormatAuto)},
+		{"transparent png", encodePNG(t, filled(600, 400, color.NRGBA{200, 40, 90, 120})), set(FormatAuto)},
+		{"transparent png, jpeg primary", encodePNG(t, filled(600, 400, color.NRGBA{200, 40, 90, 120})), set(FormatJPEG)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEngine(t, tc.variants...)
+			inLine, err := e.process(context.Background(), tc.data) // no altEncoder in ctx
+			if err != nil {
+				t.Fatal(err)
+			}
+			beside := process(t, e, tc.data)
+			for i, o := range beside.Outputs {
+				want := inLine.Outputs[i]
+				if !bytes.Equal(o.Data, want.Data) {
+					t.Errorf("%s: primary differs", o.Name)
+				}
+				if len(o.Alternates) != len(want.Alternates) {
+					t.Fatalf("%s: %d alternates, want %d", o.Name, len(o.Alternates), len(want.Alternates))
+				}
+				for k, a := range o.Alternates {
+					if a.Format != want.Alternates[k].Format || len(a.Data) == 0 || !bytes.Equal(a.Data, want.Alternates[k].Data) {
+						t.Errorf("%s: %s alternate (%d bytes) differs from the one made in line (%d bytes)",
+							o.Name, a.Format, len(a.Data), len(want.Alternates[k].Data))
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestAltEncoder: encodes start while slots are free and the caller encodes
+// in line otherwise; the first failure is reported with its variant, and a
+// context already done starts no encode.
+func TestAltEncoder(t *testing.T) {
+	broken := errors.New("encoder bug")
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tc := range []struct {
+		name    string
+		ctx     context.Context
+		slots   int
+		encodes []error // one encode per entry, failing with it when not nil
+		started int
+		wantErr error
+		wantMsg string
+	}{
+		{name: "all beside", ctx: context.Background(), slots: 3, encodes: []error{nil, nil, nil}, started: 3},
+		{name: "slots full: in line", ctx: context.Background(), slots: 1, encodes: []error{nil, nil}, started: 1},
+		{name: "failure", ctx: context.Background(), slots: 2, encodes: []error{nil, broken}, started: 2, wantErr: broken, wantMsg: "variant v1: encoder bug"},
+		{name: "context done", ctx: canceled, slots: 2, encodes: []error{nil}, started: 1, wantErr: context.Canceled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAltEncoder(tc.slots)
+			hold := make(chan struct{}) // keeps the slots taken until every start was tried
+			dsts := make([][]byte, len(tc.encodes))
+			started := 0
+			for i, fail := range tc.encodes {
+				if a.start(tc.ctx, fmt.Sprintf("v%d", i), func() ([]byte, error) {
+					<-hold
+					return []byte("encoded"), fail
+				}, &dsts[i]) {
+					started++
+				}
+			}
+			close(hold)
+			err := a.wait()
+			if started != tc.started {
+				t.Errorf("%d encodes started, want %d", started, tc.started)
+			}
+			if !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
+				t.Fatalf("wait: %v, want %v", err, tc.wantErr)
+			}
+			if tc.wantMsg != "" && err.Error() != tc.wantMsg {
+				t.Errorf("error %q, want %q", err, tc.wantMsg)
+			}
+			for i := range tc.started {
+				if tc.wantErr == nil && string(dsts[i]) != "encoded" {
+					t.Errorf("encode %d stored %q", i, dsts[i])
+				}
+			}
+		})
+	}
+	var none *altEncoder // Process's ctx only: called elsewhere, encodes are in line
+	if none.start(context.Background(), "v", func() ([]byte, error) { return nil, nil }, new([]byte)) {
+		t.Error("a nil altEncoder started an encode")
+	}
+}
+
+// TestProcessStopsWithItsContext: a context done before Process leaves no
+// encode running and the error wraps the context's.
+func TestProcessStopsWithItsContext(t *testing.T) {
+	e := newEngine(t, Variant{Name: "thumb", Width: 64, Height: 64, Fit: FitCover, Formats: []Format{FormatAVIF}})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := e.Process(ctx, readTestdata(t, "images", "wine.jpg")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Process: %v, want context.Canceled", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"runtime"
 
 	"golang.org/x/image/webp"
 )
@@ -86,6 +87,20 @@ func (e *Engine) Variants() []Variant { return append([]Variant(nil), e.variants
 // runs to its end, which the limits bound), and the error then wraps ctx.Err(),
 // so errors.Is(err, context.DeadlineExceeded) tells a deadline that ran out.
 func (e *Engine) Process(ctx context.Context, data []byte) (*Result, error) {
+	alts := newAltEncoder(runtime.GOMAXPROCS(0))
+	res, err := e.process(context.WithValue(ctx, altEncoderKey{}, alts), data)
+	// Every alternate's bytes are in place once its encode has ended; none
+	// outlives the call, even when it failed.
+	if aerr := alts.wait(); err == nil && aerr != nil {
+		if cerr := ctxErr(ctx); cerr != nil {
+			return nil, cerr // not "variant x: context deadline exceeded"
+		}
+		return nil, aerr
+	}
+	return res, err
+}
+
+func (e *Engine) process(ctx context.Context, data []byte) (*Result, error) {
 	info, cfg, hf, err := e.header(data)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"runtime"
+	"slices"
 	"sync"
 )
 
@@ -111,7 +112,7 @@ func (j job) run(ctx context.Context, orientation int, opaque bool) (Output, err
 		return Output{}, err
 	}
 	img = orientRGBA(img, orientation)
-	// Alternates first: a JPEG primary of a transparent image flattens img.
+	// Alternates first: they may run beside the rest (altEncoder).
 	alts, err := encodeAlternates(ctx, img, j.v, opaque)
 	if err != nil {
 		return Output{}, err
@@ -164,7 +165,9 @@ func encode(m *image.RGBA, f Format, quality int, opaque bool) ([]byte, error) {
 			quality = DefaultQuality
 		}
 		if !opaque {
-			// JPEG has no alpha: composite onto white, never black.
+			// JPEG has no alpha: composite onto white, never black, in a copy,
+			// since alternates may still be reading m.
+			m = &image.RGBA{Pix: slices.Clone(m.Pix), Stride: m.Stride, Rect: m.Rect}
 			for i := 0; i+3 < len(m.Pix); i += 4 {
 				k := 0xFF - m.Pix[i+3]
 				m.Pix[i] += k

@@ -1,6 +1,9 @@
 package imagecore
 
 import (
+	"errors"
+	"sync"
+
 	"github.com/gen2brain/avif"
 	"github.com/gen2brain/webp"
 )
@@ -21,6 +24,28 @@ func (e *Engine) Prepare(data []byte) {
 			_, _, _ = e.wasm.module(&e.wasm.avif, avifWasmGz)
 		}
 	}
+	e.prepareEncoders()
+}
+
+// Warm compiles every WASM codec the engine can use: the HEIF and AVIF
+// decoders and its alternates' encoders, side by side. A function calls it once
+// when it starts (on Lambda, in the init phase), so that no upload waits the
+// seconds a first compile takes; without it the first image of a process does.
+// An error is a decoder that cannot be compiled; the images that need it are
+// refused by the decode, as without Warm.
+func (e *Engine) Warm() error {
+	var wg sync.WaitGroup
+	var herr, aerr error
+	wg.Go(func() { _, _, herr = e.wasm.module(&e.wasm.heif, heifWasmGz) })
+	wg.Go(func() { _, _, aerr = e.wasm.module(&e.wasm.avif, avifWasmGz) })
+	wg.Go(e.prepareEncoders)
+	wg.Wait()
+	return errors.Join(herr, aerr)
+}
+
+// prepareEncoders compiles the alternates' encoders (gen2brain's, once per
+// process whatever the engine).
+func (e *Engine) prepareEncoders() {
 	for _, v := range e.variants {
 		for _, f := range v.Formats {
 			switch f {

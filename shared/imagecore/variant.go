@@ -86,11 +86,10 @@ func DefaultLimits() Limits {
 	return Limits{MaxBytes: 25 << 20, MaxPixels: 50_000_000, MaxSide: 16384}
 }
 
-// DefaultVariants is the variant set used when configuration does not set one.
-// It has no alternates yet: the measured set that fits one core-second for a
-// 12-20 MP photo is AVIF on thumb, small and medium (docs/performance.md,
-// "Formats"; TestAVIFAlternatesMatchTheJPEG), to be switched on once the test
-// suites' per-image budgets (600-800 ms on a loaded machine) allow for it.
+// DefaultVariants is the variant set used when configuration does not set one:
+// AVIF alternates on thumb, small and medium, the measured set that fits one
+// core-second for a 12-20 MP photo (docs/performance.md, "Formats";
+// TestAVIFAlternatesMatchTheJPEG).
 func DefaultVariants() []Variant {
 	return []Variant{
 		// AVIF beside the JPEG where it fits the CPU budget of a photo

@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/imagepipe/imagepipe/shared/imagecore"
 	"github.com/imagepipe/imagepipe/shared/imageevents"
@@ -46,6 +47,12 @@ type Processor interface {
 // do before an image's time budget starts; *imagecore.Engine is one.
 type preparer interface {
 	Prepare(data []byte)
+}
+
+// warmer is a Processor that can compile all its codecs up front;
+// *imagecore.Engine is one.
+type warmer interface {
+	Warm() error
 }
 
 // Handler processes SQS batches of S3 events. Its Handle method is what lambda.Start
@@ -99,6 +106,25 @@ func NewWithProcessor(cfg Config, store ObjectStore, engine Processor, log *slog
 	return &Handler{cfg: cfg, store: store, engine: engine, log: log, metrics: emitter, now: time.Now,
 		settingsHash: settings.OutputHash(cfg.Limits, cfg.Variants, cfg.ImageTimeout),
 		deletions:    &ownership.Deleter{Store: store, OutputBucket: cfg.OutputBucket, UploadPrefix: cfg.UploadPrefix}}, nil
+}
+
+// Warm compiles the engine's WASM codecs (a few seconds of CPU, once per
+// function instance). The function's start calls it before the first
+// invocation (on Lambda, in the init phase), so that the first upload is not
+// seconds slower than the rest. An error names a codec that cannot be compiled;
+// the handler still works, and the images that need that codec fail as they
+// would without Warm.
+func (h *Handler) Warm() error {
+	w, ok := h.engine.(warmer)
+	if !ok {
+		return nil
+	}
+	start := h.now()
+	if err := w.Warm(); err != nil {
+		return fmt.Errorf("resize: warm codecs: %w", err)
+	}
+	h.log.Info("codecs compiled", "ms", h.now().Sub(start).Milliseconds())
+	return nil
 }
 
 // Handle processes a batch and reports the messages to retry. Images are processed
@@ -339,25 +365,25 @@ func (h *Handler) processObject(ctx context.Context, bucket, key, id string) err
 	j.src.Format, j.src.Width, j.src.Height = result.Source.Format, result.Source.Width, result.Source.Height
 
 	var variants []manifest.Variant
+	var files []outputFile
 	for _, out := range result.Outputs {
 		// Every encoding of a variant shares one tagged name and differs only in
 		// its extension, so the CDN can choose among them from the URL alone.
 		tag := manifest.VariantTag(h.variant(out.Name), j.src.ETag)
 		vkey := manifest.VariantKey(id, out.Name, tag, out.Format.Ext())
-		if err := h.put(ctx, vkey, out.Format.ContentType(), manifest.VariantCacheControl, out.Data); err != nil {
-			return h.settle(ctx, j, err, nil)
-		}
+		files = append(files, outputFile{key: vkey, contentType: out.Format.ContentType(), body: out.Data})
 		mv := manifest.Variant{Name: out.Name, Format: string(out.Format),
 			Width: out.Width, Height: out.Height, Bytes: int64(len(out.Data)), Key: vkey}
 		// Alternates (WebP, AVIF) sit beside the primary, keyed by their extension.
 		for _, alt := range out.Alternates {
 			akey := manifest.VariantKey(id, out.Name, tag, alt.Format.Ext())
-			if err := h.put(ctx, akey, alt.Format.ContentType(), manifest.VariantCacheControl, alt.Data); err != nil {
-				return h.settle(ctx, j, err, nil)
-			}
+			files = append(files, outputFile{key: akey, contentType: alt.Format.ContentType(), body: alt.Data})
 			mv.Alternates = append(mv.Alternates, manifest.Alternate{Format: string(alt.Format), Key: akey, Bytes: int64(len(alt.Data))})
 		}
 		variants = append(variants, mv)
+	}
+	if err := h.putAll(ctx, files); err != nil {
+		return h.settle(ctx, j, err, nil)
 	}
 	// Engine notes (an unusable colour profile, say) go to the log and the manifest.
 	for _, n := range result.Notes {
@@ -521,6 +547,31 @@ func (h *Handler) variant(name string) imagecore.Variant {
 		}
 	}
 	return imagecore.Variant{Name: name}
+}
+
+// outputFile is one encoding to store under variants/.
+type outputFile struct {
+	key, contentType string
+	body             []byte
+}
+
+// putConcurrency bounds the variant PUTs in flight for one image. Written one
+// after another, an image's seven files (four variants, three AVIF) cost
+// seven S3 round trips, 20-50 ms each on AWS; side by side about one.
+const putConcurrency = 8
+
+// putAll stores every file, side by side; the first failure stops the rest and
+// is returned. The manifest is written only after all of them (its presence
+// means every listed encoding exists).
+func (h *Handler) putAll(ctx context.Context, files []outputFile) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(putConcurrency)
+	for _, f := range files {
+		g.Go(func() error {
+			return h.put(gctx, f.key, f.contentType, manifest.VariantCacheControl, f.body)
+		})
+	}
+	return g.Wait()
 }
 
 func (h *Handler) put(ctx context.Context, key, contentType, cacheControl string, body []byte) error {
