@@ -81,38 +81,18 @@ func benchPhotosWith(b *testing.B, variants []Variant, run func(*Engine, []byte)
 // variants choose (jpegScales): the part of BenchmarkProcess that sharp's
 // libjpeg-turbo does with SIMD.
 func BenchmarkJPEGDecode(b *testing.B) {
-	names, photos := benchPhotoData()
-	e, err := NewEngine(DefaultLimits(), primariesOnly(DefaultVariants()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, name := range names {
-		data := photos[name]
-		b.Run(name, func(b *testing.B) {
-			info, err := e.CheckHeader(data)
-			if err != nil {
-				b.Fatal(err)
-			}
+	benchScaledJPEG(b, func(b *testing.B, _ *Engine, _ SourceInfo, data []byte, n []int) {
+		b.ReportAllocs()
+		loopCPU(b, func() {
 			d, err := newJPEGDecoder(data)
+			if err == nil {
+				_, err = d.decode(context.Background(), n)
+			}
 			if err != nil {
 				b.Fatal(err)
 			}
-			ns := jpegScales(info, d, e.variants)
-			for i, k := range ns {
-				ns[i] = 8 >> k
-			}
-			b.ReportAllocs()
-			loopCPU(b, func() {
-				d, err := newJPEGDecoder(data)
-				if err == nil {
-					_, err = d.decode(context.Background(), ns)
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-			})
 		})
-	}
+	})
 }
 
 // BenchmarkAlternates is each default variant's encodes alone, in every

@@ -2,7 +2,6 @@ package imagecore
 
 import (
 	"context"
-	"sort"
 	"testing"
 )
 
@@ -11,14 +10,35 @@ import (
 // part of Process that the cascade and the level choice decide, without the
 // decoder's share of the noise.
 func BenchmarkVariantStage(b *testing.B) {
-	photos := qualityPhotos(&testing.T{})
-	names := make([]string, 0, len(photos))
-	for n := range photos {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	variants := primariesOnly(DefaultVariants())
-	e, err := NewEngine(DefaultLimits(), variants)
+	benchScaledJPEG(b, func(b *testing.B, e *Engine, info SourceInfo, data []byte, n []int) {
+		d, err := newJPEGDecoder(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		planes, err := d.decode(context.Background(), n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		loopCPU(b, func() {
+			chains := make([]*chain, len(planes))
+			for i, p := range planes {
+				c := d.comps[i]
+				s := float64(c.n) / 8
+				chains[i] = newChain(p, float64(c.cw)/float64(d.w)*s, float64(c.ch)/float64(d.h)*s)
+			}
+			if _, err := renderPlanar(context.Background(), info, chains, d.w, d.h, e.variants); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+}
+
+// benchScaledJPEG runs one benchmark per photo with the default primaries,
+// handing it the photo and each component's decode scale (n of 8) as the
+// engine would choose them.
+func benchScaledJPEG(b *testing.B, run func(b *testing.B, e *Engine, info SourceInfo, data []byte, n []int)) {
+	names, photos := benchPhotoData()
+	e, err := NewEngine(DefaultLimits(), primariesOnly(DefaultVariants()))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -33,26 +53,11 @@ func BenchmarkVariantStage(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			ks := jpegScales(info, d, variants)
-			n := make([]int, len(ks))
-			for i, k := range ks {
+			n := jpegScales(info, d, e.variants)
+			for i, k := range n {
 				n[i] = 8 >> k
 			}
-			planes, err := d.decode(context.Background(), n)
-			if err != nil {
-				b.Fatal(err)
-			}
-			loopCPU(b, func() {
-				chains := make([]*chain, len(planes))
-				for i, p := range planes {
-					c := d.comps[i]
-					s := float64(c.n) / 8
-					chains[i] = newChain(p, float64(c.cw)/float64(d.w)*s, float64(c.ch)/float64(d.h)*s)
-				}
-				if _, err := renderPlanar(context.Background(), info, chains, d.w, d.h, variants); err != nil {
-					b.Fatal(err)
-				}
-			})
+			run(b, e, info, data, n)
 		})
 	}
 }
