@@ -62,14 +62,24 @@ type listResponse struct {
 // errStorage marks a describe that failed on S3, already logged.
 type errStorage struct{ error }
 
-func (a *API) imageStatus(w http.ResponseWriter, r *http.Request) {
-	who, ok := a.authenticate(w, r)
-	if !ok {
-		return
+// callerAndImage authenticates the request and reads the image id in its
+// path; when ok is false it has already answered (401, or 404 for an id that
+// cannot exist).
+func (a *API) callerAndImage(w http.ResponseWriter, r *http.Request) (who caller, id string, ok bool) {
+	if who, ok = a.authenticate(w, r); !ok {
+		return who, "", false
 	}
-	id := r.PathValue("id")
+	id = r.PathValue("id")
 	if !manifest.ValidID(id) {
 		writeError(w, http.StatusNotFound, "not_found", "no image with id "+strconvQuote(id))
+		return who, id, false
+	}
+	return who, id, true
+}
+
+func (a *API) imageStatus(w http.ResponseWriter, r *http.Request) {
+	who, id, ok := a.callerAndImage(w, r)
+	if !ok {
 		return
 	}
 	resp, found, err := a.describe(r.Context(), id, who.Subject)
@@ -233,13 +243,8 @@ func (a *API) listImages(w http.ResponseWriter, r *http.Request) {
 // answers 204 whether or not there was anything to delete, so it is idempotent
 // and another owner's image is indistinguishable from none (and left alone).
 func (a *API) deleteImage(w http.ResponseWriter, r *http.Request) {
-	who, ok := a.authenticate(w, r)
+	who, id, ok := a.callerAndImage(w, r)
 	if !ok {
-		return
-	}
-	id := r.PathValue("id")
-	if !manifest.ValidID(id) {
-		writeError(w, http.StatusNotFound, "not_found", "no image with id "+strconvQuote(id))
 		return
 	}
 	deleted, err := a.deleter.Delete(r.Context(), id, who.Subject)
