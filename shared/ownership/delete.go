@@ -161,16 +161,11 @@ func (d *Deleter) PurgeOutputs(ctx context.Context, id, subject string) error {
 			}
 		}
 	}
-	prefix := manifest.Prefix(id)
-	p := s3.NewListObjectsV2Paginator(d.Store, &s3.ListObjectsV2Input{Bucket: &d.OutputBucket, Prefix: &prefix})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("list %s: %w", prefix, err)
-		}
-		for _, o := range page.Contents {
-			keys[deref(o.Key)] = true
-		}
+	if err := d.eachOutputKey(ctx, manifest.Prefix(id), func(k string) error {
+		keys[k] = true
+		return nil
+	}); err != nil {
+		return err
 	}
 	// The manifest goes last, so a delete that stops half way still finds the keys
 	// it names when it is retried.
@@ -274,7 +269,17 @@ func (d *Deleter) Erase(ctx context.Context, subject string, progress func(id st
 
 // eraseQuota deletes subject's upload records, which name its images and sizes.
 func (d *Deleter) eraseQuota(ctx context.Context, subject string) error {
-	prefix := ownerQuotaPrefix(subject)
+	return d.eachOutputKey(ctx, ownerQuotaPrefix(subject), func(k string) error {
+		if _, err := d.Store.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &d.OutputBucket, Key: &k}); err != nil {
+			return fmt.Errorf("delete %s: %w", k, err)
+		}
+		return nil
+	})
+}
+
+// eachOutputKey calls f with every key under prefix in the output bucket, a
+// page at a time, and stops at the first error.
+func (d *Deleter) eachOutputKey(ctx context.Context, prefix string, f func(key string) error) error {
 	p := s3.NewListObjectsV2Paginator(d.Store, &s3.ListObjectsV2Input{Bucket: &d.OutputBucket, Prefix: &prefix})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -282,8 +287,8 @@ func (d *Deleter) eraseQuota(ctx context.Context, subject string) error {
 			return fmt.Errorf("list %s: %w", prefix, err)
 		}
 		for _, o := range page.Contents {
-			if _, err := d.Store.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &d.OutputBucket, Key: o.Key}); err != nil {
-				return fmt.Errorf("delete %s: %w", deref(o.Key), err)
+			if err := f(deref(o.Key)); err != nil {
+				return err
 			}
 		}
 	}
