@@ -267,6 +267,20 @@ func (w *wasmDecoders) decodeIn(ctx context.Context, m *wasmModule, gz []byte, d
 	return img, nil
 }
 
+// decoded checks a decode call's outcome: the call itself (c.err), the
+// codec's verdict (ok), and that it made the size the header promised.
+func (c *wasmCall) decoded(ok uint64, width, height int, want image.Point) error {
+	switch {
+	case c.err != nil:
+		return c.err
+	case ok == 0:
+		return errDecode
+	case width != want.X || height != want.Y:
+		return fmt.Errorf("the decoder reports %dx%d, the header %dx%d", width, height, want.X, want.Y)
+	}
+	return nil
+}
+
 func (c *wasmCall) heic(data []byte, want image.Point) (image.Image, error) {
 	in := c.alloc(len(data))
 	c.write(in, data)
@@ -274,14 +288,8 @@ func (c *wasmCall) heic(data []byte, want image.Point) (image.Image, error) {
 	wp, hp, csp, chp, pmp := vals, vals+4, vals+8, vals+12, vals+16
 	ok := c.call("decode", uint64(in), uint64(len(data)), 1, uint64(wp), uint64(hp), uint64(csp), uint64(chp), uint64(pmp), 0)
 	width, height, cs, chroma, prem := int(c.u32(wp)), int(c.u32(hp)), c.u32(csp), c.u32(chp), c.u32(pmp)
-	if c.err != nil {
-		return nil, c.err
-	}
-	if ok == 0 {
-		return nil, errDecode
-	}
-	if width != want.X || height != want.Y {
-		return nil, fmt.Errorf("the decoder reports %dx%d, the header %dx%d", width, height, want.X, want.Y)
+	if err := c.decoded(ok, width, height, want); err != nil {
+		return nil, err
 	}
 	rect := image.Rect(0, 0, width, height)
 	var rowBytes, cw, ch, planes int
@@ -366,14 +374,8 @@ func (c *wasmCall) avif(data []byte, want image.Point) (image.Image, error) {
 	wp, hp, dp, np := vals, vals+4, vals+8, vals+12
 	ok := c.call("decode", uint64(in), uint64(len(data)), 1, 0, uint64(wp), uint64(hp), uint64(dp), uint64(np), 0, 0)
 	width, height, depth := int(c.u32(wp)), int(c.u32(hp)), c.u32(dp)
-	if c.err != nil {
-		return nil, c.err
-	}
-	if ok == 0 {
-		return nil, errDecode
-	}
-	if width != want.X || height != want.Y {
-		return nil, fmt.Errorf("the decoder reports %dx%d, the header %dx%d", width, height, want.X, want.Y)
+	if err := c.decoded(ok, width, height, want); err != nil {
+		return nil, err
 	}
 	bpp := 4
 	if depth > 8 {
