@@ -28,7 +28,36 @@ func BenchmarkReference(b *testing.B) {
 }
 
 func benchPhotos(b *testing.B, run func(*Engine, []byte) (*Result, error)) {
-	benchPhotosWith(b, primariesOnly(DefaultVariants()), run)
+	eachBenchPhoto(b, func(b *testing.B, e *Engine, info SourceInfo, data []byte) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		loopCPU(b, func() {
+			if _, err := run(e, data); err != nil {
+				b.Fatal(err)
+			}
+		})
+		b.ReportMetric(float64(info.Width*info.Height)/1e6*float64(b.N)/b.Elapsed().Seconds(), "MP/s")
+	})
+}
+
+// eachBenchPhoto runs one sub-benchmark per photo (benchPhotoData) with an
+// engine for the default primaries and the photo's header.
+func eachBenchPhoto(b *testing.B, run func(b *testing.B, e *Engine, info SourceInfo, data []byte)) {
+	names, photos := benchPhotoData()
+	e, err := NewEngine(DefaultLimits(), primariesOnly(DefaultVariants()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range names {
+		data := photos[name]
+		b.Run(name, func(b *testing.B) {
+			info, err := e.CheckHeader(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			run(b, e, info, data)
+		})
+	}
 }
 
 // primariesOnly drops the alternates: the engine benchmarks measure what the
@@ -50,31 +79,6 @@ func benchPhotoData() (names []string, photos map[string][]byte) {
 	}
 	sort.Strings(names)
 	return names, photos
-}
-
-func benchPhotosWith(b *testing.B, variants []Variant, run func(*Engine, []byte) (*Result, error)) {
-	names, photos := benchPhotoData()
-	e, err := NewEngine(DefaultLimits(), variants)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, name := range names {
-		data := photos[name]
-		b.Run(name, func(b *testing.B) {
-			info, err := e.CheckHeader(data)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			loopCPU(b, func() {
-				if _, err := run(e, data); err != nil {
-					b.Fatal(err)
-				}
-			})
-			b.ReportMetric(float64(info.Width*info.Height)/1e6*float64(b.N)/b.Elapsed().Seconds(), "MP/s")
-		})
-	}
 }
 
 // BenchmarkJPEGDecode is the scaled decoder alone, at the scale the default

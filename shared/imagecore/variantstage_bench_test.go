@@ -37,27 +37,15 @@ func BenchmarkVariantStage(b *testing.B) {
 // handing it the photo and each component's decode scale (n of 8) as the
 // engine would choose them.
 func benchScaledJPEG(b *testing.B, run func(b *testing.B, e *Engine, info SourceInfo, data []byte, n []int)) {
-	names, photos := benchPhotoData()
-	e, err := NewEngine(DefaultLimits(), primariesOnly(DefaultVariants()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, name := range names {
-		data := photos[name]
-		b.Run(name, func(b *testing.B) {
-			info, err := e.CheckHeader(data)
-			if err != nil {
-				b.Fatal(err)
-			}
-			d, err := newJPEGDecoder(data)
-			if err != nil {
-				b.Fatal(err)
-			}
-			n := jpegScales(info, d, e.variants)
-			for i, k := range n {
-				n[i] = 8 >> k
-			}
-			run(b, e, info, data, n)
-		})
-	}
+	eachBenchPhoto(b, func(b *testing.B, e *Engine, info SourceInfo, data []byte) {
+		d, err := newJPEGDecoder(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := jpegScales(info, d, e.variants)
+		for i, k := range n {
+			n[i] = 8 >> k
+		}
+		run(b, e, info, data, n)
+	})
 }
