@@ -25,24 +25,30 @@ const (
 	AVIFSpeed   = 10 // libavif 0 (small) - 10 (fast)
 )
 
+// encodeHooks go with one Process call's encodes: alts runs its alternates
+// beside the variants' workers, observe sees each variant's pixels
+// (VariantImages). The zero value encodes in line and shows no one.
+type encodeHooks struct {
+	alts    *altEncoder
+	observe func(VariantImage)
+}
+
 // encodeAlternates writes a variant's extra encodings of img (premultiplied
 // RGBA, YCbCr or Gray); transparency is kept in both formats. ctx is checked
-// before each: an encode is one WASM call that cannot be interrupted. When ctx
-// carries an altEncoder (Process's), encodes may run beside the caller and
-// fill in their Data by the time the altEncoder's wait returns; img must not
-// change after this call.
-func encodeAlternates(ctx context.Context, img image.Image, v Variant, opaque bool) ([]Alternate, error) {
+// before each: an encode is one WASM call that cannot be interrupted. With
+// hk.alts, encodes may run beside the caller and fill in their Data by the
+// time its wait returns; img must not change after this call.
+func encodeAlternates(ctx context.Context, hk encodeHooks, img image.Image, v Variant, opaque bool) ([]Alternate, error) {
 	// Both encode paths come through here first, with the pixels the primary
 	// is encoded from too: the one place a bench can take them (measure.go).
-	observeVariant(ctx, img, v, opaque)
+	observeVariant(hk, img, v, opaque)
 	if len(v.Formats) == 0 {
 		return nil, nil
 	}
-	bg, _ := ctx.Value(altEncoderKey{}).(*altEncoder)
 	alts := make([]Alternate, len(v.Formats))
 	for i, f := range v.Formats {
 		alts[i].Format = f
-		if bg.start(ctx, v.Name, func() ([]byte, error) { return encodeAlternate(img, f, opaque) }, &alts[i].Data) {
+		if hk.alts.start(ctx, v.Name, func() ([]byte, error) { return encodeAlternate(img, f, opaque) }, &alts[i].Data) {
 			continue
 		}
 		if err := ctxErr(ctx); err != nil {
@@ -73,8 +79,6 @@ type altEncoder struct {
 	mu    sync.Mutex
 	err   error // the first failure
 }
-
-type altEncoderKey struct{}
 
 func newAltEncoder(n int) *altEncoder { return &altEncoder{slots: make(chan struct{}, max(n, 1))} }
 

@@ -135,7 +135,7 @@ func TestAlternatesBesideTheWorkers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEngine(t, tc.variants...)
-			inLine, err := e.process(context.Background(), tc.data) // no altEncoder in ctx
+			inLine, err := e.process(context.Background(), tc.data, encodeHooks{}) // alternates in line
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -87,8 +87,14 @@ func (e *Engine) Variants() []Variant { return append([]Variant(nil), e.variants
 // runs to its end, which the limits bound), and the error then wraps ctx.Err(),
 // so errors.Is(err, context.DeadlineExceeded) tells a deadline that ran out.
 func (e *Engine) Process(ctx context.Context, data []byte) (*Result, error) {
+	return e.processObserved(ctx, data, nil)
+}
+
+// processObserved is Process that also shows observe (when not nil) the
+// pixels of each variant just before they are encoded.
+func (e *Engine) processObserved(ctx context.Context, data []byte, observe func(VariantImage)) (*Result, error) {
 	alts := newAltEncoder(runtime.GOMAXPROCS(0))
-	res, err := e.process(context.WithValue(ctx, altEncoderKey{}, alts), data)
+	res, err := e.process(ctx, data, encodeHooks{alts: alts, observe: observe})
 	// Every alternate's bytes are in place once its encode has ended; none
 	// outlives the call, even when it failed.
 	if aerr := alts.wait(); err == nil && aerr != nil {
@@ -100,7 +106,7 @@ func (e *Engine) Process(ctx context.Context, data []byte) (*Result, error) {
 	return res, err
 }
 
-func (e *Engine) process(ctx context.Context, data []byte) (*Result, error) {
+func (e *Engine) process(ctx context.Context, data []byte, hk encodeHooks) (*Result, error) {
 	info, cfg, hf, err := e.header(data)
 	if err != nil {
 		return nil, err
@@ -111,7 +117,7 @@ func (e *Engine) process(ctx context.Context, data []byte) (*Result, error) {
 	src, notes := embeddedColour(info.Format, data)
 	if info.Format == SourceJPEG && !e.stdJPEG {
 		var jn []string
-		if outs, ok, err := renderJPEG(ctx, info, data, cfg.Width, cfg.Height, e.variants, src, &jn); ok {
+		if outs, ok, err := renderJPEG(ctx, hk, info, data, cfg.Width, cfg.Height, e.variants, src, &jn); ok {
 			if err != nil {
 				return nil, err
 			}
@@ -138,7 +144,7 @@ func (e *Engine) process(ctx context.Context, data []byte) (*Result, error) {
 		m, cn = toSRGB(m, src)
 		notes = append(notes, cn...)
 	}
-	outs, err := render(ctx, info, m, cfg.Width, cfg.Height, e.variants)
+	outs, err := render(ctx, hk, info, m, cfg.Width, cfg.Height, e.variants)
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,7 @@ func jpegScales(info SourceInfo, d *jpegDecoder, variants []Variant) []int {
 // scans cost what their bits cost, where image/jpeg visits every block of
 // every scan. The caller then takes the image/jpeg path. Once scans are being decoded every error is final (ok is true): a
 // damaged file is refused as corrupt, not decoded a second time.
-func renderJPEG(ctx context.Context, info SourceInfo, data []byte, w, h int, variants []Variant, src colourSource, notes *[]string) (outs []Output, ok bool, err error) {
+func renderJPEG(ctx context.Context, hk encodeHooks, info SourceInfo, data []byte, w, h int, variants []Variant, src colourSource, notes *[]string) (outs []Output, ok bool, err error) {
 	d, err := newJPEGDecoder(data)
 	if err != nil || d.w != w || d.h != h {
 		return nil, false, nil
@@ -94,7 +94,7 @@ func renderJPEG(ctx context.Context, info SourceInfo, data []byte, w, h int, var
 		s := float64(c.n) / 8
 		chains[i] = newChain(p, float64(c.cw)/float64(w)*s, float64(c.ch)/float64(h)*s)
 	}
-	outs, err = renderPlanar(ctx, info, chains, w, h, variants)
+	outs, err = renderPlanar(ctx, hk, info, chains, w, h, variants)
 	return outs, true, err
 }
 

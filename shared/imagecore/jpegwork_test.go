@@ -162,7 +162,7 @@ func TestJPEGLateErrorIsFinal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, ok, err := renderJPEG(context.Background(), info, data, cfg.Width, cfg.Height, variants, colourSource{}, new([]string))
+			_, ok, err := renderJPEG(context.Background(), encodeHooks{}, info, data, cfg.Width, cfg.Height, variants, colourSource{}, new([]string))
 			if !ok {
 				t.Fatal("renderJPEG handed a late error to image/jpeg")
 			}

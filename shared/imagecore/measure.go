@@ -23,19 +23,16 @@ type VariantImage struct {
 	Opaque  bool
 }
 
-type variantImagesKey struct{}
-
 // VariantImages processes data as Process does and also returns, in variant
 // order, a copy of the pixels each variant was encoded from.
 func (e *Engine) VariantImages(ctx context.Context, data []byte) ([]VariantImage, *Result, error) {
 	var mu sync.Mutex // variants are encoded on up to GOMAXPROCS goroutines
 	byName := map[string]VariantImage{}
-	ctx = context.WithValue(ctx, variantImagesKey{}, func(vi VariantImage) {
+	res, err := e.processObserved(ctx, data, func(vi VariantImage) {
 		mu.Lock()
 		defer mu.Unlock()
 		byName[vi.Variant.Name] = vi
 	})
-	res, err := e.Process(ctx, data)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -51,9 +48,9 @@ func (e *Engine) VariantImages(ctx context.Context, data []byte) ([]VariantImage
 }
 
 // observeVariant hands a copy of img to VariantImages, when it is the caller.
-func observeVariant(ctx context.Context, img image.Image, v Variant, opaque bool) {
-	if f, ok := ctx.Value(variantImagesKey{}).(func(VariantImage)); ok {
-		f(VariantImage{Variant: v, Image: cloneImage(img), Opaque: opaque})
+func observeVariant(hk encodeHooks, img image.Image, v Variant, opaque bool) {
+	if hk.observe != nil {
+		hk.observe(VariantImage{Variant: v, Image: cloneImage(img), Opaque: opaque})
 	}
 }
 

@@ -24,9 +24,9 @@ type job struct {
 // render makes every variant from one decode. Levels are built first, in
 // order (each from the one above); then the variants, which only read them,
 // run on up to GOMAXPROCS goroutines.
-func render(ctx context.Context, info SourceInfo, m image.Image, w, h int, variants []Variant) ([]Output, error) {
+func render(ctx context.Context, hk encodeHooks, info SourceInfo, m image.Image, w, h int, variants []Variant) ([]Output, error) {
 	if chains, ok := planarChains(m, w, h); ok {
-		return renderPlanar(ctx, info, chains, w, h, variants)
+		return renderPlanar(ctx, hk, info, chains, w, h, variants)
 	}
 	p, err := newPyramid(ctx, m, w, h)
 	if err != nil {
@@ -53,7 +53,7 @@ func render(ctx context.Context, info SourceInfo, m image.Image, w, h int, varia
 	outs := make([]Output, len(jobs))
 	err = parallel(ctx, len(jobs), func(i int) error {
 		var err error
-		outs[i], err = jobs[i].run(ctx, info.Orientation, p.opaque)
+		outs[i], err = jobs[i].run(ctx, hk, info.Orientation, p.opaque)
 		if err != nil {
 			return fmt.Errorf("variant %s: %w", jobs[i].v.Name, err)
 		}
@@ -95,7 +95,7 @@ func parallel(ctx context.Context, n int, f func(i int) error) error {
 	return nil
 }
 
-func (j job) run(ctx context.Context, orientation int, opaque bool) (Output, error) {
+func (j job) run(ctx context.Context, hk encodeHooks, orientation int, opaque bool) (Output, error) {
 	var img *image.RGBA
 	if j.ow == j.crop.Dx() && j.oh == j.crop.Dy() { // level 0, no resampling
 		img = copyRect(j.level, j.crop)
@@ -113,7 +113,7 @@ func (j job) run(ctx context.Context, orientation int, opaque bool) (Output, err
 	}
 	img = orientRGBA(img, orientation)
 	// Alternates first: they may run beside the rest (altEncoder).
-	alts, err := encodeAlternates(ctx, img, j.v, opaque)
+	alts, err := encodeAlternates(ctx, hk, img, j.v, opaque)
 	if err != nil {
 		return Output{}, err
 	}

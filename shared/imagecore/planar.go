@@ -339,7 +339,7 @@ func cascade(plans []variantPlan) {
 	}
 }
 
-func renderPlanar(ctx context.Context, info SourceInfo, chains []*chain, w, h int, variants []Variant) ([]Output, error) {
+func renderPlanar(ctx context.Context, hk encodeHooks, info SourceInfo, chains []*chain, w, h int, variants []Variant) ([]Output, error) {
 	geoms := make([]chainGeom, len(chains))
 	for i, c := range chains {
 		base := c.levels[[2]int{0, 0}]
@@ -398,7 +398,7 @@ func renderPlanar(ctx context.Context, info SourceInfo, chains []*chain, w, h in
 				if needed[i] {
 					made[i] = planes
 				}
-				outs[i], err = jobs[i].encode(ctx, planes, info.Orientation)
+				outs[i], err = jobs[i].encode(ctx, hk, planes, info.Orientation)
 			}
 			if err != nil {
 				return fmt.Errorf("variant %s: %w", jobs[i].v.Name, err)
@@ -426,7 +426,7 @@ func (j planarJob) resample(ctx context.Context) ([]plane, error) {
 }
 
 // encode orients the variant's planes and encodes them.
-func (j planarJob) encode(ctx context.Context, made []plane, orientation int) (Output, error) {
+func (j planarJob) encode(ctx context.Context, hk encodeHooks, made []plane, orientation int) (Output, error) {
 	planes := make([]plane, len(made))
 	for i, p := range made {
 		planes[i] = orientPlane(p, orientation)
@@ -446,7 +446,7 @@ func (j planarJob) encode(ctx context.Context, made []plane, orientation int) (O
 		img = &image.YCbCr{Y: planes[0].pix, Cb: planes[1].pix, Cr: planes[2].pix, YStride: w, CStride: planes[1].stride,
 			SubsampleRatio: ratio, Rect: image.Rect(0, 0, w, h)}
 	}
-	alts, err := encodeAlternates(ctx, img, j.v, true)
+	alts, err := encodeAlternates(ctx, hk, img, j.v, true)
 	if err != nil {
 		return Output{}, err
 	}

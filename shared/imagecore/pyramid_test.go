@@ -63,7 +63,7 @@ func TestEverySubsampleRatio(t *testing.T) {
 			if _, ok := planarChains(m, 37, 23); !ok {
 				t.Fatal("planar path refused the image")
 			}
-			outs, err := render(context.Background(), SourceInfo{Format: SourceJPEG, Width: 37, Height: 23, Orientation: 1}, m, 37, 23,
+			outs, err := render(context.Background(), encodeHooks{}, SourceInfo{Format: SourceJPEG, Width: 37, Height: 23, Orientation: 1}, m, 37, 23,
 				[]Variant{{Name: "full", Width: 100, Format: FormatPNG}, {Name: "small", Width: 9, Format: FormatPNG}})
 			if err != nil {
 				t.Fatal(err)

@@ -26,7 +26,7 @@ func BenchmarkVariantStage(b *testing.B) {
 				s := float64(c.n) / 8
 				chains[i] = newChain(p, float64(c.cw)/float64(d.w)*s, float64(c.ch)/float64(d.h)*s)
 			}
-			if _, err := renderPlanar(context.Background(), info, chains, d.w, d.h, e.variants); err != nil {
+			if _, err := renderPlanar(context.Background(), encodeHooks{}, info, chains, d.w, d.h, e.variants); err != nil {
 				b.Fatal(err)
 			}
 		})
