@@ -16,11 +16,3 @@ func containerColour(m image.Image, icc []byte, c *CICP) (image.Image, []string)
 	}
 	return toSRGB(m, src)
 }
-
-// cicpIsSRGB: BT.709 primaries (or unspecified) with the sRGB, BT.709/601
-// or unspecified transfer, which display as sRGB within rounding.
-func cicpIsSRGB(c *CICP) bool {
-	prim := c.Primaries == 1 || c.Primaries == 2
-	tr := c.Transfer == 13 || c.Transfer == 1 || c.Transfer == 6 || c.Transfer == 2
-	return prim && tr
-}

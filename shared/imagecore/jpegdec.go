@@ -599,16 +599,6 @@ func (d *jpegDecoder) bits(s int) int32 {
 	return v
 }
 
-func (d *jpegDecoder) bit() bool {
-	if d.nbits == 0 {
-		d.fill()
-	}
-	v := d.acc >> 63
-	d.acc <<= 1
-	d.nbits--
-	return v != 0
-}
-
 // receive reads s bits and extends them to a signed value (T.81 F.2.2.1).
 func (d *jpegDecoder) receive(s int) int32 {
 	v := d.bits(s)
