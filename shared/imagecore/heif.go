@@ -117,11 +117,8 @@ type heifItem struct {
 	assocs [][]byte // aliases each association's bytes in ipma, as props
 }
 
-type heifProp struct {
-	typ      string
-	typField []byte
-	body     []byte
-}
+// heifProp is an item property: an ipco child box.
+type heifProp = box
 
 type heifRef struct {
 	typ      string
@@ -714,7 +711,7 @@ func parseIprp(b []byte, items map[uint32]*heifItem, count *int) ([]heifProp, er
 				if len(props) >= heifMaxProperties {
 					return nil, heifError("more than %d properties", heifMaxProperties)
 				}
-				props = append(props, heifProp{typ: p.typ, typField: p.typField, body: p.body})
+				props = append(props, p)
 			}
 		case "ipma":
 			if err := parseIpma(bx.body, items); err != nil {
