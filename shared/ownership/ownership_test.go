@@ -32,11 +32,11 @@ func TestIDsSortNewestFirstInTheIndex(t *testing.T) {
 	}
 	// Random IDs (from manifest.NewID) still have one fixed index key.
 	r := manifest.NewID()
-	if IndexKey("alice", r) != IndexKey("alice", r) {
-		t.Error("index key not deterministic")
+	if k1, k2 := IndexKey("alice", r), IndexKey("alice", r); k1 != k2 {
+		t.Errorf("index key not deterministic: %s, then %s", k1, k2)
 	}
-	if NewID(t0) == NewID(t0) {
-		t.Error("two IDs at the same instant are equal")
+	if a, b := NewID(t0), NewID(t0); a == b {
+		t.Errorf("two IDs at the same instant are equal: %s", a)
 	}
 }
 
