@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/imagepipe/imagepipe/shared/ownership"
@@ -17,11 +18,12 @@ import (
 // runErase deletes every image of one user (GDPR erasure). The SDK's usual
 // configuration applies, so AWS_ENDPOINT_URL_S3 points it at the local cloud.
 func runErase(ctx context.Context, args []string) error {
-	return eraseCommand(ctx, args, os.Stdout, os.Stderr, nil)
+	return eraseCommand(ctx, args, os.Stdout, os.Stderr, nil, nil)
 }
 
-// eraseCommand is erase with its store given (tests); nil builds an S3 client.
-func eraseCommand(ctx context.Context, args []string, stdout, stderr io.Writer, store ownership.Store) error {
+// eraseCommand is erase with its clients given (tests); nil builds them from
+// the SDK's configuration (the CDN's only with -distribution).
+func eraseCommand(ctx context.Context, args []string, stdout, stderr io.Writer, store ownership.Store, cdn ownership.Invalidator) error {
 	fs := flag.NewFlagSet("erase", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -35,7 +37,7 @@ func eraseCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	uploads := fs.String("uploads-bucket", envOr("UPLOADS_BUCKET", "imagepipe-uploads"), "uploads bucket (env UPLOADS_BUCKET)")
 	output := fs.String("output-bucket", envOr("OUTPUT_BUCKET", "imagepipe-output"), "output bucket (env OUTPUT_BUCKET)")
 	prefix := fs.String("upload-prefix", envOr("UPLOAD_PREFIX", "uploads/"), "folder of originals (env UPLOAD_PREFIX)")
-	distribution := fs.String("distribution", envOr("CDN_DISTRIBUTION_ID", ""), "CloudFront distribution to invalidate (not wired yet: leave empty)")
+	distribution := fs.String("distribution", envOr("CDN_DISTRIBUTION_ID", ""), "CloudFront distribution whose cached variants of each erased image are invalidated (env CDN_DISTRIBUTION_ID; empty: no CDN)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -46,17 +48,22 @@ func eraseCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		fs.Usage()
 		return errors.New("-user is required and no arguments are taken")
 	}
-	if *distribution != "" {
-		return errors.New("-distribution: CDN invalidation from the CLI is not wired yet; invalidate /variants/* in the console")
-	}
-	if store == nil {
+	if store == nil || (cdn == nil && *distribution != "") {
 		cfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
 			return fmt.Errorf("load AWS configuration: %w", err)
 		}
-		store = s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL_S3") != "" })
+		if store == nil {
+			store = s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL_S3") != "" })
+		}
+		if cdn == nil && *distribution != "" {
+			cdn = cloudfront.NewFromConfig(cfg)
+		}
 	}
 	d := &ownership.Deleter{Store: store, UploadsBucket: *uploads, OutputBucket: *output, UploadPrefix: *prefix}
+	if *distribution != "" {
+		d.CDN, d.DistributionID = cdn, *distribution
+	}
 	n, err := d.Erase(ctx, *user, func(id string) { fmt.Fprintf(stderr, "deleted %s\n", id) })
 	if err != nil {
 		return fmt.Errorf("erase %s: %d images deleted before: %w", *user, n, err)

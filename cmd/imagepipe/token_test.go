@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/imagepipe/imagepipe/localcloud"
@@ -110,8 +111,13 @@ func TestTokenAndErase(t *testing.T) {
 	store := s3.New(s3.Options{Region: localcloud.DefaultRegion, BaseEndpoint: aws.String(s3URL), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(localcloud.DefaultAccessKeyID, localcloud.DefaultSecretAccessKey, "")})
 	out.Reset()
-	if err := eraseCommand(context.Background(), []string{"-user", "alice"}, &out, &errOut, store); err != nil {
+	cdn := &recordingCDN{}
+	if err := eraseCommand(context.Background(), []string{"-user", "alice", "-distribution", "EDISTRIBUTION"}, &out, &errOut, store, cdn); err != nil {
 		t.Fatalf("erase: %v", err)
+	}
+	if len(cdn.calls) != 1 || aws.ToString(cdn.calls[0].DistributionId) != "EDISTRIBUTION" ||
+		!strings.Contains(strings.Join(cdn.calls[0].InvalidationBatch.Paths.Items, " "), up.ID) {
+		t.Errorf("CDN invalidations %+v, want one of %s's paths on EDISTRIBUTION", cdn.calls, up.ID)
 	}
 	if !strings.Contains(out.String(), "erased 1 images of alice") {
 		t.Errorf("erase said %q", out.String())
@@ -130,7 +136,7 @@ func TestTokenRefusals(t *testing.T) {
 			t.Errorf("token %v succeeded", args)
 		}
 	}
-	if err := eraseCommand(context.Background(), nil, io.Discard, io.Discard, nil); err == nil {
+	if err := eraseCommand(context.Background(), nil, io.Discard, io.Discard, nil, nil); err == nil {
 		t.Error("erase without -user succeeded")
 	}
 }
@@ -144,4 +150,14 @@ func TestDevAuthNoneIsOpenAndABadModeIsNamed(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "authMode") {
 		t.Errorf("bad mode: %v", err)
 	}
+}
+
+// recordingCDN is a CloudFront that records the invalidations asked of it.
+type recordingCDN struct {
+	calls []*cloudfront.CreateInvalidationInput
+}
+
+func (c *recordingCDN) CreateInvalidation(_ context.Context, in *cloudfront.CreateInvalidationInput, _ ...func(*cloudfront.Options)) (*cloudfront.CreateInvalidationOutput, error) {
+	c.calls = append(c.calls, in)
+	return &cloudfront.CreateInvalidationOutput{}, nil
 }
